@@ -1,0 +1,388 @@
+package codec
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// CSVOptions configures the CSV decoder.
+type CSVOptions struct {
+	Delimiter byte // default ','
+	Quote     byte // default '"'
+	Comment   byte // 0: no comment lines
+	// Header says the first record names the columns. Without a header,
+	// Columns names them by position.
+	Header  bool
+	Columns []string
+	// KeepBOM keeps a leading UTF-8 byte order mark instead of dropping it.
+	KeepBOM        bool
+	MaxRecordBytes int
+}
+
+func (o *CSVOptions) defaults() {
+	if o.Delimiter == 0 {
+		o.Delimiter = ','
+	}
+	if o.Quote == 0 {
+		o.Quote = '"'
+	}
+	if o.MaxRecordBytes <= 0 {
+		o.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+}
+
+// Range places a decoder inside a larger stream: Start is the absolute
+// offset of the reader's first byte, and decoding stops before the first
+// record that starts at or after Limit (Limit <= 0: read to the end).
+// Header carries the column names to a chunk that does not hold them.
+type Range struct {
+	Start  int64
+	Limit  int64
+	Header []string
+}
+
+// CSVDecoder decodes RFC 4180 CSV (plus CRLF, comments and a BOM) one
+// record at a time. Lines without a quote take a fast path that splits on
+// the delimiter in place; quoted records are unescaped into a scratch buffer.
+type CSVDecoder struct {
+	s       scanBuf
+	opt     CSVOptions
+	limit   int64
+	line    int64 // line of s.pos, relative to the chunk start
+	index   int64
+	header  []string
+	colIdx  []int
+	fields  [][]byte
+	spans   []span
+	scratch []byte
+	rec     RawRecord
+}
+
+type span struct {
+	inScratch  bool
+	start, end int
+}
+
+// NewCSVDecoder returns a decoder that yields, for every record, the fields
+// named in columns. With opt.Header and no rng.Header it reads the header
+// first; a column missing from the header is an error that wraps ErrHeader.
+func NewCSVDecoder(r io.Reader, columns []string, opt CSVOptions, rng Range) (*CSVDecoder, error) {
+	opt.defaults()
+	d := &CSVDecoder{s: newScanBuf(r, rng.Start, opt.MaxRecordBytes), opt: opt, limit: rng.Limit, line: 1}
+	if rng.Start == 0 && !opt.KeepBOM {
+		d.s.stripBOM()
+	}
+	switch {
+	case rng.Header != nil:
+		d.header = rng.Header
+	case opt.Header:
+		h, err := d.readHeader()
+		if err != nil {
+			return nil, err
+		}
+		d.header = h
+	default:
+		d.header = opt.Columns
+	}
+	d.colIdx = make([]int, len(columns))
+	for i, c := range columns {
+		d.colIdx[i] = -1
+		for j, h := range d.header {
+			if h == c {
+				d.colIdx[i] = j
+				break
+			}
+		}
+		if d.colIdx[i] < 0 && d.header != nil {
+			return nil, fmt.Errorf("%w: column %q not found (have %s)", ErrHeader, c, strings.Join(d.header, ", "))
+		}
+	}
+	d.rec.Fields = make([]RawField, len(columns))
+	return d, nil
+}
+
+// Header returns the column names in file order (nil for an empty file).
+func (d *CSVDecoder) Header() []string { return d.header }
+
+// End implements Decoder.
+func (d *CSVDecoder) End() int64 { return d.s.offset() }
+
+// Lines implements Decoder.
+func (d *CSVDecoder) Lines() int64 { return d.line - 1 }
+
+func (d *CSVDecoder) readHeader() ([]string, error) {
+	for {
+		ok, err := d.readRecord()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, nil // empty input: no header, no records
+		}
+		if d.rec.Err != nil {
+			return nil, fmt.Errorf("%w: line %d: %v", ErrHeader, d.rec.Line, d.rec.Err)
+		}
+		h := make([]string, len(d.fields))
+		seen := make(map[string]int, len(h))
+		for i, f := range d.fields {
+			h[i] = strings.TrimSpace(string(f))
+			if h[i] == "" {
+				return nil, fmt.Errorf("%w: line %d: column %d has an empty name", ErrHeader, d.rec.Line, i+1)
+			}
+			if j, dup := seen[h[i]]; dup {
+				return nil, fmt.Errorf("%w: line %d: duplicate column name %q (columns %d and %d)", ErrHeader, d.rec.Line, h[i], j+1, i+1)
+			}
+			seen[h[i]] = i
+		}
+		return h, nil
+	}
+}
+
+// Next implements Decoder.
+func (d *CSVDecoder) Next() (*RawRecord, error) {
+	ok, err := d.readRecord()
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, io.EOF
+	}
+	d.index++
+	d.rec.Index = d.index
+	if d.rec.Err != nil {
+		return &d.rec, nil
+	}
+	if d.header != nil && len(d.fields) != len(d.header) {
+		d.rec.Err = recErr(ErrColumnCount, "want %d, got %d", len(d.header), len(d.fields))
+		return &d.rec, nil
+	}
+	for i, c := range d.colIdx {
+		if c < 0 || c >= len(d.fields) {
+			d.rec.Fields[i] = RawField{Kind: RawMissing}
+			continue
+		}
+		d.rec.Fields[i] = RawField{Kind: RawString, Bytes: d.fields[c]}
+	}
+	return &d.rec, nil
+}
+
+// readRecord reads the next non-blank, non-comment record into d.fields and
+// d.rec's position fields. It reports false at the end of input or chunk.
+func (d *CSVDecoder) readRecord() (bool, error) {
+	s := &d.s
+	max := d.opt.MaxRecordBytes
+	for {
+		if d.limit > 0 && s.offset() >= d.limit {
+			return false, nil
+		}
+		line, next, res, raw := s.nextLine(max)
+		if s.err != nil {
+			return false, fmt.Errorf("csv: read at byte %d: %w", s.offset(), s.err)
+		}
+		d.rec.Offset = s.offset()
+		d.rec.Line = d.line
+		d.rec.Err = nil
+		switch res {
+		case lineEOF:
+			return false, nil
+		case lineTooLong:
+			s.pos = next
+			d.line++
+			d.rec.Raw = raw
+			d.rec.Err = recErr(ErrRecordTooLarge, "limit %d bytes", max)
+			return true, nil
+		}
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		if len(line) == 0 || (d.opt.Comment != 0 && line[0] == d.opt.Comment) {
+			s.pos = next
+			d.line++
+			continue
+		}
+		if bytes.IndexByte(line, d.opt.Quote) < 0 {
+			d.splitFast(line)
+			d.rec.Raw = line
+			s.pos = next
+			d.line++
+			return true, nil
+		}
+		if err := d.readQuoted(next); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+}
+
+func (d *CSVDecoder) splitFast(line []byte) {
+	d.fields = d.fields[:0]
+	delim := d.opt.Delimiter
+	for {
+		j := bytes.IndexByte(line, delim)
+		if j < 0 {
+			d.fields = append(d.fields, line)
+			return
+		}
+		d.fields = append(d.fields, line[:j])
+		line = line[j+1:]
+	}
+}
+
+type quoteStatus uint8
+
+const (
+	quoteOK quoteStatus = iota
+	quoteNeedMore
+	quoteBad
+)
+
+// readQuoted parses a record that contains quotes, possibly over several
+// physical lines. lineNext is the end of the record's first physical line,
+// where decoding resumes if the record cannot be parsed.
+func (d *CSVDecoder) readQuoted(lineNext int) error {
+	s := &d.s
+	lineNextAbs := s.base + int64(lineNext)
+	for {
+		st, used, nl, at := d.parseQuoted(s.buf[s.pos:s.end], s.eof)
+		switch st {
+		case quoteOK:
+			d.rec.Raw = s.buf[s.pos : s.pos+used]
+			d.resolveSpans(s.buf[s.pos:])
+			s.pos += used
+			d.line += nl
+			return nil
+		case quoteNeedMore:
+			if s.end-s.pos <= d.opt.MaxRecordBytes && s.fill() {
+				continue
+			}
+			if s.err != nil {
+				return fmt.Errorf("csv: read at byte %d: %w", s.offset(), s.err)
+			}
+			// Unterminated quote: quarantine the first physical line and
+			// resume on the next one.
+			next := int(lineNextAbs - s.base)
+			d.rec.Raw = append([]byte(nil), clip(bytes.TrimRight(s.buf[s.pos:next], "\r\n"))...)
+			if s.end-s.pos > d.opt.MaxRecordBytes {
+				d.rec.Err = recErr(ErrQuote, "quoted field not closed within max_record_bytes (%d)", d.opt.MaxRecordBytes)
+			} else {
+				d.rec.Err = recErr(ErrQuote, "quoted field not closed before end of input")
+			}
+			s.pos = next
+			d.line++
+			return nil
+		case quoteBad:
+			// Quarantine up to the end of the physical line holding the
+			// bad byte, and resume after it.
+			errAt := s.pos + at
+			i := bytes.IndexByte(s.buf[errAt:s.end], '\n')
+			stop := s.end
+			if i >= 0 {
+				stop = errAt + i + 1
+			}
+			d.rec.Raw = append([]byte(nil), clip(bytes.TrimRight(s.buf[s.pos:stop], "\r\n"))...)
+			d.rec.Err = recErr(ErrQuote, "unexpected character after closing quote at byte %d of the record", at+1)
+			d.line += int64(bytes.Count(s.buf[s.pos:stop], []byte{'\n'}))
+			s.pos = stop
+			if i < 0 && !s.eof {
+				s.skipPastNewline()
+				d.line++
+			}
+			return nil
+		}
+	}
+}
+
+// parseQuoted parses one record at the start of data. It returns the bytes
+// used (terminator included), the line breaks consumed and, for quoteBad,
+// the index of the offending byte.
+func (d *CSVDecoder) parseQuoted(data []byte, atEOF bool) (st quoteStatus, used int, nl int64, at int) {
+	q, delim := d.opt.Quote, d.opt.Delimiter
+	d.spans = d.spans[:0]
+	d.scratch = d.scratch[:0]
+	i := 0
+	for {
+		if i < len(data) && data[i] == q {
+			i++
+			start := len(d.scratch)
+			for {
+				j := bytes.IndexByte(data[i:], q)
+				if j < 0 {
+					return quoteNeedMore, 0, 0, 0
+				}
+				d.scratch = append(d.scratch, data[i:i+j]...)
+				nl += int64(bytes.Count(data[i:i+j], []byte{'\n'}))
+				i += j + 1
+				if i < len(data) && data[i] == q {
+					d.scratch = append(d.scratch, q)
+					i++
+					continue
+				}
+				break
+			}
+			d.spans = append(d.spans, span{inScratch: true, start: start, end: len(d.scratch)})
+			if i == len(data) {
+				if !atEOF {
+					return quoteNeedMore, 0, 0, 0
+				}
+				return quoteOK, i, nl, 0
+			}
+			switch c := data[i]; {
+			case c == delim:
+				i++
+				continue
+			case c == '\n':
+				return quoteOK, i + 1, nl + 1, 0
+			case c == '\r' && i+1 < len(data) && data[i+1] == '\n':
+				return quoteOK, i + 2, nl + 1, 0
+			case c == '\r' && i+1 == len(data):
+				if !atEOF {
+					return quoteNeedMore, 0, 0, 0
+				}
+				return quoteOK, i + 1, nl, 0
+			default:
+				return quoteBad, 0, 0, i
+			}
+		}
+		// Unquoted field: runs to the delimiter or the end of the line. A
+		// quote inside it is taken literally.
+		j := i
+		for j < len(data) && data[j] != delim && data[j] != '\n' {
+			j++
+		}
+		if j == len(data) {
+			if !atEOF {
+				return quoteNeedMore, 0, 0, 0
+			}
+			end := j
+			if end > i && data[end-1] == '\r' {
+				end--
+			}
+			d.spans = append(d.spans, span{start: i, end: end})
+			return quoteOK, j, nl, 0
+		}
+		if data[j] == delim {
+			d.spans = append(d.spans, span{start: i, end: j})
+			i = j + 1
+			continue
+		}
+		end := j
+		if end > i && data[end-1] == '\r' {
+			end--
+		}
+		d.spans = append(d.spans, span{start: i, end: end})
+		return quoteOK, j + 1, nl + 1, 0
+	}
+}
+
+func (d *CSVDecoder) resolveSpans(data []byte) {
+	d.fields = d.fields[:0]
+	for _, sp := range d.spans {
+		if sp.inScratch {
+			d.fields = append(d.fields, d.scratch[sp.start:sp.end])
+		} else {
+			d.fields = append(d.fields, data[sp.start:sp.end])
+		}
+	}
+}

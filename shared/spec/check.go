@@ -1,0 +1,220 @@
+package spec
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/sluice-etl/sluice/shared/record"
+)
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var partKeyRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_\-]*$`)
+
+// check applies the structural rules that need no compilation.
+func (s *Spec) check() Errors {
+	var errs Errors
+	add := func(key, format string, args ...any) { errs = append(errs, s.Errorf(key, format, args...)) }
+
+	if s.Version == 0 {
+		s.Version = 1
+	}
+	if s.Version != 1 {
+		add("version", "unsupported version %d (this sluice reads version 1)", s.Version)
+	}
+	switch s.Source.Format {
+	case "", "auto", "csv", "jsonl", "json":
+	default:
+		add("source.format", "unknown format %q (want csv, jsonl, json or auto)", s.Source.Format)
+	}
+	switch s.Source.Compression {
+	case "", "auto", "gzip", "zstd", "none":
+	default:
+		add("source.compression", "unknown compression %q (want gzip, zstd, none or auto)", s.Source.Compression)
+	}
+	if s.Source.MaxRecordBytes < 0 {
+		add("source.max_record_bytes", "must not be negative")
+	}
+	c := s.Source.CSV
+	for key, v := range map[string]string{"delimiter": c.Delimiter, "quote": c.Quote, "comment": c.Comment} {
+		if _, err := CharOption(v); err != nil {
+			add("source.csv."+key, "%v", err)
+		}
+	}
+	switch c.BOM {
+	case "", "strip", "keep":
+	default:
+		add("source.csv.bom", "want strip or keep, not %q", c.BOM)
+	}
+	if !c.HasHeader() && len(c.Columns) == 0 {
+		add("source.csv.columns", "header is false, so columns must name the CSV columns in order")
+	}
+
+	if len(s.Fields) == 0 {
+		add("fields", "at least one field is required")
+	}
+	names := map[string]string{}
+	declare := func(name, key string) {
+		if !identRE.MatchString(name) {
+			add(key, "name %q must be a letter or _ followed by letters, digits or _", name)
+			return
+		}
+		if prev, dup := names[name]; dup {
+			add(key, "name %q is already used at %s", name, prev)
+			return
+		}
+		names[name] = key
+	}
+	for i, f := range s.Fields {
+		key := fmt.Sprintf("fields[%d]", i)
+		declare(f.Name, key+".name")
+		k, ok := record.ParseKind(f.Type)
+		if f.Type == "" {
+			k, ok = record.String, true
+			s.Fields[i].Type = "string"
+		}
+		if !ok {
+			add(key+".type", "unknown type %q (want string, int, float, decimal, bool, timestamp or date)", f.Type)
+			continue
+		}
+		if f.Scale != 0 && k != record.Decimal {
+			add(key+".scale", "scale applies to decimal fields only")
+		}
+		if k == record.Decimal && (f.Scale < 0 || f.Scale > record.MaxScale) {
+			add(key+".scale", "scale must be 0 to %d", record.MaxScale)
+		}
+		if len(f.Layouts) > 0 && k != record.Timestamp && k != record.Date {
+			add(key+".layouts", "layouts apply to timestamp and date fields only")
+		}
+		if f.Timezone != "" {
+			if _, err := time.LoadLocation(f.Timezone); err != nil {
+				add(key+".timezone", "unknown time zone %q", f.Timezone)
+			}
+		}
+		if l := f.Rules.Length; l != nil {
+			if k != record.String {
+				add(key+".rules.length", "length applies to string fields only")
+			}
+			if (l.Min != nil && *l.Min < 0) || (l.Min != nil && l.Max != nil && *l.Min > *l.Max) {
+				add(key+".rules.length", "min must be >= 0 and <= max")
+			}
+		}
+		if (f.Rules.Min != nil || f.Rules.Max != nil) && (k == record.String || k == record.Bool) {
+			add(key+".rules", "min and max apply to numbers, timestamps and dates; use length for strings")
+		}
+	}
+	for i, d := range s.Derive {
+		key := fmt.Sprintf("derive[%d]", i)
+		declare(d.Name, key+".name")
+		if d.Expr == "" {
+			add(key+".expr", "an expression is required")
+		}
+		if d.Type != "" {
+			if _, ok := record.ParseKind(d.Type); !ok {
+				add(key+".type", "unknown type %q", d.Type)
+			}
+		}
+	}
+	for i, ck := range s.Validate {
+		if ck.Expr == "" {
+			add(fmt.Sprintf("validate[%d].expr", i), "an expression is required")
+		}
+		if ck.Name == "" {
+			s.Validate[i].Name = fmt.Sprintf("check%d", i+1)
+		}
+	}
+	fnames := map[string]bool{}
+	for i, f := range s.Filter {
+		if f.Name == "" {
+			s.Filter[i].Name = fmt.Sprintf("filter%d", i+1)
+		}
+		if fnames[s.Filter[i].Name] {
+			add(fmt.Sprintf("filter[%d].name", i), "filter name %q is used twice", f.Name)
+		}
+		fnames[s.Filter[i].Name] = true
+		if f.Expr == "" {
+			add(fmt.Sprintf("filter[%d].expr", i), "an expression is required")
+		}
+	}
+	if d := s.Dedup; d != nil {
+		if len(d.Keys) == 0 {
+			add("dedup.keys", "at least one key field is required")
+		}
+		for i, k := range d.Keys {
+			if _, ok := names[k]; !ok {
+				add(fmt.Sprintf("dedup.keys[%d]", i), "unknown field %q", k)
+			}
+		}
+		if d.MaxKeys < 0 {
+			add("dedup.max_keys", "must not be negative")
+		}
+	}
+
+	switch s.Sink.Format {
+	case "", "jsonl", "csv":
+		switch s.Sink.Compression {
+		case "", "none", "gzip", "zstd":
+		default:
+			add("sink.compression", "want none, gzip or zstd for %s output", s.sinkFormat())
+		}
+	case "parquet":
+		switch s.Sink.Compression {
+		case "", "zstd", "snappy", "gzip", "none":
+		default:
+			add("sink.compression", "want zstd, snappy, gzip or none for parquet")
+		}
+	default:
+		add("sink.format", "unknown format %q (want jsonl, csv or parquet)", s.Sink.Format)
+	}
+	if _, err := CharOption(s.Sink.CSV.Delimiter); err != nil {
+		add("sink.csv.delimiter", "%v", err)
+	}
+	for i, p := range s.Sink.PartitionBy {
+		key := fmt.Sprintf("sink.partition_by[%d]", i)
+		if !partKeyRE.MatchString(p.Key) {
+			add(key+".key", "partition key %q must be letters, digits, _ or -", p.Key)
+		}
+		if _, ok := names[p.Field]; !ok {
+			add(key+".field", "unknown field %q", p.Field)
+		}
+	}
+	if s.Sink.MaxRowsPerFile < 0 || s.Sink.MaxBytesPerFile < 0 || s.Sink.MaxOpenFiles < 0 {
+		add("sink", "file limits must not be negative")
+	}
+	switch s.Rejects.Policy {
+	case "":
+		s.Rejects.Policy = "quarantine"
+	case "quarantine", "fail":
+	default:
+		add("rejects.policy", "want quarantine or fail, not %q", s.Rejects.Policy)
+	}
+	if s.Rejects.MaxRatio < 0 || s.Rejects.MaxRatio > 1 {
+		add("rejects.max_ratio", "must be between 0 and 1")
+	}
+	if s.Limits.MaxCompressionRatio < 0 || s.Limits.ExprMaxNodes < 0 || s.Limits.MaxInputBytes < 0 || s.Limits.MaxDecompressedBytes < 0 {
+		add("limits", "limits must not be negative")
+	}
+	return errs
+}
+
+func (s *Spec) sinkFormat() string {
+	if s.Sink.Format == "" {
+		return "jsonl"
+	}
+	return s.Sink.Format
+}
+
+// CharOption reads a one-character option; "tab" and `\t` mean a tab.
+// The empty string gives 0.
+func CharOption(v string) (byte, error) {
+	switch v {
+	case "":
+		return 0, nil
+	case "tab", `\t`, "\t":
+		return '\t', nil
+	}
+	if len(v) != 1 || v[0] == '\n' || v[0] == '\r' {
+		return 0, fmt.Errorf("want a single ASCII character, not %q", v)
+	}
+	return v[0], nil
+}

@@ -1,0 +1,488 @@
+// Package spec defines sluice's declarative pipeline spec (version 1): its
+// types, its YAML/JSON loader and its structural checks. Errors name the
+// file, line and key. Expressions and regular expressions are compiled by
+// the transform package, which reports through the same Error type.
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Spec is a pipeline spec.
+type Spec struct {
+	Version  int      `yaml:"version" json:"version"`
+	Name     string   `yaml:"name" json:"name"`
+	Source   Source   `yaml:"source" json:"source"`
+	Fields   []Field  `yaml:"fields" json:"fields"`
+	Validate []Check  `yaml:"validate" json:"validate,omitempty"`
+	Derive   []Derive `yaml:"derive" json:"derive,omitempty"`
+	Filter   Filters  `yaml:"filter" json:"filter,omitempty"`
+	Dedup    *Dedup   `yaml:"dedup" json:"dedup,omitempty"`
+	Sink     Sink     `yaml:"sink" json:"sink"`
+	Rejects  Rejects  `yaml:"rejects" json:"rejects"`
+	Limits   Limits   `yaml:"limits" json:"limits"`
+
+	file string
+	pos  map[string]Pos
+}
+
+// Source says how input is decoded.
+type Source struct {
+	Format         string     `yaml:"format" json:"format"`
+	Compression    string     `yaml:"compression" json:"compression"`
+	CSV            CSVOptions `yaml:"csv" json:"csv"`
+	MaxRecordBytes Size       `yaml:"max_record_bytes" json:"max_record_bytes"`
+}
+
+// CSVOptions are the CSV source options.
+type CSVOptions struct {
+	Header    *bool    `yaml:"header" json:"header,omitempty"`
+	Columns   []string `yaml:"columns" json:"columns,omitempty"`
+	Delimiter string   `yaml:"delimiter" json:"delimiter,omitempty"`
+	Quote     string   `yaml:"quote" json:"quote,omitempty"`
+	Comment   string   `yaml:"comment" json:"comment,omitempty"`
+	// BOM is "strip" (default) or "keep".
+	BOM string `yaml:"bom" json:"bom,omitempty"`
+}
+
+// HasHeader reports whether the CSV input starts with a header line.
+func (c CSVOptions) HasHeader() bool { return c.Header == nil || *c.Header }
+
+// Field declares one output field and how it is produced from the input.
+type Field struct {
+	Name     string      `yaml:"name" json:"name"`
+	From     string      `yaml:"from" json:"from,omitempty"`
+	Type     string      `yaml:"type" json:"type"`
+	Scale    int         `yaml:"scale" json:"scale,omitempty"`
+	Layouts  []string    `yaml:"layouts" json:"layouts,omitempty"`
+	Timezone string      `yaml:"timezone" json:"timezone,omitempty"`
+	Clean    []CleanStep `yaml:"clean" json:"clean,omitempty"`
+	Required bool        `yaml:"required" json:"required,omitempty"`
+	Rules    Rules       `yaml:"rules" json:"rules"`
+	// Drop keeps the field for rules and expressions but leaves it out
+	// of the output.
+	Drop bool `yaml:"drop" json:"drop,omitempty"`
+}
+
+// Source returns the input column or key the field reads.
+func (f Field) Source() string {
+	if f.From != "" {
+		return f.From
+	}
+	return f.Name
+}
+
+// Rules are per-field validation rules. A null value passes every rule but
+// required.
+type Rules struct {
+	Regex  string   `yaml:"regex" json:"regex,omitempty"`
+	Min    *Scalar  `yaml:"min" json:"min,omitempty"`
+	Max    *Scalar  `yaml:"max" json:"max,omitempty"`
+	Length *Length  `yaml:"length" json:"length,omitempty"`
+	Enum   []string `yaml:"enum" json:"enum,omitempty"`
+	// Expr must be true; the field's value is `value`, other fields by name.
+	Expr string `yaml:"expr" json:"expr,omitempty"`
+}
+
+// Length bounds a string's length in characters.
+type Length struct {
+	Min *int `yaml:"min" json:"min,omitempty"`
+	Max *int `yaml:"max" json:"max,omitempty"`
+}
+
+// Scalar is a YAML scalar kept as text, read according to the field type.
+type Scalar string
+
+// UnmarshalYAML accepts any scalar.
+func (s *Scalar) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a single value", n.Line)
+	}
+	*s = Scalar(n.Value)
+	return nil
+}
+
+// CleanStep is one cleaning step: trim, lower, upper, collapse_spaces,
+// {null_if: [..]} or {default: value}.
+type CleanStep struct {
+	Op     string   `json:"op"`
+	Values []string `json:"values,omitempty"`
+}
+
+// Clean step names.
+const (
+	CleanTrim     = "trim"
+	CleanLower    = "lower"
+	CleanUpper    = "upper"
+	CleanCollapse = "collapse_spaces"
+	CleanNullIf   = "null_if"
+	CleanDefault  = "default"
+)
+
+// UnmarshalYAML reads a bare step name or a one-key mapping.
+func (c *CleanStep) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch n.Value {
+		case CleanTrim, CleanLower, CleanUpper, CleanCollapse:
+			c.Op = n.Value
+			return nil
+		case CleanNullIf, CleanDefault:
+			return fmt.Errorf("line %d: clean step %q needs a value, as {%s: ...}", n.Line, n.Value, n.Value)
+		}
+		return fmt.Errorf("line %d: unknown clean step %q (want trim, lower, upper, collapse_spaces, null_if or default)", n.Line, n.Value)
+	case yaml.MappingNode:
+		if len(n.Content) != 2 {
+			return fmt.Errorf("line %d: a clean step mapping has exactly one key", n.Line)
+		}
+		k, v := n.Content[0], n.Content[1]
+		c.Op = k.Value
+		switch k.Value {
+		case CleanNullIf:
+			if v.Kind == yaml.ScalarNode {
+				c.Values = []string{v.Value}
+				return nil
+			}
+			return v.Decode(&c.Values)
+		case CleanDefault:
+			if v.Kind != yaml.ScalarNode {
+				return fmt.Errorf("line %d: default takes a single value", v.Line)
+			}
+			c.Values = []string{v.Value}
+			return nil
+		}
+		return fmt.Errorf("line %d: unknown clean step %q", k.Line, k.Value)
+	}
+	return fmt.Errorf("line %d: a clean step is a name or a one-key mapping", n.Line)
+}
+
+// Check is a record-level rule: an expression that must be true.
+type Check struct {
+	Name string `yaml:"name" json:"name"`
+	Expr string `yaml:"expr" json:"expr"`
+}
+
+// Derive adds a field computed by an expression.
+type Derive struct {
+	Name  string `yaml:"name" json:"name"`
+	Expr  string `yaml:"expr" json:"expr"`
+	Type  string `yaml:"type" json:"type,omitempty"`
+	Scale int    `yaml:"scale" json:"scale,omitempty"`
+}
+
+// Filter keeps the rows for which Expr is true; the others are counted as
+// filtered under "filter:<name>".
+type Filter struct {
+	Name string `yaml:"name" json:"name"`
+	Expr string `yaml:"expr" json:"expr"`
+}
+
+// Filters is a list of filters; a bare string is one filter named "filter".
+type Filters []Filter
+
+// UnmarshalYAML accepts a string or a list of {name, expr}.
+func (f *Filters) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*f = Filters{{Name: "filter", Expr: n.Value}}
+		return nil
+	}
+	var list []Filter
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*f = list
+	return nil
+}
+
+// Dedup drops rows whose key was already seen in the run.
+type Dedup struct {
+	Keys    []string `yaml:"keys" json:"keys"`
+	MaxKeys int      `yaml:"max_keys" json:"max_keys,omitempty"`
+}
+
+// Sink says where and how output is written.
+type Sink struct {
+	Format          string      `yaml:"format" json:"format"`
+	Compression     string      `yaml:"compression" json:"compression,omitempty"`
+	PartitionBy     []Partition `yaml:"partition_by" json:"partition_by,omitempty"`
+	MaxRowsPerFile  int64       `yaml:"max_rows_per_file" json:"max_rows_per_file,omitempty"`
+	MaxBytesPerFile Size        `yaml:"max_bytes_per_file" json:"max_bytes_per_file,omitempty"`
+	MaxOpenFiles    int         `yaml:"max_open_files" json:"max_open_files,omitempty"`
+	CSV             struct {
+		Delimiter string `yaml:"delimiter" json:"delimiter,omitempty"`
+	} `yaml:"csv" json:"csv"`
+}
+
+// Partition is one Hive-style partition level: key=value.
+type Partition struct {
+	Key   string `yaml:"key" json:"key"`
+	Field string `yaml:"field" json:"field"`
+	// Layout formats timestamp and date fields (Go layout; default
+	// 2006-01-02).
+	Layout string `yaml:"layout" json:"layout,omitempty"`
+}
+
+// Rejects is the reject policy.
+type Rejects struct {
+	// Policy is "quarantine" (default) or "fail".
+	Policy string `yaml:"policy" json:"policy"`
+	// MaxRatio fails the run when rejected/in exceeds it (0: no limit).
+	MaxRatio float64 `yaml:"max_ratio" json:"max_ratio,omitempty"`
+}
+
+// Limits bound resource use.
+type Limits struct {
+	MaxInputBytes        Size    `yaml:"max_input_bytes" json:"max_input_bytes,omitempty"`
+	MaxDecompressedBytes Size    `yaml:"max_decompressed_bytes" json:"max_decompressed_bytes,omitempty"`
+	MaxCompressionRatio  float64 `yaml:"max_compression_ratio" json:"max_compression_ratio,omitempty"`
+	ExprMaxNodes         int     `yaml:"expr_max_nodes" json:"expr_max_nodes,omitempty"`
+}
+
+// Defaults for limits.
+const (
+	DefaultMaxCompressionRatio  = 200
+	DefaultMaxDecompressedBytes = 64 << 30
+	DefaultExprMaxNodes         = 500
+	DefaultMaxRowsPerFile       = 5_000_000
+	DefaultMaxOpenFiles         = 64
+)
+
+// Size is a byte count written as a number or with a unit (KiB, MiB, GiB,
+// KB, MB, GB).
+type Size int64
+
+var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMGT]i?B|B)?\s*$`)
+
+// UnmarshalYAML parses a size.
+func (s *Size) UnmarshalYAML(n *yaml.Node) error {
+	v, err := ParseSize(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: bad size %q (want a number of bytes or e.g. 64MiB)", n.Line, n.Value)
+	}
+	*s = Size(v)
+	return nil
+}
+
+// ParseSize parses "123", "64KiB", "10MB" and the like.
+func ParseSize(str string) (int64, error) {
+	m := sizeRE.FindStringSubmatch(str)
+	if m == nil {
+		return 0, fmt.Errorf("bad size %q", str)
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
+	return n * mult, nil
+}
+
+// Pos is a place in a spec file.
+type Pos struct{ Line, Col int }
+
+// Error is a spec error at a key.
+type Error struct {
+	File string
+	Line int
+	Col  int
+	Key  string
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Col > 0 {
+			fmt.Fprintf(&b, ":%d", e.Col)
+		}
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Errors is a list of spec errors; it unwraps to each.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n")
+}
+
+// Unwrap returns the errors.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// File returns the file the spec was loaded from.
+func (s *Spec) File() string { return s.file }
+
+// Errorf builds an Error at key (a path such as fields[2].rules.regex).
+// The line is that of the key, or of the nearest enclosing key.
+func (s *Spec) Errorf(key, format string, args ...any) *Error {
+	e := &Error{File: s.file, Key: key, Msg: fmt.Sprintf(format, args...)}
+	for k := key; k != ""; k = parentKey(k) {
+		if p, ok := s.pos[k]; ok {
+			e.Line, e.Col = p.Line, p.Col
+			break
+		}
+	}
+	return e
+}
+
+func parentKey(k string) string {
+	i := strings.LastIndexAny(k, ".[")
+	if i < 0 {
+		return ""
+	}
+	return k[:i]
+}
+
+// LoadFile reads and checks a spec file.
+func LoadFile(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read spec: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// MaxSpecBytes bounds the size of a spec document.
+const MaxSpecBytes = 1 << 20
+
+// Parse parses and checks a spec. name is used in error messages.
+func Parse(name string, data []byte) (*Spec, error) {
+	if len(data) > MaxSpecBytes {
+		return nil, &Error{File: name, Msg: fmt.Sprintf("spec is larger than %d bytes", MaxSpecBytes)}
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(name, err, nil)
+	}
+	if len(root.Content) == 0 {
+		return nil, &Error{File: name, Msg: "spec is empty"}
+	}
+	s := &Spec{file: name, pos: map[string]Pos{}}
+	byLine := map[int]string{}
+	index(root.Content[0], "", s.pos, byLine)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(s); err != nil {
+		return nil, yamlError(name, err, byLine)
+	}
+	s.file, s.pos = name, s.posOrInit()
+	index(root.Content[0], "", s.pos, byLine)
+	if errs := s.check(); len(errs) > 0 {
+		return nil, errs
+	}
+	return s, nil
+}
+
+func (s *Spec) posOrInit() map[string]Pos {
+	if s.pos == nil {
+		return map[string]Pos{}
+	}
+	return s.pos
+}
+
+// index records the position of every key path, and which path is on
+// each line.
+func index(n *yaml.Node, path string, pos map[string]Pos, byLine map[int]string) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			pos[p] = Pos{k.Line, k.Column}
+			if _, ok := byLine[k.Line]; !ok || len(p) > len(byLine[k.Line]) {
+				byLine[k.Line] = p
+			}
+			index(v, p, pos, byLine)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			pos[p] = Pos{c.Line, c.Column}
+			if _, ok := byLine[c.Line]; !ok {
+				byLine[c.Line] = p
+			}
+			index(c, p, pos, byLine)
+		}
+	}
+}
+
+var yamlLineRE = regexp.MustCompile(`^\s*(?:yaml: )?line (\d+): (.*)$`)
+var typeNameRE = regexp.MustCompile(` in type [\w.\[\]* ]+$| into [\w.\[\]*]+$`)
+
+func yamlError(name string, err error, byLine map[int]string) error {
+	var te *yaml.TypeError
+	var msgs []string
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var errs Errors
+	for _, m := range msgs {
+		e := &Error{File: name, Msg: strings.TrimPrefix(m, "yaml: ")}
+		if g := yamlLineRE.FindStringSubmatch(m); g != nil {
+			e.Line, _ = strconv.Atoi(g[1])
+			e.Msg = g[2]
+			e.Key = byLine[e.Line]
+		}
+		if strings.HasPrefix(e.Msg, "field ") && strings.Contains(e.Msg, " not found in type") {
+			f := strings.Fields(e.Msg)[1]
+			e.Msg = fmt.Sprintf("unknown key %q", f)
+		} else if strings.HasPrefix(e.Msg, "cannot unmarshal") {
+			e.Msg = "wrong type: " + typeNameRE.ReplaceAllStringFunc(e.Msg, func(s string) string {
+				if strings.HasPrefix(s, " into ") {
+					return " into " + goTypeToSpec(strings.TrimPrefix(s, " into "))
+				}
+				return ""
+			})
+		}
+		errs = append(errs, e)
+	}
+	return errs
+}
+
+func goTypeToSpec(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "spec.Size"):
+		return "an integer"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool", t == "*bool":
+		return "a boolean"
+	case t == "string":
+		return "a string"
+	}
+	return "a mapping"
+}
