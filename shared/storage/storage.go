@@ -152,3 +152,25 @@ func Open(ctx context.Context, rawURL string) (Bucket, error) {
 	}
 	return b, nil
 }
+
+// CopyBetween copies srcKey in src to dstKey in dst: a server-side copy
+// when both are the same bucket, a streamed copy otherwise.
+func CopyBetween(ctx context.Context, dst Bucket, dstKey string, src Bucket, srcKey string) error {
+	if dst == src {
+		return dst.Copy(ctx, dstKey, srcKey)
+	}
+	r, err := NewReader(ctx, src, srcKey)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w, err := dst.NewWriter(ctx, dstKey)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		_ = w.Abort()
+		return fmt.Errorf("copy %s to %s: %w", srcKey, dstKey, err)
+	}
+	return w.Close()
+}

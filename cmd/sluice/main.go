@@ -1,0 +1,55 @@
+// Command sluice runs, checks and inspects sluice pipelines.
+//
+//	sluice run --spec FILE --input PATH --output DIR [--parallel N] [--json]
+//	sluice validate SPEC
+//	sluice version
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `sluice: serverless ETL pipelines, run anywhere
+
+Usage:
+  sluice run --spec FILE --input PATH --output DIR [--parallel N] [--json]
+  sluice run                      run the bundled orders example into ./out/orders
+  sluice validate SPEC            check a spec without reading data
+  sluice version
+
+Run 'sluice COMMAND -h' for a command's flags.
+`
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "validate":
+		return cmdValidate(args[1:], stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

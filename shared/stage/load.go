@@ -1,0 +1,357 @@
+package stage
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/sluice-etl/sluice/shared/accounting"
+	"github.com/sluice-etl/sluice/shared/codec"
+	"github.com/sluice-etl/sluice/shared/storage"
+	"github.com/sluice-etl/sluice/shared/transform"
+)
+
+// Run statuses.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// Names of the objects Load writes next to the data.
+const (
+	ManifestName = "_manifest.json"
+	SuccessName  = "_SUCCESS"
+	RejectsDir   = "rejects"
+)
+
+// StageStats describe one stage of a run.
+type StageStats struct {
+	DurationMS float64 `json:"duration_ms"`
+	Records    int64   `json:"records"`
+	Bytes      int64   `json:"bytes"`
+}
+
+// Manifest is the summary Load writes as _manifest.json. Its top-level
+// records_in, records_out, records_rejected and records_filtered always
+// satisfy in = out + rejected + filtered.
+type Manifest struct {
+	ManifestVersion int    `json:"manifest_version"`
+	RunID           string `json:"run_id"`
+	Status          string `json:"status"`
+	Error           string `json:"error,omitempty"`
+	Spec            string `json:"spec"`
+	SpecHash        string `json:"spec_hash"`
+	Source          Source `json:"source"`
+	Format          string `json:"format"`
+	Compression     string `json:"compression"`
+	accounting.Counts
+	RejectRatio float64               `json:"reject_ratio"`
+	BytesIn     int64                 `json:"bytes_in"`
+	BytesOut    int64                 `json:"bytes_out"`
+	Chunks      int                   `json:"chunks"`
+	Stages      map[string]StageStats `json:"stages"`
+	Parts       []Part                `json:"parts"`
+	Rejects     []Part                `json:"rejects"`
+	StartedAt   time.Time             `json:"started_at"`
+	FinishedAt  time.Time             `json:"finished_at"`
+	DurationMS  float64               `json:"duration_ms"`
+}
+
+// MisalignedError says a chunk did not start where the previous chunk's
+// last record ended (a quoted line break crossed the planned boundary).
+// The chunk must be transformed again from Want.
+type MisalignedError struct {
+	Chunk int
+	Want  int64
+}
+
+func (e *MisalignedError) Error() string {
+	return fmt.Sprintf("chunk %d must start at byte %d: the planned boundary fell inside a record", e.Chunk, e.Want)
+}
+
+// ErrRejectRatio is the failure when rejects exceed rejects.max_ratio.
+var ErrRejectRatio = errors.New("reject ratio over rejects.max_ratio")
+
+// LoadOptions configure Load.
+type LoadOptions struct {
+	StagingPrefix string
+	OutPrefix     string
+	StartedAt     time.Time
+	Stages        map[string]StageStats
+}
+
+// CheckAlignment verifies that each chunk began where the one before ended.
+func CheckAlignment(job *Job, results []*ChunkResult) error {
+	if len(results) != len(job.Chunks) {
+		return fmt.Errorf("load: %d chunk results for %d chunks", len(results), len(job.Chunks))
+	}
+	for i, r := range results {
+		if r == nil || r.Index != i {
+			return fmt.Errorf("load: result for chunk %d is missing", i)
+		}
+		if i > 0 && results[i-1].End != job.Chunks[i].Start {
+			return &MisalignedError{Chunk: i, Want: results[i-1].End}
+		}
+	}
+	return nil
+}
+
+// FinalPartKey maps a staged part key to its published key. Final names
+// carry the run id and chunk, so reruns overwrite and runs of other
+// objects never collide.
+func FinalPartKey(outPrefix, runID string, chunk int, p Part) string {
+	name := strings.TrimPrefix(path.Base(p.Key), "part-")
+	return storage.Join(outPrefix, p.Partition, fmt.Sprintf("part-%s-c%05d-%s", runID[:8], chunk, name))
+}
+
+// Load commits a run: it checks chunk alignment and the accounting, copies
+// staged parts to their final keys, publishes the rejects with absolute
+// line and record numbers, writes _manifest.json and, on success, _SUCCESS
+// last. It removes outputs of an earlier attempt at the same run that this
+// attempt did not produce, and the run's staging objects.
+func Load(ctx context.Context, staging, out storage.Bucket, p *transform.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*Manifest, error) {
+	began := time.Now()
+	if err := CheckAlignment(job, results); err != nil {
+		return nil, err
+	}
+	m := newManifest(job, opt)
+	var lineBase, recBase int64
+	var tstats StageStats
+	for _, r := range results {
+		m.Counts.Merge(r.Counts)
+		tstats.DurationMS += float64(r.Duration) / 1e6
+		tstats.Records += r.Records
+		tstats.Bytes += r.BytesIn
+		if r.Rejects != nil {
+			key := storage.Join(opt.OutPrefix, RejectsDir, fmt.Sprintf("part-%s-c%05d.jsonl", job.RunID[:8], r.Index))
+			if err := publishRejects(ctx, staging, out, r.Rejects.Key, key, lineBase, recBase); err != nil {
+				return nil, fmt.Errorf("load: %w", err)
+			}
+			m.Rejects = append(m.Rejects, Part{Key: key, Records: r.Rejects.Records, Bytes: r.Rejects.Bytes})
+		}
+		lineBase += r.Lines
+		recBase += r.Records
+	}
+	if _, ok := m.Stages["transform"]; !ok {
+		m.Stages["transform"] = tstats
+	}
+	if err := m.Counts.Check(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	m.RejectRatio = m.Counts.RejectRatio()
+	if mr := p.Spec.Rejects.MaxRatio; mr > 0 && m.RejectRatio > mr {
+		m.Status = StatusFailed
+		m.Error = fmt.Sprintf("%v: %d of %d records rejected (%.4f > %.4f)", ErrRejectRatio, m.Rejected, m.In, m.RejectRatio, mr)
+	}
+	if m.Status == StatusSucceeded {
+		for _, r := range results {
+			for _, part := range r.Parts {
+				key := FinalPartKey(opt.OutPrefix, job.RunID, r.Index, part)
+				if err := storage.CopyBetween(ctx, out, key, staging, part.Key); err != nil {
+					return nil, fmt.Errorf("load: publish %s: %w", key, err)
+				}
+				m.Parts = append(m.Parts, Part{Key: key, Partition: part.Partition, Records: part.Records, Bytes: part.Bytes})
+				m.BytesOut += part.Bytes
+			}
+		}
+	}
+	if err := removeStale(ctx, out, opt.OutPrefix, job.RunID, m); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	m.Stages["load"] = StageStats{DurationMS: float64(time.Since(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
+	if err := WriteManifest(ctx, out, opt.OutPrefix, m); err != nil {
+		return nil, err
+	}
+	if err := deletePrefix(ctx, staging, storage.Join(opt.StagingPrefix, job.RunID)+"/"); err != nil {
+		return nil, fmt.Errorf("load: clear staging: %w", err)
+	}
+	if m.Status == StatusFailed {
+		return m, errors.New(m.Error)
+	}
+	return m, nil
+}
+
+func newManifest(job *Job, opt LoadOptions) *Manifest {
+	m := &Manifest{
+		ManifestVersion: 1,
+		RunID:           job.RunID,
+		Status:          StatusSucceeded,
+		Spec:            job.Spec,
+		SpecHash:        job.SpecHash,
+		Source:          job.Source,
+		Format:          string(job.Format),
+		Compression:     string(job.Compression),
+		BytesIn:         job.Source.Size,
+		Chunks:          len(job.Chunks),
+		Stages:          map[string]StageStats{},
+		Parts:           []Part{},
+		Rejects:         []Part{},
+		StartedAt:       opt.StartedAt,
+	}
+	for k, v := range opt.Stages {
+		m.Stages[k] = v
+	}
+	if m.Counts.RejectedByRule == nil {
+		m.Counts.RejectedByRule = map[string]int64{}
+	}
+	if m.Counts.FilteredByReason == nil {
+		m.Counts.FilteredByReason = map[string]int64{}
+	}
+	return m
+}
+
+// WriteManifest writes _manifest.json and then, for a successful run,
+// _SUCCESS; for a failed run it removes any _SUCCESS.
+func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m *Manifest) error {
+	if m.StartedAt.IsZero() {
+		m.StartedAt = time.Now().UTC()
+	}
+	m.FinishedAt = time.Now().UTC()
+	m.DurationMS = float64(m.FinishedAt.Sub(m.StartedAt)) / 1e6
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("load: encode manifest: %w", err)
+	}
+	successKey := storage.Join(outPrefix, SuccessName)
+	if m.Status != StatusSucceeded {
+		if err := out.Delete(ctx, successKey); err != nil {
+			return fmt.Errorf("load: remove %s: %w", successKey, err)
+		}
+	}
+	if err := storage.WriteAll(ctx, out, storage.Join(outPrefix, ManifestName), append(data, '\n')); err != nil {
+		return fmt.Errorf("load: write manifest: %w", err)
+	}
+	if m.Status == StatusSucceeded {
+		if err := storage.WriteAll(ctx, out, successKey, nil); err != nil {
+			return fmt.Errorf("load: write %s: %w", successKey, err)
+		}
+	}
+	return nil
+}
+
+// FailManifest records a run that failed before Load could commit it.
+func FailManifest(ctx context.Context, out storage.Bucket, job *Job, results []*ChunkResult, runErr error, opt LoadOptions) (*Manifest, error) {
+	m := newManifest(job, opt)
+	m.Status = StatusFailed
+	m.Error = runErr.Error()
+	for _, r := range results {
+		if r != nil {
+			m.Counts.Merge(r.Counts)
+		}
+	}
+	m.RejectRatio = m.Counts.RejectRatio()
+	if err := WriteManifest(ctx, out, opt.OutPrefix, m); err != nil {
+		return m, errors.Join(runErr, err)
+	}
+	return m, runErr
+}
+
+// removeStale deletes published objects of this run id that m does not
+// list (left by an earlier attempt with other chunking or a failed run).
+func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID string, m *Manifest) error {
+	keep := map[string]bool{}
+	for _, p := range m.Parts {
+		keep[p.Key] = true
+	}
+	for _, p := range m.Rejects {
+		keep[p.Key] = true
+	}
+	prefix := outPrefix
+	if prefix != "" {
+		prefix += "/"
+	}
+	objs, err := out.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	tag := "part-" + runID[:8] + "-"
+	for _, o := range objs {
+		if strings.HasPrefix(path.Base(o.Key), tag) && !keep[o.Key] {
+			if err := out.Delete(ctx, o.Key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// publishRejects copies staged rejects to their final key, turning chunk
+// line and record numbers into absolute ones.
+func publishRejects(ctx context.Context, staging, out storage.Bucket, src, dst string, lineBase, recBase int64) error {
+	r, err := storage.NewReader(ctx, staging, src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	defer r.Close()
+	w, err := out.NewWriter(ctx, dst)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", dst, err)
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4*maxRawInReject+(64<<10))
+	var line []byte
+	for sc.Scan() {
+		var rr RejectRecord
+		if err := json.Unmarshal(sc.Bytes(), &rr); err != nil {
+			_ = w.Abort()
+			return fmt.Errorf("read %s: %w", src, err)
+		}
+		if rr.Line > 0 {
+			rr.Line += lineBase
+		}
+		rr.Record += recBase
+		line = appendReject(line[:0], &rr)
+		if _, err := w.Write(line); err != nil {
+			_ = w.Abort()
+			return fmt.Errorf("write %s: %w", dst, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		_ = w.Abort()
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	return w.Close()
+}
+
+func appendReject(b []byte, rr *RejectRecord) []byte {
+	b = append(b, `{"source":`...)
+	b = codec.AppendJSONString(b, []byte(rr.Source))
+	b = fmt.Appendf(b, `,"chunk":%d,"line":%d,"record":%d,"offset":%d`, rr.Chunk, rr.Line, rr.Record, rr.Offset)
+	if rr.Field != "" {
+		b = append(b, `,"field":`...)
+		b = codec.AppendJSONString(b, []byte(rr.Field))
+	}
+	b = append(b, `,"rule":`...)
+	b = codec.AppendJSONString(b, []byte(rr.Rule))
+	b = append(b, `,"reason":`...)
+	b = codec.AppendJSONString(b, []byte(rr.Reason))
+	b = append(b, `,"raw":`...)
+	b = codec.AppendJSONString(b, []byte(rr.Raw))
+	return append(b, "}\n"...)
+}
+
+// ReadRejects reads a published rejects file (used by tests and tools).
+func ReadRejects(ctx context.Context, b storage.Bucket, key string) ([]RejectRecord, error) {
+	data, err := storage.ReadAll(ctx, b, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []RejectRecord
+	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var rr RejectRecord
+		if err := json.Unmarshal(l, &rr); err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		out = append(out, rr)
+	}
+	return out, nil
+}
