@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -34,6 +35,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	chunk := fs.String("chunk-size", "", "chunk size, e.g. 32MiB (default: picked from --parallel)")
 	asJSON := fs.Bool("json", false, "print the run manifest as JSON on stdout")
 	quiet := fs.Bool("quiet", false, "no progress or log lines")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -94,6 +96,18 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		} else {
 			opt.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice run: %v\n", err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "sluice run: %v\n", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	m, runErr := stage.Run(ctx, plan, opt)
 	if stopProgress != nil {

@@ -113,31 +113,29 @@ func (d *CSVDecoder) End() int64 { return d.s.offset() }
 func (d *CSVDecoder) Lines() int64 { return d.line - 1 }
 
 func (d *CSVDecoder) readHeader() ([]string, error) {
-	for {
-		ok, err := d.readRecord()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, nil // empty input: no header, no records
-		}
-		if d.rec.Err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrHeader, d.rec.Line, d.rec.Err)
-		}
-		h := make([]string, len(d.fields))
-		seen := make(map[string]int, len(h))
-		for i, f := range d.fields {
-			h[i] = strings.TrimSpace(string(f))
-			if h[i] == "" {
-				return nil, fmt.Errorf("%w: line %d: column %d has an empty name", ErrHeader, d.rec.Line, i+1)
-			}
-			if j, dup := seen[h[i]]; dup {
-				return nil, fmt.Errorf("%w: line %d: duplicate column name %q (columns %d and %d)", ErrHeader, d.rec.Line, h[i], j+1, i+1)
-			}
-			seen[h[i]] = i
-		}
-		return h, nil
+	ok, err := d.readRecord()
+	if err != nil {
+		return nil, err
 	}
+	if !ok {
+		return nil, nil // empty input: no header, no records
+	}
+	if d.rec.Err != nil {
+		return nil, fmt.Errorf("%w: line %d: %v", ErrHeader, d.rec.Line, d.rec.Err)
+	}
+	h := make([]string, len(d.fields))
+	seen := make(map[string]int, len(h))
+	for i, f := range d.fields {
+		h[i] = strings.TrimSpace(string(f))
+		if h[i] == "" {
+			return nil, fmt.Errorf("%w: line %d: column %d has an empty name", ErrHeader, d.rec.Line, i+1)
+		}
+		if j, dup := seen[h[i]]; dup {
+			return nil, fmt.Errorf("%w: line %d: duplicate column name %q (columns %d and %d)", ErrHeader, d.rec.Line, h[i], j+1, i+1)
+		}
+		seen[h[i]] = i
+	}
+	return h, nil
 }
 
 // Next implements Decoder.

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"unicode/utf8"
@@ -70,7 +71,15 @@ const hexDigits = "0123456789abcdef"
 func AppendJSONString(dst, s []byte) []byte {
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	i := 0
+	for i < len(s) {
+		// Skip eight plain ASCII bytes at a time.
+		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -108,6 +117,22 @@ func AppendJSONString(dst, s []byte) []byte {
 	return append(dst, '"')
 }
 
+const (
+	lo7 = 0x0101010101010101
+	hi  = 0x8080808080808080
+)
+
+// plain8 reports whether none of the eight bytes in x needs attention in
+// a JSON string: no control byte, quote, backslash or non-ASCII byte.
+func plain8(x uint64) bool {
+	ctl := (x - lo7*0x20) & ^x & hi // a byte < 0x20
+	q := x ^ (lo7 * '"')            // zero byte where '"'
+	bs := x ^ (lo7 * '\\')          // zero byte where '\\'
+	hasQ := (q - lo7) & ^q & hi
+	hasBS := (bs - lo7) & ^bs & hi
+	return (ctl | hasQ | hasBS | x&hi) == 0
+}
+
 // AppendJSONValue appends v as a JSON value.
 func AppendJSONValue(dst []byte, v record.Value, scale int) []byte {
 	switch v.Kind {
@@ -120,7 +145,7 @@ func AppendJSONValue(dst []byte, v record.Value, scale int) []byte {
 		dst = record.AppendText(dst, v, scale)
 		return append(dst, '"')
 	}
-	return record.AppendText(dst, v, scale)
+	return record.AppendOutput(dst, v, scale)
 }
 
 type jsonlEncoder struct {
@@ -131,7 +156,7 @@ type jsonlEncoder struct {
 }
 
 func newJSONLEncoder(w io.Writer, s *record.Schema) *jsonlEncoder {
-	e := &jsonlEncoder{w: bufio.NewWriterSize(w, 64<<10)}
+	e := &jsonlEncoder{w: bufio.NewWriterSize(w, 256<<10)}
 	for i, f := range s.Fields {
 		var k []byte
 		if i == 0 {
@@ -173,7 +198,7 @@ type csvEncoder struct {
 }
 
 func newCSVEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*csvEncoder, error) {
-	e := &csvEncoder{w: bufio.NewWriterSize(w, 64<<10), delim: opt.CSVDelimiter}
+	e := &csvEncoder{w: bufio.NewWriterSize(w, 256<<10), delim: opt.CSVDelimiter}
 	if e.delim == 0 {
 		e.delim = ','
 	}
@@ -222,7 +247,7 @@ func (e *csvEncoder) Encode(row []record.Value) error {
 		if v.Kind == record.Null {
 			continue
 		}
-		e.text = record.AppendText(e.text[:0], v, e.scales[i])
+		e.text = record.AppendOutput(e.text[:0], v, e.scales[i])
 		b = e.appendField(b, e.text)
 	}
 	b = append(b, '\n')
@@ -265,7 +290,7 @@ func ParquetSchema(s *record.Schema) (*parquet.Schema, error) {
 }
 
 type parquetEncoder struct {
-	w     *parquet.Writer
+	w     *parquet.GenericWriter[any]
 	order []int // order[i]: parquet column index of schema field i
 	kinds []record.Kind
 	row   parquet.Row
@@ -294,7 +319,7 @@ func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parq
 		rows = 128 << 10
 	}
 	e := &parquetEncoder{
-		w:     parquet.NewWriter(w, ps, codec, parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "1", "")),
+		w:     parquet.NewGenericWriter[any](w, ps, codec, parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "1", "")),
 		order: make([]int, len(s.Fields)),
 		row:   make(parquet.Row, len(s.Fields)),
 	}

@@ -206,7 +206,6 @@ type JSONDecoder struct {
 	dec     *jsontext.Decoder
 	cr      *countingReader
 	max     int
-	base    int64
 	index   int64
 	started bool
 	array   bool

@@ -74,7 +74,8 @@ func (s *Schema) Index(name string) int {
 //
 //	String            Bytes
 //	Int, Bool         Int (Bool: 0 or 1)
-//	Float             Float
+//	Float             Float (Bytes may hold the exact source text it was
+//	                  parsed from, a plain decimal, for encoders to reuse)
 //	Decimal           Int, scaled by 10^Field.Scale
 //	Timestamp         Int, microseconds since the Unix epoch, UTC
 //	Date              Int, days since the Unix epoch
@@ -142,6 +143,15 @@ func AppendText(dst []byte, v Value, scale int) []byte {
 		return time.Unix(v.Int*86400, 0).UTC().AppendFormat(dst, time.DateOnly)
 	}
 	return dst
+}
+
+// AppendOutput is AppendText for writers of output files: a Float keeps
+// the exact text it was parsed from, when it has one.
+func AppendOutput(dst []byte, v Value, scale int) []byte {
+	if v.Kind == Float && v.Bytes != nil {
+		return append(dst, v.Bytes...)
+	}
+	return AppendText(dst, v, scale)
 }
 
 // AppendFloat formats f the way encoding/json does: plain notation for

@@ -66,11 +66,14 @@ func Run(ctx context.Context, p *transform.Plan, opt RunOptions) (*Manifest, err
 		}
 	}
 	job, err := Extract(ctx, opt.Input, opt.Key, p, eo)
-	if err != nil {
-		return nil, err
-	}
 	lo := LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: started,
-		Stages: map[string]StageStats{"extract": {DurationMS: float64(time.Since(t0)) / 1e6, Bytes: job.Source.Size}}}
+		Stages: map[string]StageStats{"extract": {DurationMS: float64(time.Since(t0)) / 1e6, Bytes: attrs.Size}}}
+	if err != nil {
+		src := Source{Bucket: opt.Input.String(), Key: opt.Key, Size: attrs.Size, ETag: attrs.ETag}
+		job = &Job{Spec: p.Spec.File(), SpecHash: SpecHash(p.Spec), Source: src, RunID: RunID(src, SpecHash(p.Spec))}
+		log.Error("extract failed", "run_id", job.RunID, "err", err)
+		return FailManifest(context.WithoutCancel(ctx), opt.Output, job, nil, err, lo)
+	}
 	log.Info("extract done", "run_id", job.RunID, "format", job.Format, "compression", job.Compression, "chunks", len(job.Chunks), "bytes", job.Source.Size)
 
 	t1 := time.Now()

@@ -2,7 +2,6 @@ package transform
 
 import (
 	"bytes"
-	"errors"
 	"math"
 	"strconv"
 	"time"
@@ -11,8 +10,6 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/record"
 )
-
-var errNotFinite = errors.New("not a finite number")
 
 // parseText converts cleaned text to a value of the field's kind. It is
 // also used to read rule bounds, so they follow the field's own layouts.
@@ -40,7 +37,11 @@ func (f *fieldPlan) parseText(b []byte, raw bool) (record.Value, string) {
 		if err != nil || math.IsNaN(fl) || math.IsInf(fl, 0) {
 			return record.Value{}, "not a number"
 		}
-		return record.FloatValue(fl), ""
+		v := record.FloatValue(fl)
+		if plainDecimal(b) {
+			v.Bytes = b // exact source text; encoders may write it as is
+		}
+		return v, ""
 	case record.Decimal:
 		u, reason := parseDecimal(b, f.scale)
 		if reason != "" {
@@ -205,4 +206,30 @@ func collapseSpaces(arena *[]byte, b []byte) []byte {
 		*arena = utf8.AppendRune(*arena, r)
 	}
 	return (*arena)[start:]
+}
+
+// plainDecimal reports whether b is -?digits(.digits)? with no redundant
+// leading zero: text that is both a valid JSON number and a faithful
+// rendering of the float parsed from it.
+func plainDecimal(b []byte) bool {
+	if len(b) > 0 && b[0] == '-' {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 17 || (b[0] == '0' && len(b) > 1 && b[1] != '.') {
+		return false
+	}
+	dot := -1
+	for i, c := range b {
+		if c == '.' {
+			if dot >= 0 || i == 0 {
+				return false
+			}
+			dot = i
+			continue
+		}
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return dot != len(b)-1
 }

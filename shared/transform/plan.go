@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -36,6 +37,7 @@ type Plan struct {
 	filters  []exprPlan
 	dedup    []int
 	outIdx   []int
+	identOut bool   // Out is Full: no field dropped
 	envVars  []int  // field indices any expression reads
 	inEnv    []bool // per Full index: an expression reads it
 	useValue bool
@@ -53,6 +55,8 @@ type fieldPlan struct {
 	loc      *time.Location
 	required bool
 	regex    *regexp.Regexp
+	literal  []byte // set when regex is a plain literal: match by bytes.Contains
+	hasRules bool
 	min, max *record.Value
 	minLen   int
 	maxLen   int
@@ -122,6 +126,11 @@ func Compile(s *spec.Spec) (*Plan, error) {
 				add(s.Errorf(key+".rules.regex", "bad regex: %v", err))
 			}
 			fp.regex = re
+			if re != nil {
+				if lit, complete := re.LiteralPrefix(); complete && !strings.HasPrefix(r.Regex, "^") {
+					fp.literal = []byte(lit)
+				}
+			}
 		}
 		for name, b := range map[string]*spec.Scalar{"min": r.Min, "max": r.Max} {
 			if b == nil {
@@ -157,6 +166,7 @@ func Compile(s *spec.Spec) (*Plan, error) {
 				fp.enum[string(record.AppendText(nil, v, fp.scale))] = struct{}{}
 			}
 		}
+		fp.hasRules = fp.required || fp.regex != nil || fp.min != nil || fp.max != nil || fp.minLen >= 0 || fp.maxLen >= 0 || fp.enum != nil
 		p.fields = append(p.fields, fp)
 		p.Full.Fields = append(p.Full.Fields, record.Field{Name: f.Name, Kind: kind, Scale: f.Scale})
 		env[f.Name] = zeroOf(kind)
@@ -240,6 +250,7 @@ func Compile(s *spec.Spec) (*Plan, error) {
 			p.Out.Fields = append(p.Out.Fields, f)
 		}
 	}
+	p.identOut = len(p.Out.Fields) == len(p.Full.Fields)
 	return p, nil
 }
 

@@ -100,8 +100,10 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 		if rule != "" {
 			return pr.reject(f.name, rule, reason), nil
 		}
-		if rule, reason := pr.check(f, v); rule != "" {
-			return pr.reject(f.name, rule, reason), nil
+		if f.hasRules {
+			if rule, reason := pr.check(f, v); rule != "" {
+				return pr.reject(f.name, rule, reason), nil
+			}
 		}
 		pr.row[i] = v
 	}
@@ -181,10 +183,14 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 			return &pr.res, nil
 		}
 	}
-	for k, i := range p.outIdx {
-		pr.out[k] = pr.row[i]
+	out := pr.row
+	if !p.identOut {
+		for k, i := range p.outIdx {
+			pr.out[k] = pr.row[i]
+		}
+		out = pr.out
 	}
-	pr.res = Outcome{Verdict: Keep, Row: pr.out, Full: pr.row}
+	pr.res = Outcome{Verdict: Keep, Row: out, Full: pr.row}
 	return &pr.res, nil
 }
 
@@ -236,6 +242,16 @@ func (pr *Processor) cast(f *fieldPlan, raw codec.RawField) (record.Value, strin
 		return pr.applyDefault(f, record.Value{})
 	}
 	b := raw.Bytes
+	if len(f.clean) == 0 && raw.Kind == codec.RawString && len(b) > 0 {
+		v, reason := f.parseText(b, false)
+		if reason != "" {
+			if f.kind == record.String {
+				return record.Value{}, "utf8", reason
+			}
+			return record.Value{}, "type", reason
+		}
+		return v, "", ""
+	}
 	if raw.Kind == codec.RawBool && f.kind != record.Bool && f.kind != record.String {
 		return record.Value{}, "type", "a boolean is not a " + f.kind.String()
 	}
@@ -311,7 +327,11 @@ func (pr *Processor) check(f *fieldPlan, v record.Value) (string, string) {
 			pr.arena = record.AppendText(pr.arena, v, f.scale)
 			text = pr.arena[start:]
 		}
-		if !f.regex.Match(text) {
+		if f.literal != nil {
+			if !bytes.Contains(text, f.literal) {
+				return "regex", "does not match " + f.regex.String()
+			}
+		} else if !f.regex.Match(text) {
 			return "regex", "does not match " + f.regex.String()
 		}
 	}

@@ -1,0 +1,79 @@
+package stage_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/sluice-etl/sluice/shared/stage"
+	"github.com/sluice-etl/sluice/shared/storage"
+	"github.com/sluice-etl/sluice/shared/storage/memblob"
+	"github.com/sluice-etl/sluice/shared/transform"
+)
+
+// benchCSV builds n rows shaped like bench/gen's output.
+func benchCSV(n int) []byte {
+	var b bytes.Buffer
+	r := rand.New(rand.NewPCG(1, 2))
+	b.WriteString("order_id,user_id,email,amount,currency,status,country,created_at,product\n")
+	for i := range n {
+		at := "@"
+		if r.IntN(100) == 0 {
+			at = "_"
+		}
+		amount := fmt.Sprintf("%d.%02d", r.IntN(5000), r.IntN(100))
+		if r.IntN(200) == 0 {
+			amount = "n/a"
+		}
+		fmt.Fprintf(&b, "%d,%d,User.%d%sExample.com,%s,USD,paid,US,2026-%02d-%02dT10:11:12Z,standard widget - size large\n",
+			10_000_000+i, 100_000+r.IntN(900_000), r.IntN(10000), at, amount, 1+r.IntN(12), 1+r.IntN(28))
+	}
+	return b.Bytes()
+}
+
+const benchSpec = `
+version: 1
+source: {format: csv}
+fields:
+  - {name: order_id, type: int}
+  - {name: customer_id, from: user_id, type: int}
+  - {name: email, clean: [lower], rules: {regex: "@"}}
+  - {name: amount, type: float}
+  - {name: currency}
+  - {name: status}
+  - {name: country}
+  - {name: created_at}
+  - {name: product}
+derive:
+  - {name: amount_cents, expr: round(amount * 100), type: int}
+sink: {format: jsonl}
+`
+
+// BenchmarkReferenceJob runs the reference job (see BENCHMARKS.md) through
+// Extract, Transform and Load on in-memory buckets, one chunk, one core.
+func BenchmarkReferenceJob(b *testing.B) {
+	ctx := context.Background()
+	data := benchCSV(200_000)
+	p, err := transform.Parse("bench.yaml", []byte(benchSpec))
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := memblob.New()
+	if err := storage.WriteAll(ctx, in, "orders.csv", data); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		out := memblob.New()
+		m, err := stage.Run(ctx, p, stage.RunOptions{Input: in, Key: "orders.csv", Output: out})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if m.In != 200_000 {
+			b.Fatalf("in = %d", m.In)
+		}
+	}
+}
