@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunOrdersJSON(t *testing.T) {
+	dir := t.TempDir()
+	code, out, stderr := runCLI(t, "run", "--spec", "../../examples/orders/spec.yaml", "--input", "../../examples/orders/orders.csv", "--output", dir, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var m struct {
+		Status                      string `json:"status"`
+		In, Out, Rejected, Filtered int64
+		RecordsIn                   int64 `json:"records_in"`
+		RecordsOut                  int64 `json:"records_out"`
+		RecordsRejected             int64 `json:"records_rejected"`
+		RecordsFiltered             int64 `json:"records_filtered"`
+		Parts                       []struct{ Key string }
+	}
+	if err := json.Unmarshal([]byte(out), &m); err != nil {
+		t.Fatalf("stdout is not the JSON manifest: %v\n%s", err, out)
+	}
+	if m.Status != "succeeded" || m.RecordsIn != 25 || m.RecordsOut != 10 || m.RecordsRejected != 12 || m.RecordsFiltered != 3 {
+		t.Fatalf("summary = %+v", m)
+	}
+	disk, err := os.ReadFile(filepath.Join(dir, "_manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(disk), `"records_in": 25`) {
+		t.Fatalf("manifest on disk lacks records_in 25")
+	}
+	for _, p := range m.Parts {
+		if _, err := os.Stat(filepath.Join(dir, p.Key)); err != nil {
+			t.Errorf("part %s: %v", p.Key, err)
+		}
+	}
+	// Not a terminal: plain log lines, no progress bar, and no record data.
+	if !strings.Contains(stderr, "load done") || strings.Contains(stderr, "\r") || strings.Contains(stderr, "example.com") {
+		t.Errorf("stderr = %q", stderr)
+	}
+}
+
+func TestRunEmbeddedDefault(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	code, out, stderr := runCLI(t, "run", "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "in        25") || !strings.Contains(out, "out       10") {
+		t.Fatalf("summary = %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "orders", "_SUCCESS")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunFailureExitCode(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "spec.yaml")
+	os.WriteFile(spec, []byte("version: 1\nsource: {format: csv}\nfields:\n  - {name: n, type: int}\nrejects: {policy: fail}\n"), 0o644)
+	in := filepath.Join(dir, "in.csv")
+	os.WriteFile(in, []byte("n\n1\nx\n3\n"), 0o644)
+	code, _, stderr := runCLI(t, "run", "--spec", spec, "--input", in, "--output", filepath.Join(dir, "out"), "--quiet")
+	if code != 1 || !strings.Contains(stderr, "line 3") || !strings.Contains(stderr, "n.type") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	m, err := os.ReadFile(filepath.Join(dir, "out", "_manifest.json"))
+	if err != nil || !strings.Contains(string(m), `"status": "failed"`) {
+		t.Fatalf("manifest %s %v", m, err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	code, out, _ := runCLI(t, "validate", "../../examples/orders/spec.yaml")
+	if code != 0 || !strings.Contains(out, "ok (8 fields in, 10 fields out, 2 derived, 1 filters, sink jsonl)") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nfields:\n  - name: a\n    rules:\n      regex: '('\n"), 0o644)
+	code, _, stderr := runCLI(t, "validate", bad)
+	if code != 1 || !strings.Contains(stderr, "bad.yaml:5:7: fields[0].rules.regex: bad regex") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	if code, _, _ := runCLI(t); code != 2 {
+		t.Errorf("no args: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "bogus"); code != 2 {
+		t.Errorf("unknown command: exit %d", code)
+	}
+	if code, _, _ := runCLI(t, "run", "--spec", "x.yaml"); code != 2 {
+		t.Errorf("missing flags: exit %d", code)
+	}
+	code, out, _ := runCLI(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "sluice ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
