@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
@@ -174,9 +175,22 @@ func newJSONLEncoder(w io.Writer, s *record.Schema) *jsonlEncoder {
 
 func (e *jsonlEncoder) Encode(row []record.Value) error {
 	b := e.line[:0]
-	for i, v := range row {
+	for i := range row {
 		b = append(b, e.keys[i]...)
-		b = AppendJSONValue(b, v, e.scales[i])
+		switch v := &row[i]; v.Kind {
+		case record.String:
+			b = AppendJSONString(b, v.Bytes)
+		case record.Int:
+			b = strconv.AppendInt(b, v.Int, 10)
+		case record.Float:
+			if v.Bytes != nil {
+				b = append(b, v.Bytes...)
+			} else {
+				b = record.AppendFloat(b, v.Float)
+			}
+		default:
+			b = AppendJSONValue(b, *v, e.scales[i])
+		}
 	}
 	if len(row) == 0 {
 		b = append(b, '{')

@@ -14,63 +14,113 @@ import (
 // parseText converts cleaned text to a value of the field's kind. It is
 // also used to read rule bounds, so they follow the field's own layouts.
 func (f *fieldPlan) parseText(b []byte, raw bool) (record.Value, string) {
+	var v record.Value
+	reason := f.parseInto(&v, b, raw)
+	return v, reason
+}
+
+// parseInto is parseText writing into dst, for the per-record path. It
+// returns a reason when b is not a valid value, and then leaves dst alone.
+func (f *fieldPlan) parseInto(dst *record.Value, b []byte, raw bool) string {
 	switch f.kind {
 	case record.String:
 		if !utf8.Valid(b) {
-			return record.Value{}, "invalid UTF-8"
+			return "invalid UTF-8"
 		}
-		return record.StringValue(b), ""
+		*dst = record.Value{Kind: record.String, Bytes: b}
+		return ""
 	case record.Int:
-		i, err := strconv.ParseInt(string(b), 10, 64)
-		if err != nil {
+		i, ok := parseInt(b)
+		if !ok {
 			if raw {
 				// JSON numbers such as 12.0 or 1e3 that hold an integer.
 				if fl, ferr := strconv.ParseFloat(string(b), 64); ferr == nil && fl == math.Trunc(fl) && math.Abs(fl) < 1<<63 {
-					return record.IntValue(int64(fl)), ""
+					*dst = record.IntValue(int64(fl))
+					return ""
 				}
 			}
-			return record.Value{}, "not an integer"
+			return "not an integer"
 		}
-		return record.IntValue(i), ""
+		*dst = record.Value{Kind: record.Int, Int: i}
+		return ""
 	case record.Float:
 		fl, err := strconv.ParseFloat(string(b), 64)
 		if err != nil || math.IsNaN(fl) || math.IsInf(fl, 0) {
-			return record.Value{}, "not a number"
+			return "not a number"
 		}
-		v := record.FloatValue(fl)
+		*dst = record.Value{Kind: record.Float, Float: fl}
 		if plainDecimal(b) {
-			v.Bytes = b // exact source text; encoders may write it as is
+			dst.Bytes = b // exact source text; encoders may write it as is
 		}
-		return v, ""
+		return ""
 	case record.Decimal:
 		u, reason := parseDecimal(b, f.scale)
 		if reason != "" {
-			return record.Value{}, reason
+			return reason
 		}
-		return record.DecimalValue(u), ""
+		*dst = record.DecimalValue(u)
+		return ""
 	case record.Bool:
 		switch string(bytes.ToLower(b)) {
 		case "true", "t", "yes", "y", "1":
-			return record.BoolValue(true), ""
+			*dst = record.BoolValue(true)
+			return ""
 		case "false", "f", "no", "n", "0":
-			return record.BoolValue(false), ""
+			*dst = record.BoolValue(false)
+			return ""
 		}
-		return record.Value{}, "not a boolean"
+		return "not a boolean"
 	case record.Timestamp:
 		t, ok := f.parseTime(b)
 		if !ok {
-			return record.Value{}, "not a timestamp in the accepted layouts"
+			return "not a timestamp in the accepted layouts"
 		}
-		return record.TimestampValue(t.UnixMicro()), ""
+		*dst = record.TimestampValue(t.UnixMicro())
+		return ""
 	case record.Date:
 		t, ok := f.parseTime(b)
 		if !ok {
-			return record.Value{}, "not a date in the accepted layouts"
+			return "not a date in the accepted layouts"
 		}
 		y, m, d := t.Date()
-		return record.DateValue(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400), ""
+		*dst = record.DateValue(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+		return ""
 	}
-	return record.Value{}, "unsupported type"
+	return "unsupported type"
+}
+
+// parseInt parses an optionally signed decimal integer without the
+// allocation-free but slower generic path of strconv.
+func parseInt(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 19 {
+		if len(b) > 19 {
+			i, err := strconv.ParseInt(string(b), 10, 64)
+			return i, err == nil
+		}
+		return 0, false
+	}
+	var u uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		u = u*10 + uint64(c-'0')
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
 }
 
 func (f *fieldPlan) parseTime(b []byte) (time.Time, bool) {

@@ -96,16 +96,15 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 	pr.arena = pr.arena[:0]
 	for i := range p.fields {
 		f := &p.fields[i]
-		v, rule, reason := pr.cast(f, rec.Fields[f.col])
-		if rule != "" {
+		dst := &pr.row[i]
+		if rule, reason := pr.cast(f, rec.Fields[f.col], dst); rule != "" {
 			return pr.reject(f.name, rule, reason), nil
 		}
 		if f.hasRules {
-			if rule, reason := pr.check(f, v); rule != "" {
+			if rule, reason := pr.check(f, *dst); rule != "" {
 				return pr.reject(f.name, rule, reason), nil
 			}
 		}
-		pr.row[i] = v
 	}
 	envReady := false
 	for i := range p.fields {
@@ -236,27 +235,23 @@ func (pr *Processor) seenBefore() (bool, error) {
 	return false, nil
 }
 
-// cast cleans and converts one raw field.
-func (pr *Processor) cast(f *fieldPlan, raw codec.RawField) (record.Value, string, string) {
-	if raw.Kind == codec.RawMissing || raw.Kind == codec.RawNull {
-		return pr.applyDefault(f, record.Value{})
-	}
+// cast cleans and converts one raw field into dst.
+func (pr *Processor) cast(f *fieldPlan, raw codec.RawField, dst *record.Value) (rule, reason string) {
 	b := raw.Bytes
 	if len(f.clean) == 0 && raw.Kind == codec.RawString && len(b) > 0 {
-		v, reason := f.parseText(b, false)
-		if reason != "" {
-			if f.kind == record.String {
-				return record.Value{}, "utf8", reason
-			}
-			return record.Value{}, "type", reason
+		if reason := f.parseInto(dst, b, false); reason != "" {
+			return f.castRule(), reason
 		}
-		return v, "", ""
+		return "", ""
+	}
+	if raw.Kind == codec.RawMissing || raw.Kind == codec.RawNull {
+		return pr.applyDefault(f, dst)
 	}
 	if raw.Kind == codec.RawBool && f.kind != record.Bool && f.kind != record.String {
-		return record.Value{}, "type", "a boolean is not a " + f.kind.String()
+		return "type", "a boolean is not a " + f.kind.String()
 	}
 	if raw.Kind == codec.RawJSON && f.kind != record.String {
-		return record.Value{}, "type", "an object or array is not a " + f.kind.String()
+		return "type", "an object or array is not a " + f.kind.String()
 	}
 	for j, st := range f.clean {
 		switch st.Op {
@@ -271,7 +266,7 @@ func (pr *Processor) cast(f *fieldPlan, raw codec.RawField) (record.Value, strin
 		case spec.CleanNullIf:
 			for _, n := range f.nullIf[j] {
 				if bytes.Equal(b, n) {
-					return pr.applyDefault(f, record.Value{})
+					return pr.applyDefault(f, dst)
 				}
 			}
 		case spec.CleanDefault:
@@ -281,30 +276,35 @@ func (pr *Processor) cast(f *fieldPlan, raw codec.RawField) (record.Value, strin
 		}
 	}
 	if len(b) == 0 && f.kind != record.String {
-		return pr.applyDefault(f, record.Value{})
+		return pr.applyDefault(f, dst)
 	}
-	v, reason := f.parseText(b, raw.Kind == codec.RawNumber)
-	if reason != "" {
-		if f.kind == record.String {
-			return record.Value{}, "utf8", reason
-		}
-		return record.Value{}, "type", reason
+	if reason := f.parseInto(dst, b, raw.Kind == codec.RawNumber); reason != "" {
+		return f.castRule(), reason
 	}
-	return v, "", ""
+	return "", ""
 }
 
-// applyDefault handles a null: a default clean step supplies a value.
-func (pr *Processor) applyDefault(f *fieldPlan, v record.Value) (record.Value, string, string) {
+// castRule names the rule a failed cast counts under.
+func (f *fieldPlan) castRule() string {
+	if f.kind == record.String {
+		return "utf8"
+	}
+	return "type"
+}
+
+// applyDefault handles a null: a default clean step supplies a value,
+// otherwise dst becomes null.
+func (pr *Processor) applyDefault(f *fieldPlan, dst *record.Value) (string, string) {
 	for _, st := range f.clean {
 		if st.Op == spec.CleanDefault {
-			dv, reason := f.parseText([]byte(st.Values[0]), false)
-			if reason != "" {
-				return record.Value{}, "type", "default " + reason
+			if reason := f.parseInto(dst, []byte(st.Values[0]), false); reason != "" {
+				return "type", "default " + reason
 			}
-			return dv, "", ""
+			return "", ""
 		}
 	}
-	return v, "", ""
+	*dst = record.Value{}
+	return "", ""
 }
 
 // check applies the field's declarative rules.
