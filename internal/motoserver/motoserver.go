@@ -1,0 +1,124 @@
+// Package motoserver starts a moto_server on a free loopback port for
+// integration tests and stops it when the test binary is done. Tests that
+// need it call Start from TestMain.
+package motoserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// Server is a running moto_server.
+type Server struct {
+	// Endpoint is http://127.0.0.1:PORT.
+	Endpoint string
+	cmd      *exec.Cmd
+}
+
+// ErrUnavailable means moto_server is not installed.
+var ErrUnavailable = errors.New("moto_server not found on PATH")
+
+// Start launches moto_server on 127.0.0.1 and waits until it answers.
+// SLUICE_MOTO_ENDPOINT, when set, names an already running server instead.
+func Start(ctx context.Context) (*Server, error) {
+	if ep := os.Getenv("SLUICE_MOTO_ENDPOINT"); ep != "" {
+		return &Server{Endpoint: ep}, waitReady(ctx, ep)
+	}
+	bin, err := exec.LookPath("moto_server")
+	if err != nil {
+		return nil, ErrUnavailable
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if os.Getenv("SLUICE_MOTO_LOG") == "" {
+		cmd.Stdout, cmd.Stderr = nil, nil
+	} else {
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start moto_server: %w", err)
+	}
+	s := &Server{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd}
+	if err := waitReady(ctx, s.Endpoint); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Stop ends the server this package started (and only that one).
+func (s *Server) Stop() {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// Env points the AWS SDK at the server with dummy credentials.
+func (s *Server) Env() map[string]string {
+	return map[string]string{
+		"AWS_ENDPOINT_URL":          s.Endpoint,
+		"AWS_ACCESS_KEY_ID":         "testing",
+		"AWS_SECRET_ACCESS_KEY":     "testing",
+		"AWS_REGION":                "us-east-1",
+		"AWS_EC2_METADATA_DISABLED": "true",
+	}
+}
+
+// Setenv applies Env to this process.
+func (s *Server) Setenv() {
+	for k, v := range s.Env() {
+		os.Setenv(k, v)
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitReady(ctx context.Context, ep string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/moto-api/", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("moto_server at %s not ready: %w", ep, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Required reports whether integration tests must run rather than skip:
+// in CI (CI=true) a missing moto_server is a failure.
+func Required() bool { return os.Getenv("CI") == "true" || os.Getenv("SLUICE_REQUIRE_MOTO") == "1" }
