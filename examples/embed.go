@@ -30,3 +30,12 @@ func WriteOrders(dir string) (string, error) {
 	}
 	return out, nil
 }
+
+// Spec returns a bundled example's spec by name ("orders").
+func Spec(name string) ([]byte, error) {
+	data, err := files.ReadFile(name + "/spec.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("no bundled spec %q", name)
+	}
+	return data, nil
+}

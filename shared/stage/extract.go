@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -123,17 +124,27 @@ func Extract(ctx context.Context, in storage.Bucket, key string, p *transform.Pl
 	return job, nil
 }
 
-// SpecHash identifies a spec's content.
+// SpecHash identifies a spec's content: the hash of its canonical JSON,
+// the same on every machine and in every process.
 func SpecHash(sp *spec.Spec) string {
-	h := sha256.New()
-	fmt.Fprintf(h, "%+v", *sp)
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	data, err := json.Marshal(sp)
+	if err != nil {
+		data = []byte(err.Error())
+	}
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:])[:16]
 }
 
 // RunID is deterministic in the source object version and the spec, so a
 // repeated event for the same object gives the same run and the same keys.
+// It uses the bucket's name, not its URL scheme, so the same object gives
+// the same run id on S3 and on the in-memory backend.
 func RunID(src Source, specHash string) string {
-	h := sha256.Sum256([]byte(src.Bucket + "\x00" + src.Key + "\x00" + src.ETag + "\x00" + fmt.Sprint(src.Size) + "\x00" + specHash))
+	bucket := src.Bucket
+	if _, name, ok := strings.Cut(bucket, "://"); ok {
+		bucket = name
+	}
+	h := sha256.Sum256([]byte(bucket + "\x00" + src.Key + "\x00" + src.ETag + "\x00" + fmt.Sprint(src.Size) + "\x00" + specHash))
 	return hex.EncodeToString(h[:])[:16]
 }
 

@@ -82,8 +82,11 @@ var ErrRejectRatio = errors.New("reject ratio over rejects.max_ratio")
 type LoadOptions struct {
 	StagingPrefix string
 	OutPrefix     string
-	StartedAt     time.Time
-	Stages        map[string]StageStats
+	// ManifestPrefix is where _manifest.json and _SUCCESS go (default
+	// OutPrefix).
+	ManifestPrefix string
+	StartedAt      time.Time
+	Stages         map[string]StageStats
 }
 
 // CheckAlignment verifies that each chunk began where the one before ended.
@@ -110,12 +113,22 @@ func FinalPartKey(outPrefix, runID string, chunk int, p Part) string {
 	return storage.Join(outPrefix, p.Partition, fmt.Sprintf("part-%s-c%05d-%s", runID[:8], chunk, name))
 }
 
-// Load commits a run: it checks chunk alignment and the accounting, copies
-// staged parts to their final keys, publishes the rejects with absolute
-// line and record numbers, writes _manifest.json and, on success, _SUCCESS
-// last. It removes outputs of an earlier attempt at the same run that this
-// attempt did not produce, and the run's staging objects.
+// Load commits a run and then finalizes it: Commit followed by Finalize.
 func Load(ctx context.Context, staging, out storage.Bucket, p *transform.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*Manifest, error) {
+	m, err := Commit(ctx, staging, out, p, job, results, opt)
+	if err != nil {
+		return nil, err
+	}
+	return m, Finalize(ctx, staging, out, m, opt)
+}
+
+// Commit checks chunk alignment and the accounting, copies staged parts
+// to their final keys, and publishes the rejects with absolute line and
+// record numbers. It removes outputs of an earlier attempt at the same run
+// that this attempt did not produce. The manifest it returns is not yet
+// written; a run whose rejects exceed rejects.max_ratio comes back with
+// status failed and no data published.
+func Commit(ctx context.Context, staging, out storage.Bucket, p *transform.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*Manifest, error) {
 	began := time.Now()
 	if err := CheckAlignment(job, results); err != nil {
 		return nil, err
@@ -165,16 +178,30 @@ func Load(ctx context.Context, staging, out storage.Bucket, p *transform.Plan, j
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	m.Stages["load"] = StageStats{DurationMS: float64(time.Since(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
-	if err := WriteManifest(ctx, out, opt.OutPrefix, m); err != nil {
-		return nil, err
+	return m, nil
+}
+
+// Finalize writes _manifest.json and, for a successful run, _SUCCESS
+// last, then removes the run's staging objects. It returns an error for a
+// run whose manifest says it failed.
+func Finalize(ctx context.Context, staging, out storage.Bucket, m *Manifest, opt LoadOptions) error {
+	if err := WriteManifest(ctx, out, opt.manifestPrefix(), m); err != nil {
+		return err
 	}
-	if err := deletePrefix(ctx, staging, storage.Join(opt.StagingPrefix, job.RunID)+"/"); err != nil {
-		return nil, fmt.Errorf("load: clear staging: %w", err)
+	if err := deletePrefix(ctx, staging, storage.Join(opt.StagingPrefix, m.RunID)+"/"); err != nil {
+		return fmt.Errorf("load: clear staging: %w", err)
 	}
 	if m.Status == StatusFailed {
-		return m, errors.New(m.Error)
+		return errors.New(m.Error)
 	}
-	return m, nil
+	return nil
+}
+
+func (o LoadOptions) manifestPrefix() string {
+	if o.ManifestPrefix != "" {
+		return o.ManifestPrefix
+	}
+	return o.OutPrefix
 }
 
 func newManifest(job *Job, opt LoadOptions) *Manifest {
@@ -246,7 +273,7 @@ func FailManifest(ctx context.Context, out storage.Bucket, job *Job, results []*
 		}
 	}
 	m.RejectRatio = m.Counts.RejectRatio()
-	if err := WriteManifest(ctx, out, opt.OutPrefix, m); err != nil {
+	if err := WriteManifest(ctx, out, opt.manifestPrefix(), m); err != nil {
 		return m, errors.Join(runErr, err)
 	}
 	return m, runErr

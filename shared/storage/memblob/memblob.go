@@ -56,6 +56,13 @@ var _ storage.Bucket = (*Bucket)(nil)
 // New returns an empty bucket.
 func New() *Bucket { return &Bucket{objs: map[string]object{}, now: time.Now} }
 
+// NewNamed returns an empty bucket whose String is mem://name.
+func NewNamed(name string) *Bucket {
+	b := New()
+	b.name = name
+	return b
+}
+
 func (b *Bucket) String() string { return "mem://" + b.name }
 
 // NewRangeReader implements storage.Bucket.

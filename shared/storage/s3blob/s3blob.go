@@ -88,13 +88,20 @@ func NewClient(ctx context.Context, region, endpoint string) (*s3.Client, error)
 	if err != nil {
 		return nil, fmt.Errorf("s3: load AWS config: %w", err)
 	}
-	pathStyle := endpoint != "" || os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != ""
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+	return s3.NewFromConfig(cfg, LocalEndpointOptions, func(o *s3.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
+			o.UsePathStyle = true
 		}
-		o.UsePathStyle = pathStyle
 	}), nil
+}
+
+// LocalEndpointOptions turns on path-style addressing when AWS_ENDPOINT_URL
+// or AWS_ENDPOINT_URL_S3 points the SDK at a local S3 server.
+func LocalEndpointOptions(o *s3.Options) {
+	if os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" {
+		o.UsePathStyle = true
+	}
 }
 
 func (b *Bucket) String() string { return "s3://" + b.bucket }

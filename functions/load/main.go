@@ -1,0 +1,39 @@
+// Command load is the load Lambda: it commits a run's staged parts,
+// finalizes the run (manifest, _SUCCESS, metrics) and records failures.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sluice-etl/sluice/shared/handler"
+	"github.com/sluice-etl/sluice/shared/metrics/dynamometrics"
+	"github.com/sluice-etl/sluice/shared/storage/s3blob"
+)
+
+func main() {
+	log := lambdacontext.NewLogger()
+	settings, err := handler.SettingsFromEnv("load", os.Getenv)
+	if err != nil {
+		log.Error("configuration", "err", err)
+		os.Exit(1)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	h := handler.NewLoader(settings, handler.Deps{
+		Open:    handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
+		Metrics: dynamometrics.New(dynamodb.NewFromConfig(cfg), settings.MetricsTable),
+		EMF:     os.Stdout,
+		Log:     log,
+	})
+	lambda.Start(h.Handle)
+}

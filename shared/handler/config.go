@@ -1,0 +1,214 @@
+// Package handler holds the Lambda handlers of the extract, transform and
+// load functions. The functions' mains only read the environment into
+// Settings, create AWS clients once per cold start, and pass both here.
+// Handlers are tested in-process with in-memory buckets.
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-etl/sluice/examples"
+	"github.com/sluice-etl/sluice/shared/metrics"
+	"github.com/sluice-etl/sluice/shared/spec"
+	"github.com/sluice-etl/sluice/shared/storage"
+	"github.com/sluice-etl/sluice/shared/transform"
+)
+
+// Environment variables the functions read. EnvByFunction says which
+// function reads which; `sluice lint` checks template.yaml against it.
+const (
+	EnvSpecs           = "SLUICE_SPECS"
+	EnvStagingBucket   = "SLUICE_STAGING_BUCKET"
+	EnvOutputBucket    = "SLUICE_OUTPUT_BUCKET"
+	EnvOutputPrefix    = "SLUICE_OUTPUT_PREFIX"
+	EnvStateMachineArn = "SLUICE_STATE_MACHINE_ARN"
+	EnvMetricsTable    = "SLUICE_METRICS_TABLE"
+	EnvChunkBytes      = "SLUICE_CHUNK_BYTES"
+	EnvMaxInlineChunks = "SLUICE_MAX_INLINE_CHUNKS"
+	EnvMaxConcurrency  = "SLUICE_MAX_CONCURRENCY"
+)
+
+// EnvByFunction lists, per function, the variables it requires (true) or
+// reads when set (false).
+var EnvByFunction = map[string]map[string]bool{
+	"extract":   {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false},
+	"transform": {EnvSpecs: true, EnvStagingBucket: true},
+	"load":      {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true},
+}
+
+// Settings are a function's configuration, read from its environment.
+type Settings struct {
+	// Specs maps object key prefixes to spec locations: s3://bucket/key,
+	// bundled:orders (built in), or a path inside the function package.
+	Specs           map[string]string
+	StagingBucket   string
+	OutputBucket    string
+	OutputPrefix    string
+	StateMachineArn string
+	MetricsTable    string
+	ChunkBytes      int64
+	MaxInlineChunks int
+	MaxConcurrency  int
+}
+
+// SettingsFromEnv reads the variables function fn uses. Required ones that
+// are missing or malformed give an error naming them.
+func SettingsFromEnv(fn string, getenv func(string) string) (Settings, error) {
+	want, ok := EnvByFunction[fn]
+	if !ok {
+		return Settings{}, fmt.Errorf("unknown function %q", fn)
+	}
+	var missing []string
+	for k, required := range want {
+		if required && getenv(k) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return Settings{}, fmt.Errorf("%s: missing environment: %s", fn, strings.Join(missing, ", "))
+	}
+	s := Settings{
+		StagingBucket:   getenv(EnvStagingBucket),
+		OutputBucket:    getenv(EnvOutputBucket),
+		OutputPrefix:    getenv(EnvOutputPrefix),
+		StateMachineArn: getenv(EnvStateMachineArn),
+		MetricsTable:    getenv(EnvMetricsTable),
+		ChunkBytes:      64 << 20,
+		MaxInlineChunks: 40,
+		MaxConcurrency:  10,
+	}
+	if err := json.Unmarshal([]byte(getenv(EnvSpecs)), &s.Specs); err != nil {
+		return Settings{}, fmt.Errorf("%s: %s must be a JSON object of key prefix to spec location: %w", fn, EnvSpecs, err)
+	}
+	if v := getenv(EnvChunkBytes); v != "" {
+		n, err := spec.ParseSize(v)
+		if err != nil || n <= 0 {
+			return Settings{}, fmt.Errorf("%s: bad %s %q", fn, EnvChunkBytes, v)
+		}
+		s.ChunkBytes = n
+	}
+	for name, dst := range map[string]*int{EnvMaxInlineChunks: &s.MaxInlineChunks, EnvMaxConcurrency: &s.MaxConcurrency} {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return Settings{}, fmt.Errorf("%s: bad %s %q", fn, name, v)
+			}
+			*dst = n
+		}
+	}
+	return s, nil
+}
+
+// Opener opens a bucket by name (an S3 bucket in Lambda; memblob in tests).
+type Opener func(ctx context.Context, name string) (storage.Bucket, error)
+
+// Deps are the clients a handler uses, created once per cold start.
+type Deps struct {
+	Open    Opener
+	Starter ExecutionStarter // extract, when S3 notifications invoke it
+	Metrics metrics.Store    // load
+	Log     *slog.Logger
+	// EMF receives Embedded Metric Format lines (os.Stdout in Lambda).
+	EMF interface{ Write([]byte) (int, error) }
+	Now func() time.Time
+}
+
+func (d *Deps) defaults() {
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+}
+
+// planCache keeps compiled specs for the life of a warm container,
+// re-reading an S3 spec only when its ETag changes.
+type planCache struct {
+	mu    sync.Mutex
+	plans map[string]cachedPlan
+}
+
+type cachedPlan struct {
+	etag string
+	plan *transform.Plan
+}
+
+// ErrNoSpec is returned for an object key that no configured prefix covers.
+var ErrNoSpec = fmt.Errorf("no spec is configured for this key")
+
+// route returns the spec location for key: the longest matching prefix.
+func (s Settings) route(key string) (string, error) {
+	best, loc := -1, ""
+	for p, l := range s.Specs {
+		if strings.HasPrefix(key, p) && len(p) > best {
+			best, loc = len(p), l
+		}
+	}
+	if best < 0 {
+		return "", fmt.Errorf("%w: %q", ErrNoSpec, key)
+	}
+	return loc, nil
+}
+
+func (c *planCache) load(ctx context.Context, open Opener, loc string) (*transform.Plan, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.plans == nil {
+		c.plans = map[string]cachedPlan{}
+	}
+	var data []byte
+	etag := ""
+	switch {
+	case strings.HasPrefix(loc, "bundled:"):
+		if cp, ok := c.plans[loc]; ok {
+			return cp.plan, nil
+		}
+		d, err := examples.Spec(strings.TrimPrefix(loc, "bundled:"))
+		if err != nil {
+			return nil, err
+		}
+		data = d
+	case strings.HasPrefix(loc, "s3://"):
+		rest := strings.TrimPrefix(loc, "s3://")
+		bucket, key, ok := strings.Cut(rest, "/")
+		if !ok {
+			return nil, fmt.Errorf("spec location %q: want s3://bucket/key", loc)
+		}
+		b, err := open(ctx, bucket)
+		if err != nil {
+			return nil, err
+		}
+		a, err := b.Attributes(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("spec %s: %w", loc, err)
+		}
+		if cp, ok := c.plans[loc]; ok && cp.etag == a.ETag {
+			return cp.plan, nil
+		}
+		if a.Size > spec.MaxSpecBytes {
+			return nil, fmt.Errorf("spec %s is larger than %d bytes", loc, spec.MaxSpecBytes)
+		}
+		if data, err = storage.ReadAll(ctx, b, key); err != nil {
+			return nil, fmt.Errorf("spec %s: %w", loc, err)
+		}
+		etag = a.ETag
+	default:
+		return nil, fmt.Errorf("spec location %q: want s3://bucket/key or bundled:NAME", loc)
+	}
+	p, err := transform.Parse(loc, data)
+	if err != nil {
+		return nil, fmt.Errorf("spec %s: %w", loc, err)
+	}
+	c.plans[loc] = cachedPlan{etag: etag, plan: p}
+	return p, nil
+}

@@ -1,0 +1,280 @@
+package handler
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/sluice-etl/sluice/shared/stage"
+	"github.com/sluice-etl/sluice/shared/storage"
+)
+
+// ExecutionStarter starts Step Functions executions (*sfn.Client).
+type ExecutionStarter interface {
+	StartExecution(context.Context, *sfn.StartExecutionInput, ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+}
+
+var _ ExecutionStarter = (*sfn.Client)(nil)
+
+// ObjectRef names one input object; it is the state machine's input when
+// the extract function starts an execution, and a valid task input.
+type ObjectRef struct {
+	Bucket    string `json:"bucket"`
+	Key       string `json:"key"`
+	VersionID string `json:"version_id,omitempty"`
+	ETag      string `json:"etag,omitempty"`
+}
+
+// ChunkTask is one item of the Map state: a pointer to the job and one
+// chunk's byte range.
+type ChunkTask struct {
+	StagingBucket string `json:"staging_bucket"`
+	JobKey        string `json:"job_key"`
+	Index         int    `json:"index"`
+	Start         int64  `json:"start"`
+	End           int64  `json:"end"`
+}
+
+// Planned is the extract task's output: pointers only. With more chunks
+// than fit inline, the chunk list is written to S3 and Distributed is set.
+type Planned struct {
+	RunID          string      `json:"run_id"`
+	Pipeline       string      `json:"pipeline"`
+	Source         ObjectRef   `json:"source"`
+	StagingBucket  string      `json:"staging_bucket"`
+	JobKey         string      `json:"job_key"`
+	ChunkCount     int         `json:"chunk_count"`
+	Distributed    bool        `json:"distributed"`
+	Chunks         []ChunkTask `json:"chunks,omitempty"`
+	ChunksKey      string      `json:"chunks_key,omitempty"`
+	MaxConcurrency int         `json:"max_concurrency"`
+}
+
+// Started is the extract function's answer to an S3 notification.
+type Started struct {
+	Started    []string `json:"started"`
+	Duplicates []string `json:"duplicates"`
+	Ignored    int      `json:"ignored"`
+}
+
+// StagingRoot is the prefix of every run's staging objects.
+const StagingRoot = "runs"
+
+// Extractor is the extract function.
+type Extractor struct {
+	s     Settings
+	d     Deps
+	plans planCache
+}
+
+// NewExtractor returns the extract handler.
+func NewExtractor(s Settings, d Deps) *Extractor {
+	d.defaults()
+	return &Extractor{s: s, d: d}
+}
+
+// ErrUnknownEvent is returned for a payload of no supported shape.
+var ErrUnknownEvent = errors.New("unsupported event: want an S3 notification, an EventBridge Object Created event or {bucket, key}")
+
+// Handle accepts an S3 notification (and starts executions), an
+// EventBridge "Object Created" event or a task input {bucket, key} (and
+// plans the run).
+func (e *Extractor) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Records    []json.RawMessage `json:"Records"`
+		Event      string            `json:"Event"`
+		DetailType string            `json:"detail-type"`
+		Bucket     string            `json:"bucket"`
+		Key        string            `json:"key"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, fmt.Errorf("extract: decode event: %w", err)
+	}
+	switch {
+	case probe.Event == "s3:TestEvent":
+		return Started{Started: []string{}, Duplicates: []string{}, Ignored: 1}, nil
+	case probe.Records != nil:
+		var ev events.S3Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, fmt.Errorf("extract: decode S3 event: %w", err)
+		}
+		return e.start(ctx, ev)
+	case probe.DetailType != "":
+		ref, err := objectFromEventBridge(raw)
+		if err != nil {
+			return nil, err
+		}
+		return e.Plan(ctx, ref)
+	case probe.Bucket != "" && probe.Key != "":
+		var ref ObjectRef
+		if err := json.Unmarshal(raw, &ref); err != nil {
+			return nil, fmt.Errorf("extract: decode task input: %w", err)
+		}
+		return e.Plan(ctx, ref)
+	}
+	return nil, ErrUnknownEvent
+}
+
+func objectFromEventBridge(raw json.RawMessage) (ObjectRef, error) {
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return ObjectRef{}, fmt.Errorf("extract: decode EventBridge event: %w", err)
+	}
+	if ev.Source != "aws.s3" || ev.DetailType != "Object Created" {
+		return ObjectRef{}, fmt.Errorf("%w (got %s %q)", ErrUnknownEvent, ev.Source, ev.DetailType)
+	}
+	var d struct {
+		Bucket struct {
+			Name string `json:"name"`
+		} `json:"bucket"`
+		Object struct {
+			Key       string `json:"key"`
+			ETag      string `json:"etag"`
+			VersionID string `json:"version-id"`
+		} `json:"object"`
+	}
+	if err := json.Unmarshal(ev.Detail, &d); err != nil {
+		return ObjectRef{}, fmt.Errorf("extract: decode EventBridge detail: %w", err)
+	}
+	return ObjectRef{Bucket: d.Bucket.Name, Key: d.Object.Key, ETag: d.Object.ETag, VersionID: d.Object.VersionID}, nil
+}
+
+// ExecutionName is deterministic in the object version, so a repeated
+// notification for the same upload starts nothing new.
+func ExecutionName(ref ObjectRef) string {
+	v := ref.VersionID
+	if v == "" {
+		v = ref.ETag
+	}
+	h := sha256.Sum256([]byte(ref.Bucket + "\x00" + ref.Key + "\x00" + v))
+	return "s3-" + hex.EncodeToString(h[:])[:40]
+}
+
+func (e *Extractor) start(ctx context.Context, ev events.S3Event) (Started, error) {
+	out := Started{Started: []string{}, Duplicates: []string{}}
+	if e.s.StateMachineArn == "" {
+		return out, fmt.Errorf("extract: an S3 notification needs %s", EnvStateMachineArn)
+	}
+	for _, r := range ev.Records {
+		if r.EventSource != "aws:s3" || len(r.EventName) < 13 || r.EventName[:13] != "ObjectCreated" {
+			out.Ignored++
+			continue
+		}
+		ref := ObjectRef{Bucket: r.S3.Bucket.Name, Key: r.S3.Object.URLDecodedKey, VersionID: r.S3.Object.VersionID, ETag: r.S3.Object.ETag}
+		if err := storage.CheckKey(ref.Key); err != nil {
+			return out, fmt.Errorf("extract: %w", err)
+		}
+		if _, err := e.s.route(ref.Key); err != nil {
+			e.d.Log.WarnContext(ctx, "no spec for object; ignored", "bucket", ref.Bucket, "key", ref.Key)
+			out.Ignored++
+			continue
+		}
+		input, _ := json.Marshal(ref)
+		name := ExecutionName(ref)
+		_, err := e.d.Starter.StartExecution(ctx, &sfn.StartExecutionInput{
+			StateMachineArn: aws.String(e.s.StateMachineArn), Name: aws.String(name), Input: aws.String(string(input)),
+		})
+		var exists *sfntypes.ExecutionAlreadyExists
+		switch {
+		case errors.As(err, &exists):
+			out.Duplicates = append(out.Duplicates, name)
+		case err != nil:
+			return out, fmt.Errorf("extract: start execution for s3://%s/%s: %w", ref.Bucket, ref.Key, err)
+		default:
+			out.Started = append(out.Started, name)
+		}
+	}
+	e.d.Log.InfoContext(ctx, "notifications handled", "started", len(out.Started), "duplicates", len(out.Duplicates), "ignored", out.Ignored)
+	return out, nil
+}
+
+// Plan settles format and compression, plans the chunks and stores the
+// job in the staging bucket.
+func (e *Extractor) Plan(ctx context.Context, ref ObjectRef) (*Planned, error) {
+	if err := storage.CheckKey(ref.Key); err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	loc, err := e.s.route(ref.Key)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	p, err := e.plans.load(ctx, e.d.Open, loc)
+	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	in, err := e.d.Open(ctx, ref.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("extract: open %s: %w", ref.Bucket, err)
+	}
+	staging, err := e.d.Open(ctx, e.s.StagingBucket)
+	if err != nil {
+		return nil, fmt.Errorf("extract: open %s: %w", e.s.StagingBucket, err)
+	}
+	job, err := stage.Extract(ctx, in, ref.Key, p, stage.ExtractOptions{ChunkBytes: e.s.ChunkBytes})
+	if err != nil {
+		return nil, err
+	}
+	job.Spec = loc
+	out := &Planned{
+		RunID: job.RunID, Pipeline: pipelineName(p.Spec.Name, loc), Source: ref,
+		StagingBucket: e.s.StagingBucket, JobKey: storage.Join(StagingRoot, job.RunID, "job.json"),
+		ChunkCount: len(job.Chunks), MaxConcurrency: e.s.MaxConcurrency,
+	}
+	if err := putJSON(ctx, staging, out.JobKey, job); err != nil {
+		return nil, err
+	}
+	tasks := make([]ChunkTask, len(job.Chunks))
+	for i, c := range job.Chunks {
+		tasks[i] = ChunkTask{StagingBucket: e.s.StagingBucket, JobKey: out.JobKey, Index: c.Index, Start: c.Start, End: c.End}
+	}
+	if len(tasks) <= e.s.MaxInlineChunks {
+		out.Chunks = tasks
+	} else {
+		out.Distributed = true
+		out.ChunksKey = storage.Join(StagingRoot, job.RunID, "chunks.json")
+		if err := putJSON(ctx, staging, out.ChunksKey, tasks); err != nil {
+			return nil, err
+		}
+	}
+	e.d.Log.InfoContext(ctx, "run planned", "run_id", job.RunID, "pipeline", out.Pipeline, "format", job.Format, "compression", job.Compression, "chunks", len(tasks), "distributed", out.Distributed)
+	return out, nil
+}
+
+// pipelineName names a run's pipeline: the spec's name, which becomes a
+// key prefix of its output, or "default".
+func pipelineName(name, _ string) string {
+	if name != "" && storage.CheckKey(name) == nil {
+		return name
+	}
+	return "default"
+}
+
+func putJSON(ctx context.Context, b storage.Bucket, key string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	if err := storage.WriteAll(ctx, b, key, data); err != nil {
+		return fmt.Errorf("write %s/%s: %w", b, key, err)
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, b storage.Bucket, key string, v any) error {
+	data, err := storage.ReadAll(ctx, b, key)
+	if err != nil {
+		return fmt.Errorf("read %s/%s: %w", b, key, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("decode %s/%s: %w", b, key, err)
+	}
+	return nil
+}

@@ -1,0 +1,267 @@
+package handler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sluice-etl/sluice/shared/metrics"
+	"github.com/sluice-etl/sluice/shared/stage"
+	"github.com/sluice-etl/sluice/shared/storage"
+)
+
+// Actions of the load function.
+const (
+	ActionLoad     = "load"
+	ActionFinalize = "finalize"
+	ActionFail     = "fail"
+)
+
+// LoadInput is the load function's input: the extract output plus the
+// action, and for fail the error the state machine caught.
+type LoadInput struct {
+	Action      string          `json:"action"`
+	Run         Planned         `json:"run"`
+	ManifestKey string          `json:"manifest_key,omitempty"`
+	Error       *CaughtError    `json:"error,omitempty"`
+	Input       json.RawMessage `json:"input,omitempty"`
+}
+
+// CaughtError is what a Catch puts at its ResultPath.
+type CaughtError struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// LoadOutput is the load function's answer.
+type LoadOutput struct {
+	RunID       string `json:"run_id"`
+	Pipeline    string `json:"pipeline"`
+	Status      string `json:"status"`
+	ManifestKey string `json:"manifest_key,omitempty"`
+	In          int64  `json:"records_in"`
+	Out         int64  `json:"records_out"`
+	Rejected    int64  `json:"records_rejected"`
+	Filtered    int64  `json:"records_filtered"`
+	Error       string `json:"error,omitempty"`
+}
+
+// Loader is the load function: it commits a run, finalizes it (manifest,
+// _SUCCESS, metrics) and records failed runs.
+type Loader struct {
+	s     Settings
+	d     Deps
+	plans planCache
+}
+
+// NewLoader returns the load handler.
+func NewLoader(s Settings, d Deps) *Loader {
+	d.defaults()
+	return &Loader{s: s, d: d}
+}
+
+// Handle dispatches on the action.
+func (l *Loader) Handle(ctx context.Context, in LoadInput) (*LoadOutput, error) {
+	switch in.Action {
+	case ActionLoad:
+		return l.load(ctx, in)
+	case ActionFinalize:
+		return l.finalize(ctx, in)
+	case ActionFail:
+		return l.fail(ctx, in)
+	}
+	return nil, fmt.Errorf("load: unknown action %q (want load, finalize or fail)", in.Action)
+}
+
+func (l *Loader) outPrefix(pipeline string) string { return storage.Join(l.s.OutputPrefix, pipeline) }
+
+func (l *Loader) loadOptions(pipeline, runID string, started time.Time) stage.LoadOptions {
+	out := l.outPrefix(pipeline)
+	return stage.LoadOptions{StagingPrefix: StagingRoot, OutPrefix: out, ManifestPrefix: storage.Join(out, "_runs", runID), StartedAt: started}
+}
+
+// load reads the chunk results, re-transforms any chunk whose planned
+// start fell inside a record, and commits the run.
+func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
+	staging, out, err := l.buckets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var job stage.Job
+	if err := getJSON(ctx, staging, in.Run.JobKey, &job); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	p, input, err := openRun(ctx, &l.plans, l.d.Open, &job)
+	if err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	results := make([]*stage.ChunkResult, len(job.Chunks))
+	for i := range job.Chunks {
+		var r stage.ChunkResult
+		if err := getJSON(ctx, staging, ResultKey(job.RunID, i), &r); err != nil {
+			return nil, fmt.Errorf("load: chunk %d: %w", i, err)
+		}
+		results[i] = &r
+	}
+	for {
+		err := stage.CheckAlignment(&job, results)
+		var mis *stage.MisalignedError
+		if !errors.As(err, &mis) {
+			if err != nil {
+				return nil, err
+			}
+			break
+		}
+		c := &job.Chunks[mis.Chunk]
+		c.Start = mis.Want
+		c.End = max(c.End, c.Start)
+		l.d.Log.InfoContext(ctx, "re-transforming misaligned chunk", "run_id", job.RunID, "chunk", c.Index, "start", c.Start)
+		r, err := stage.Transform(ctx, input, staging, p, &job, *c, stage.TransformOptions{StagingPrefix: StagingRoot})
+		if err != nil {
+			return nil, err
+		}
+		results[mis.Chunk] = r
+	}
+	started := l.d.Now().UTC()
+	if n := len(results); n > 0 {
+		started = started.Add(-results[0].Duration)
+	}
+	m, err := stage.Commit(ctx, staging, out, p, &job, results, l.loadOptions(in.Run.Pipeline, job.RunID, started))
+	if err != nil {
+		return nil, err
+	}
+	key := storage.Join(StagingRoot, job.RunID, "manifest.json")
+	if err := putJSON(ctx, staging, key, m); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	l.d.Log.InfoContext(ctx, "run committed", "run_id", job.RunID, "status", m.Status, "parts", len(m.Parts), "out", m.Out)
+	return outputOf(in.Run.Pipeline, key, m), nil
+}
+
+// finalize writes the manifest and _SUCCESS, records metrics and clears
+// staging. It is safe to repeat.
+func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error) {
+	staging, out, err := l.buckets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var m stage.Manifest
+	if err := getJSON(ctx, staging, in.ManifestKey, &m); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			return l.alreadyFinal(ctx, out, in)
+		}
+		return nil, fmt.Errorf("finalize: %w", err)
+	}
+	opt := l.loadOptions(in.Run.Pipeline, m.RunID, m.StartedAt)
+	if err := stage.Finalize(ctx, staging, out, &m, opt); err != nil && m.Status != stage.StatusFailed {
+		return nil, err
+	}
+	if err := l.record(ctx, in.Run.Pipeline, &m); err != nil {
+		return nil, err
+	}
+	return outputOf(in.Run.Pipeline, "", &m), nil
+}
+
+// alreadyFinal answers a repeated finalize whose staging is gone: the
+// manifest in the output says how the run ended.
+func (l *Loader) alreadyFinal(ctx context.Context, out storage.Bucket, in LoadInput) (*LoadOutput, error) {
+	var m stage.Manifest
+	key := storage.Join(l.loadOptions(in.Run.Pipeline, in.Run.RunID, time.Time{}).ManifestPrefix, stage.ManifestName)
+	if err := getJSON(ctx, out, key, &m); err != nil {
+		return nil, fmt.Errorf("finalize: %w", err)
+	}
+	return outputOf(in.Run.Pipeline, "", &m), nil
+}
+
+// fail records a run the state machine caught failing.
+func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
+	reason := "unknown error"
+	if in.Error != nil {
+		reason = in.Error.Error + ": " + in.Error.Cause
+	}
+	if in.Run.Source.Key == "" && len(in.Input) > 0 {
+		in.Run = recoverRun(in.Input)
+	}
+	m := &stage.Manifest{
+		ManifestVersion: 1, RunID: in.Run.RunID, Status: stage.StatusFailed, Error: reason,
+		Source:    stage.Source{Bucket: "s3://" + in.Run.Source.Bucket, Key: in.Run.Source.Key, ETag: in.Run.Source.ETag},
+		StartedAt: l.d.Now().UTC(), FinishedAt: l.d.Now().UTC(), Stages: map[string]stage.StageStats{},
+		Parts: []stage.Part{}, Rejects: []stage.Part{},
+	}
+	if m.RunID == "" {
+		m.RunID = ExecutionName(in.Run.Source)
+	}
+	pipeline := in.Run.Pipeline
+	if pipeline == "" {
+		pipeline = "unknown"
+		if loc, err := l.s.route(in.Run.Source.Key); err == nil {
+			pipeline = loc
+		}
+	}
+	if in.Run.Pipeline != "" {
+		_, out, err := l.buckets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := stage.WriteManifest(ctx, out, l.loadOptions(pipeline, m.RunID, m.StartedAt).ManifestPrefix, m); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.record(ctx, pipeline, m); err != nil {
+		return nil, err
+	}
+	return outputOf(pipeline, "", m), nil
+}
+
+func (l *Loader) record(ctx context.Context, pipeline string, m *stage.Manifest) error {
+	r := metrics.FromManifest(pipeline, m)
+	if l.d.EMF != nil {
+		if err := metrics.WriteEMF(l.d.EMF, r); err != nil {
+			return err
+		}
+	}
+	if l.d.Metrics != nil {
+		if err := l.d.Metrics.PutRun(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *Loader) buckets(ctx context.Context) (storage.Bucket, storage.Bucket, error) {
+	staging, err := l.d.Open(ctx, l.s.StagingBucket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load: open %s: %w", l.s.StagingBucket, err)
+	}
+	out, err := l.d.Open(ctx, l.s.OutputBucket)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load: open %s: %w", l.s.OutputBucket, err)
+	}
+	return staging, out, nil
+}
+
+func outputOf(pipeline, key string, m *stage.Manifest) *LoadOutput {
+	return &LoadOutput{RunID: m.RunID, Pipeline: pipeline, Status: m.Status, ManifestKey: key,
+		In: m.In, Out: m.Out, Rejected: m.Rejected, Filtered: m.Filtered, Error: m.Error}
+}
+
+// recoverRun finds what is known of a run in the state a Catch saw: the
+// extract output under "run", else the object the execution started for.
+func recoverRun(raw json.RawMessage) Planned {
+	var st struct {
+		Run *Planned `json:"run"`
+	}
+	if json.Unmarshal(raw, &st) == nil && st.Run != nil && st.Run.Source.Key != "" {
+		return *st.Run
+	}
+	var ref ObjectRef
+	if json.Unmarshal(raw, &ref) == nil && ref.Key != "" {
+		return Planned{Source: ref}
+	}
+	if ref, err := objectFromEventBridge(raw); err == nil {
+		return Planned{Source: ref}
+	}
+	return Planned{}
+}

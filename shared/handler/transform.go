@@ -1,0 +1,114 @@
+package handler
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/sluice-etl/sluice/shared/stage"
+	"github.com/sluice-etl/sluice/shared/storage"
+	"github.com/sluice-etl/sluice/shared/transform"
+)
+
+// ChunkDone is the transform task's output; the full result stays in S3.
+type ChunkDone struct {
+	Index     int    `json:"index"`
+	Records   int64  `json:"records"`
+	ResultKey string `json:"result_key"`
+}
+
+// Transformer is the transform function.
+type Transformer struct {
+	s     Settings
+	d     Deps
+	plans planCache
+	mu    sync.Mutex
+	jobs  map[string]*stage.Job
+}
+
+// NewTransformer returns the transform handler.
+func NewTransformer(s Settings, d Deps) *Transformer {
+	d.defaults()
+	return &Transformer{s: s, d: d, jobs: map[string]*stage.Job{}}
+}
+
+// ResultKey is where a chunk's result is kept until Load reads it.
+func ResultKey(runID string, index int) string {
+	return storage.Join(StagingRoot, runID, "results", fmt.Sprintf("c%05d.json", index))
+}
+
+// Handle transforms one chunk: staged parts and rejects go under the run's
+// staging prefix with deterministic keys, so a retried task overwrites.
+func (t *Transformer) Handle(ctx context.Context, task ChunkTask) (*ChunkDone, error) {
+	if task.StagingBucket != t.s.StagingBucket {
+		return nil, fmt.Errorf("transform: staging bucket %q is not the configured %q", task.StagingBucket, t.s.StagingBucket)
+	}
+	staging, err := t.d.Open(ctx, t.s.StagingBucket)
+	if err != nil {
+		return nil, fmt.Errorf("transform: open %s: %w", t.s.StagingBucket, err)
+	}
+	job, err := t.job(ctx, staging, task.JobKey)
+	if err != nil {
+		return nil, err
+	}
+	p, in, err := openRun(ctx, &t.plans, t.d.Open, job)
+	if err != nil {
+		return nil, err
+	}
+	res, err := stage.Transform(ctx, in, staging, p, job, stage.Chunk{Index: task.Index, Start: task.Start, End: task.End},
+		stage.TransformOptions{StagingPrefix: StagingRoot})
+	if err != nil {
+		return nil, err
+	}
+	key := ResultKey(job.RunID, task.Index)
+	if err := putJSON(ctx, staging, key, res); err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
+	t.d.Log.InfoContext(ctx, "chunk transformed", "run_id", job.RunID, "chunk", task.Index, "records", res.Records, "rejected", res.Counts.Rejected, "ms", res.Duration.Milliseconds())
+	return &ChunkDone{Index: task.Index, Records: res.Records, ResultKey: key}, nil
+}
+
+func (t *Transformer) job(ctx context.Context, staging storage.Bucket, key string) (*stage.Job, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if j, ok := t.jobs[key]; ok {
+		return j, nil
+	}
+	if !strings.HasPrefix(key, StagingRoot+"/") {
+		return nil, fmt.Errorf("transform: job key %q is outside %s/", key, StagingRoot)
+	}
+	var j stage.Job
+	if err := getJSON(ctx, staging, key, &j); err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
+	if len(t.jobs) > 64 {
+		clear(t.jobs)
+	}
+	t.jobs[key] = &j
+	return &j, nil
+}
+
+// openRun compiles the job's spec and opens its input bucket.
+func openRun(ctx context.Context, plans *planCache, open Opener, job *stage.Job) (*transform.Plan, storage.Bucket, error) {
+	p, err := plans.load(ctx, open, job.Spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	if got := stage.SpecHash(p.Spec); got != job.SpecHash {
+		return nil, nil, fmt.Errorf("spec %s changed during run %s (hash %s, job has %s)", job.Spec, job.RunID, got, job.SpecHash)
+	}
+	in, err := open(ctx, BucketName(job.Source.Bucket))
+	if err != nil {
+		return nil, nil, fmt.Errorf("open %s: %w", job.Source.Bucket, err)
+	}
+	return p, in, nil
+}
+
+// BucketName strips the scheme from a bucket URL (s3://name → name).
+func BucketName(u string) string {
+	if _, rest, ok := strings.Cut(u, "://"); ok {
+		return rest
+	}
+	return u
+}
