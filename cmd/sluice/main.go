@@ -2,6 +2,7 @@
 //
 //	sluice run --spec FILE --input PATH --output DIR [--parallel N] [--json]
 //	sluice validate SPEC
+//	sluice lint [--template template.yaml] [SPEC...]
 //	sluice version
 package main
 
@@ -27,6 +28,8 @@ Usage:
   sluice run --spec FILE --input PATH --output DIR [--parallel N] [--json]
   sluice run                      run the bundled orders example into ./out/orders
   sluice validate SPEC            check a spec without reading data
+  sluice lint [--template F] [SPEC...]
+                                  check template.yaml, its state machines and specs
   sluice version
 
 Run 'sluice COMMAND -h' for a command's flags.
@@ -43,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(args[1:], stdout, stderr)
+	case "lint":
+		return cmdLint(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -115,3 +115,20 @@ func TestUsageAndVersion(t *testing.T) {
 		t.Errorf("version: %d %q", code, out)
 	}
 }
+
+func TestLint(t *testing.T) {
+	code, out, stderr := runCLI(t, "lint", "--template", "../../template.yaml", "../../examples/orders/spec.yaml")
+	if code != 0 || !strings.Contains(out, "are clean") {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "statemachine"), 0o755)
+	tmpl, _ := os.ReadFile("../../template.yaml")
+	os.WriteFile(filepath.Join(dir, "template.yaml"), []byte(strings.Replace(string(tmpl), "        LoadFunctionArn: !GetAtt LoadFunction.Arn\n", "", 1)), 0o644)
+	asl, _ := os.ReadFile("../../statemachine/etl.asl.json")
+	os.WriteFile(filepath.Join(dir, "statemachine", "etl.asl.json"), asl, 0o644)
+	code, _, stderr = runCLI(t, "lint", "--template", filepath.Join(dir, "template.yaml"))
+	if code != 1 || !strings.Contains(stderr, "uses ${LoadFunctionArn}, which has no entry") || !strings.Contains(stderr, "1 problem(s)") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}

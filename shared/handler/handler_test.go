@@ -211,6 +211,9 @@ func TestSFNPathFromFixtures(t *testing.T) {
 			t.Fatalf("finalize = %+v", final)
 		}
 	}
+	if q, _ := out.List(ctx, "quarantine/orders/"); len(q) != 1 || q[0].Key != "quarantine/orders/part-"+run[:8]+"-c00000.jsonl" {
+		t.Fatalf("quarantine = %v", q)
+	}
 	objs, _ := out.List(ctx, "tables/orders/")
 	var keys []string
 	for _, o := range objs {
@@ -222,7 +225,6 @@ func TestSFNPathFromFixtures(t *testing.T) {
 		"tables/orders/dt=2026-11-01/part-" + r8 + "-c00000-00000.jsonl",
 		"tables/orders/dt=2026-11-02/part-" + r8 + "-c00000-00000.jsonl",
 		"tables/orders/dt=2026-11-03/part-" + r8 + "-c00000-00000.jsonl",
-		"tables/orders/rejects/part-" + r8 + "-c00000.jsonl",
 	}
 	if strings.Join(keys, "\n") != strings.Join(wantKeys, "\n") {
 		t.Fatalf("output keys:\n%s\nwant\n%s", strings.Join(keys, "\n"), strings.Join(wantKeys, "\n"))

@@ -12,6 +12,10 @@ import (
 	"github.com/sluice-etl/sluice/shared/storage"
 )
 
+// QuarantineRoot is the output bucket prefix of rejected records, kept
+// apart from the tables so a lifecycle rule can expire them.
+const QuarantineRoot = "quarantine"
+
 // Actions of the load function.
 const (
 	ActionLoad     = "load"
@@ -79,7 +83,8 @@ func (l *Loader) outPrefix(pipeline string) string { return storage.Join(l.s.Out
 
 func (l *Loader) loadOptions(pipeline, runID string, started time.Time) stage.LoadOptions {
 	out := l.outPrefix(pipeline)
-	return stage.LoadOptions{StagingPrefix: StagingRoot, OutPrefix: out, ManifestPrefix: storage.Join(out, "_runs", runID), StartedAt: started}
+	return stage.LoadOptions{StagingPrefix: StagingRoot, OutPrefix: out, ManifestPrefix: storage.Join(out, "_runs", runID),
+		RejectsPrefix: storage.Join(QuarantineRoot, pipeline), StartedAt: started}
 }
 
 // load reads the chunk results, re-transforms any chunk whose planned

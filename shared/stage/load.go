@@ -85,8 +85,11 @@ type LoadOptions struct {
 	// ManifestPrefix is where _manifest.json and _SUCCESS go (default
 	// OutPrefix).
 	ManifestPrefix string
-	StartedAt      time.Time
-	Stages         map[string]StageStats
+	// RejectsPrefix is where quarantined records go (default
+	// OutPrefix/rejects).
+	RejectsPrefix string
+	StartedAt     time.Time
+	Stages        map[string]StageStats
 }
 
 // CheckAlignment verifies that each chunk began where the one before ended.
@@ -142,7 +145,7 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *transform.Plan,
 		tstats.Records += r.Records
 		tstats.Bytes += r.BytesIn
 		if r.Rejects != nil {
-			key := storage.Join(opt.OutPrefix, RejectsDir, fmt.Sprintf("part-%s-c%05d.jsonl", job.RunID[:8], r.Index))
+			key := storage.Join(opt.rejectsPrefix(), fmt.Sprintf("part-%s-c%05d.jsonl", job.RunID[:8], r.Index))
 			if err := publishRejects(ctx, staging, out, r.Rejects.Key, key, lineBase, recBase); err != nil {
 				return nil, fmt.Errorf("load: %w", err)
 			}
@@ -174,8 +177,10 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *transform.Plan,
 			}
 		}
 	}
-	if err := removeStale(ctx, out, opt.OutPrefix, job.RunID, m); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+	for _, prefix := range []string{opt.OutPrefix, opt.rejectsPrefix()} {
+		if err := removeStale(ctx, out, prefix, job.RunID, m); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
 	}
 	m.Stages["load"] = StageStats{DurationMS: float64(time.Since(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
 	return m, nil
@@ -195,6 +200,13 @@ func Finalize(ctx context.Context, staging, out storage.Bucket, m *Manifest, opt
 		return errors.New(m.Error)
 	}
 	return nil
+}
+
+func (o LoadOptions) rejectsPrefix() string {
+	if o.RejectsPrefix != "" {
+		return o.RejectsPrefix
+	}
+	return storage.Join(o.OutPrefix, RejectsDir)
 }
 
 func (o LoadOptions) manifestPrefix() string {
