@@ -1,0 +1,124 @@
+package runtimeapi_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluice-etl/sluice/internal/runtimeapi"
+)
+
+var binDir string
+
+// TestMain builds the three real bootstraps once, as `make lambdas` does
+// but for this machine's architecture.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sluice-bootstraps-")
+	if err != nil {
+		panic(err)
+	}
+	binDir = dir
+	for _, fn := range []string{"extract", "transform", "load"} {
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w",
+			"-o", filepath.Join(dir, fn, "bootstrap"), "./functions/"+fn)
+		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n%s", fn, err, out)
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var env = []string{
+	`SLUICE_SPECS={"incoming/orders/":"bundled:orders"}`, "SLUICE_STAGING_BUCKET=staging",
+	"SLUICE_OUTPUT_BUCKET=output", "SLUICE_METRICS_TABLE=metrics",
+	"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+	"AWS_ENDPOINT_URL=http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED=true",
+}
+
+func spawn(t testing.TB, fn string, env []string) *runtimeapi.Process {
+	t.Helper()
+	var logs bytes.Buffer
+	p, err := runtimeapi.Spawn(context.Background(), filepath.Join(binDir, fn, "bootstrap"), env, &logs)
+	if err != nil {
+		t.Fatalf("spawn %s: %v\n%s", fn, err, logs.String())
+	}
+	t.Cleanup(p.Stop)
+	return p
+}
+
+func TestBootstrapsAnswerThroughTheRuntimeAPI(t *testing.T) {
+	ctx := context.Background()
+	ex := spawn(t, "extract", env)
+	out, err := ex.Invoke(ctx, []byte(`{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"input"}`), 5*time.Second)
+	if err != nil || string(out) != `{"started":[],"duplicates":[],"ignored":1}` {
+		t.Fatalf("extract: %s, %v", out, err)
+	}
+	// Warm: the same process answers again.
+	if out2, err := ex.Invoke(ctx, []byte(`{"Event":"s3:TestEvent"}`), 5*time.Second); err != nil || !bytes.Equal(out, out2) {
+		t.Fatalf("warm extract: %s, %v", out2, err)
+	}
+	_, err = ex.Invoke(ctx, []byte(`{"hello":"world"}`), 5*time.Second)
+	var fe *runtimeapi.FunctionError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Message, "unsupported event") || fe.Type == "" {
+		t.Fatalf("extract bad event: %v", err)
+	}
+
+	ld := spawn(t, "load", env)
+	_, err = ld.Invoke(ctx, []byte(`{"action":"bogus"}`), 5*time.Second)
+	if !errors.As(err, &fe) || fe.Message != `load: unknown action "bogus" (want load, finalize or fail)` {
+		t.Fatalf("load bad action: %v", err)
+	}
+	tr := spawn(t, "transform", env)
+	_, err = tr.Invoke(ctx, []byte(`{"staging_bucket":"elsewhere","job_key":"runs/x/job.json"}`), 5*time.Second)
+	if !errors.As(err, &fe) || !strings.Contains(fe.Message, `staging bucket "elsewhere" is not the configured "staging"`) {
+		t.Fatalf("transform wrong bucket: %v", err)
+	}
+}
+
+func TestMissingEnvironmentFailsInit(t *testing.T) {
+	var logs bytes.Buffer
+	_, err := runtimeapi.Spawn(context.Background(), filepath.Join(binDir, "load", "bootstrap"), env[:2], &logs)
+	if !errors.Is(err, runtimeapi.ErrInitFailed) || !strings.Contains(logs.String(), "SLUICE_METRICS_TABLE, SLUICE_OUTPUT_BUCKET") {
+		t.Fatalf("err = %v, logs %s", err, logs.String())
+	}
+}
+
+// BenchmarkColdInit measures process start to the first GET .../next, the
+// init a cold Lambda pays before the handler runs.
+func BenchmarkColdInit(b *testing.B) {
+	for _, fn := range []string{"extract", "transform", "load"} {
+		b.Run(fn, func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				p := spawn(b, fn, env)
+				total += p.Init
+				p.Stop()
+			}
+			b.ReportMetric(float64(total.Microseconds())/float64(b.N)/1000, "init-ms")
+		})
+	}
+}
+
+// BenchmarkWarmInvoke measures a full Runtime API round trip to a warm
+// extract process on an event it answers without AWS calls.
+func BenchmarkWarmInvoke(b *testing.B) {
+	p := spawn(b, "extract", env)
+	ev := []byte(`{"Event":"s3:TestEvent"}`)
+	for b.Loop() {
+		if _, err := p.Invoke(context.Background(), ev, 5*time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
