@@ -64,13 +64,18 @@ if command -v duckdb >/dev/null; then
   row "DuckDB $(duckdb --version | awk '{print $1}'), 2 threads" "$size" sh -c "mkdir -p $DATA/out && duckdb -c \"SET threads=2; COPY (SELECT order_id, user_id AS customer_id, lower(email) AS email, TRY_CAST(amount AS DOUBLE) AS amount, currency, status, country, created_at, product, CAST(round(TRY_CAST(amount AS DOUBLE)*100) AS BIGINT) AS amount_cents FROM read_csv('$csv', all_varchar=true) WHERE email LIKE '%@%' AND TRY_CAST(amount AS DOUBLE) IS NOT NULL) TO '$DATA/out/duck.jsonl' (FORMAT json)\""
 fi
 
-big_line=""
 if [ "$BIG_ROWS" -gt 0 ]; then
   big="$DATA/orders-$BIG_ROWS.csv"
   [ -s "$big" ] || go run ./bench/gen -rows "$BIG_ROWS" -o "$big"
   bsize=$(stat -c %s "$big")
+  # One chunk of the whole file: what a transform Lambda holds at most.
+  RUNS=1 row "sluice, $((BIG_ROWS/1000000))M rows ($((bsize/1000000)) MB) as one chunk, 1 core" "$bsize" taskset -c 0 $sl --input "$big"
   RUNS=1 row "sluice, $((BIG_ROWS/1000000))M rows, 2 cores" "$bsize" $sl --input "$big" --parallel 2
 fi
+
+# Lambda packages and start-up.
+make -s lambdas > "$DATA/lambdas.txt"
+go test -run '^$' -bench 'ColdInit|WarmInvoke' -benchtime 50x ./internal/runtimeapi > "$DATA/init.txt"
 
 # Every tool must agree with sluice's first run on rows and the sum.
 ref_rows=$(echo "${results[0]}" | cut -d'|' -f4); ref_sum=$(echo "${results[0]}" | cut -d'|' -f5)
@@ -103,6 +108,21 @@ cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
     IFS='|' read -r name mbs rss rows sum sec <<< "$r"
     echo "| $name | $mbs | $rss | $rows | $sum | $sec |"
   done
+  echo
+  echo "## Lambda functions"
+  echo
+  echo "Static linux/arm64 \\`bootstrap\\` binaries (\\`make lambdas\\`: \\`-tags lambda.norpc -trimpath -ldflags '-s -w'\\`), and"
+  echo "start-up measured by \\`go test -bench 'ColdInit|WarmInvoke' ./internal/runtimeapi\\`: process spawn to the first"
+  echo "Runtime API \\`GET /invocation/next\\` (cold init), and a full invoke round trip to a warm process, on this machine (amd64 builds)."
+  echo
+  echo "| function | bootstrap size (MB) | cold init (ms) |"
+  echo "|---|---:|---:|"
+  while read -r fn bytes _; do
+    ms=$(awk -v f="$fn" '$1 ~ "ColdInit/"f"-" {print $(NF-1)}' "$DATA/init.txt")
+    echo "| $fn | $(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}') | $ms |"
+  done < "$DATA/lambdas.txt"
+  echo
+  echo "Warm invoke round trip: $(awk '/BenchmarkWarmInvoke/ {printf "%.3f ms", $3/1e6}' "$DATA/init.txt")."
   if [ -f bench/NOTES.md ]; then echo; cat bench/NOTES.md; fi
 } > "$OUT_MD"
 echo "wrote $OUT_MD" >&2

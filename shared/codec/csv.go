@@ -149,11 +149,11 @@ func (d *CSVDecoder) Next() (*RawRecord, error) {
 	}
 	d.index++
 	d.rec.Index = d.index
-	if d.rec.Err != nil {
-		return &d.rec, nil
-	}
-	if d.header != nil && len(d.fields) != len(d.header) {
+	if d.rec.Err == nil && d.header != nil && len(d.fields) != len(d.header) {
 		d.rec.Err = recErr(ErrColumnCount, "want %d, got %d", len(d.header), len(d.fields))
+	}
+	if d.rec.Err != nil {
+		clear(d.rec.Fields) // not the previous record's stale fields
 		return &d.rec, nil
 	}
 	for i, c := range d.colIdx {
@@ -175,11 +175,13 @@ func (d *CSVDecoder) readRecord() (bool, error) {
 		if d.limit > 0 && s.offset() >= d.limit {
 			return false, nil
 		}
+		// Take the offset first: nextLine skips past a line that is too long.
+		off := s.offset()
 		line, next, res, raw := s.nextLine(max)
 		if s.err != nil {
 			return false, fmt.Errorf("csv: read at byte %d: %w", s.offset(), s.err)
 		}
-		d.rec.Offset = s.offset()
+		d.rec.Offset = off
 		d.rec.Line = d.line
 		d.rec.Err = nil
 		switch res {
@@ -241,9 +243,21 @@ const (
 // where decoding resumes if the record cannot be parsed.
 func (d *CSVDecoder) readQuoted(lineNext int) error {
 	s := &d.s
+	max := d.opt.MaxRecordBytes
 	lineNextAbs := s.base + int64(lineNext)
 	for {
-		st, used, nl, at := d.parseQuoted(s.buf[s.pos:s.end], s.eof)
+		// Parse at most max+1 bytes: that is enough to tell a record of up
+		// to max bytes (plus its line break) from a longer one, and it makes
+		// the outcome independent of how reads split the input.
+		data, atEOF := s.buf[s.pos:s.end], s.eof
+		if len(data) > max+1 {
+			data, atEOF = data[:max+1], false
+		}
+		st, used, nl, at := d.parseQuoted(data, atEOF)
+		over := st == quoteOK && used > max && data[used-1] != '\n'
+		if over {
+			st = quoteNeedMore // a record at the end of input, over the limit
+		}
 		switch st {
 		case quoteOK:
 			d.rec.Raw = s.buf[s.pos : s.pos+used]
@@ -252,7 +266,8 @@ func (d *CSVDecoder) readQuoted(lineNext int) error {
 			d.line += nl
 			return nil
 		case quoteNeedMore:
-			if s.end-s.pos <= d.opt.MaxRecordBytes && s.fill() {
+			if !over && s.end-s.pos <= max+1 && !s.eof && s.err == nil {
+				s.fill() // makes progress: new bytes, end of input or an error
 				continue
 			}
 			if s.err != nil {
@@ -262,8 +277,8 @@ func (d *CSVDecoder) readQuoted(lineNext int) error {
 			// resume on the next one.
 			next := int(lineNextAbs - s.base)
 			d.rec.Raw = append([]byte(nil), clip(bytes.TrimRight(s.buf[s.pos:next], "\r\n"))...)
-			if s.end-s.pos > d.opt.MaxRecordBytes {
-				d.rec.Err = recErr(ErrQuote, "quoted field not closed within max_record_bytes (%d)", d.opt.MaxRecordBytes)
+			if over || s.end-s.pos > max+1 {
+				d.rec.Err = recErr(ErrQuote, "quoted field not closed within max_record_bytes (%d)", max)
 			} else {
 				d.rec.Err = recErr(ErrQuote, "quoted field not closed before end of input")
 			}
@@ -272,20 +287,33 @@ func (d *CSVDecoder) readQuoted(lineNext int) error {
 			return nil
 		case quoteBad:
 			// Quarantine up to the end of the physical line holding the
-			// bad byte, and resume after it.
-			errAt := s.pos + at
-			i := bytes.IndexByte(s.buf[errAt:s.end], '\n')
-			stop := s.end
-			if i >= 0 {
-				stop = errAt + i + 1
+			// bad byte (within the first max+1 bytes of the record), reading
+			// on as needed, and resume after that line.
+			errAbs := s.base + int64(s.pos+at)
+			for !s.eof && s.err == nil && s.end-s.pos <= max+1 &&
+				bytes.IndexByte(s.buf[int(errAbs-s.base):s.end], '\n') < 0 {
+				s.fill()
 			}
-			d.rec.Raw = append([]byte(nil), clip(bytes.TrimRight(s.buf[s.pos:stop], "\r\n"))...)
+			if s.err != nil {
+				return fmt.Errorf("csv: read at byte %d: %w", s.offset(), s.err)
+			}
+			errAt := int(errAbs - s.base)
+			win := s.buf[s.pos:min(s.end, s.pos+max+1)]
+			stop := len(win)
+			if i := bytes.IndexByte(win[at:], '\n'); i >= 0 {
+				stop = at + i + 1
+			}
+			d.rec.Raw = append([]byte(nil), clip(bytes.TrimRight(win[:stop], "\r\n"))...)
 			d.rec.Err = recErr(ErrQuote, "unexpected character after closing quote at byte %d of the record", at+1)
-			d.line += int64(bytes.Count(s.buf[s.pos:stop], []byte{'\n'}))
-			s.pos = stop
-			if i < 0 && !s.eof {
-				s.skipPastNewline()
-				d.line++
+			if i := bytes.IndexByte(s.buf[errAt:s.end], '\n'); i >= 0 {
+				d.line += int64(bytes.Count(s.buf[s.pos:errAt+i+1], []byte{'\n'}))
+				s.pos = errAt + i + 1
+			} else {
+				d.line += int64(bytes.Count(s.buf[s.pos:s.end], []byte{'\n'}))
+				s.pos = s.end
+				if s.skipPastNewline() {
+					d.line++
+				}
 			}
 			return nil
 		}

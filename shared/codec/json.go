@@ -25,10 +25,17 @@ func newObjectParser(columns []string) objectParser {
 }
 
 // parse decodes obj into fields. Field bytes alias obj or the parser's arena.
+// On error every field is left RawMissing.
 func (p *objectParser) parse(obj []byte, fields []RawField) error {
-	for i := range fields {
-		fields[i] = RawField{}
+	clear(fields)
+	err := p.parseObject(obj, fields)
+	if err != nil {
+		clear(fields)
 	}
+	return err
+}
+
+func (p *objectParser) parseObject(obj []byte, fields []RawField) error {
 	p.arena = p.arena[:0]
 	p.dec.Reset(bytes.NewBuffer(obj))
 	tok, err := p.dec.ReadToken()
@@ -159,6 +166,8 @@ func (d *JSONLDecoder) Next() (*RawRecord, error) {
 		if d.limit > 0 && s.offset() >= d.limit {
 			return nil, io.EOF
 		}
+		// Take the offset first: nextLine skips past a line that is too long.
+		off := s.offset()
 		line, next, res, raw := s.nextLine(d.max)
 		if s.err != nil {
 			return nil, fmt.Errorf("jsonl: read at byte %d: %w", s.offset(), s.err)
@@ -166,13 +175,14 @@ func (d *JSONLDecoder) Next() (*RawRecord, error) {
 		if res == lineEOF {
 			return nil, io.EOF
 		}
-		d.rec.Offset, d.rec.Line, d.rec.Err = s.offset(), d.line, nil
+		d.rec.Offset, d.rec.Line, d.rec.Err = off, d.line, nil
 		s.pos = next
 		d.line++
 		if res == lineTooLong {
 			d.index++
 			d.rec.Index, d.rec.Raw = d.index, raw
 			d.rec.Err = recErr(ErrRecordTooLarge, "limit %d bytes", d.max)
+			clear(d.rec.Fields)
 			return &d.rec, nil
 		}
 		if len(bytes.TrimSpace(line)) == 0 {
@@ -212,6 +222,42 @@ type JSONDecoder struct {
 	done    bool
 	p       objectParser
 	rec     RawRecord
+	own     []byte // a copy of a top-level object
+	bom     bomSkipper
+}
+
+// bomSkipper drops a leading UTF-8 byte order mark, which the JSON decoder
+// would reject; n says how many bytes it dropped, to keep offsets true.
+type bomSkipper struct {
+	r       io.Reader
+	checked bool
+	pending []byte
+	err     error
+	n       int64
+}
+
+func (b *bomSkipper) Read(p []byte) (int, error) {
+	if !b.checked {
+		b.checked = true
+		head := make([]byte, 3)
+		n, err := io.ReadFull(b.r, head)
+		if n == 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF {
+			n, b.n = 0, 3
+		}
+		b.pending = head[:n]
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			b.err = err
+		}
+	}
+	if len(b.pending) > 0 {
+		n := copy(p, b.pending)
+		b.pending = b.pending[n:]
+		return n, nil
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.r.Read(p)
 }
 
 // NewJSONDecoder returns a decoder for a JSON object or array of objects.
@@ -219,9 +265,14 @@ func NewJSONDecoder(r io.Reader, columns []string, maxRecord int) *JSONDecoder {
 	if maxRecord <= 0 {
 		maxRecord = DefaultMaxRecordBytes
 	}
-	cr := &countingReader{r: r}
-	d := &JSONDecoder{cr: cr, max: maxRecord, p: newObjectParser(columns)}
-	d.dec = jsontext.NewDecoder(&guardReader{d: d})
+	d := &JSONDecoder{max: maxRecord, p: newObjectParser(columns)}
+	d.bom.r = r
+	cr := &countingReader{r: &d.bom}
+	d.cr = cr
+	// Duplicate names and invalid UTF-8 are the element's fault, not the
+	// stream's: the outer decoder lets them through and the record parser
+	// rejects the element alone.
+	d.dec = jsontext.NewDecoder(&guardReader{d: d}, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
 	d.rec.Fields = make([]RawField, len(columns))
 	return d
 }
@@ -243,20 +294,28 @@ func (g *guardReader) Read(p []byte) (int, error) {
 }
 
 // End implements Decoder.
-func (d *JSONDecoder) End() int64 { return d.dec.InputOffset() }
+func (d *JSONDecoder) End() int64 { return d.bom.n + d.dec.InputOffset() }
 
 // Lines implements Decoder. JSON documents are not line oriented.
 func (d *JSONDecoder) Lines() int64 { return 0 }
 
 func (d *JSONDecoder) fail(err error, what string) error {
 	if errors.Is(err, ErrRecordTooLarge) {
-		return fmt.Errorf("json: record %d at byte %d: %w", d.index+1, d.dec.InputOffset(), err)
+		return fmt.Errorf("json: record %d at byte %d: %w", d.index+1, d.End(), err)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || (errors.Is(err, io.EOF) && d.started) {
-		return fmt.Errorf("json: %w: input ends inside %s after %d records (byte %d)", ErrTruncated, what, d.index, d.cr.n)
+		return fmt.Errorf("json: %w: input ends inside %s after %d records (byte %d)", ErrTruncated, what, d.index, d.bom.n+d.cr.n)
 	}
-	return fmt.Errorf("json: %s after %d records: %s", what, d.index, jsonReason(err))
+	// Wrap the cause: a read error (a truncated compressed stream, a
+	// network failure) must stay visible to errors.Is.
+	return fmt.Errorf("json: %s after %d records: %w", what, d.index, reasonError{err})
 }
+
+// reasonError words a jsontext error as jsonReason does and wraps it.
+type reasonError struct{ err error }
+
+func (e reasonError) Error() string { return jsonReason(e.err) }
+func (e reasonError) Unwrap() error { return e.err }
 
 // Next implements Decoder.
 func (d *JSONDecoder) Next() (*RawRecord, error) {
@@ -299,9 +358,19 @@ func (d *JSONDecoder) Next() (*RawRecord, error) {
 	}
 	d.index++
 	d.rec.Index = d.index
-	d.rec.Offset = d.dec.InputOffset() - int64(len(v))
+	d.rec.Offset = d.End() - int64(len(v))
+	if !d.array {
+		// v is only valid until the decoder's next read, and finish reads.
+		v = append(d.own[:0], v...)
+		d.own = v
+	}
 	d.rec.Raw = clip(v)
-	d.rec.Err = d.p.parse(v, d.rec.Fields)
+	if len(v) > d.max {
+		clear(d.rec.Fields)
+		d.rec.Err = recErr(ErrRecordTooLarge, "limit %d bytes", d.max)
+	} else {
+		d.rec.Err = d.p.parse(v, d.rec.Fields)
+	}
 	if !d.array {
 		if err := d.finish(); err != io.EOF {
 			return nil, err
@@ -313,7 +382,7 @@ func (d *JSONDecoder) Next() (*RawRecord, error) {
 func (d *JSONDecoder) finish() error {
 	d.done = true
 	if _, err := d.dec.ReadToken(); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("json: unexpected data after the document at byte %d", d.dec.InputOffset())
+		return fmt.Errorf("json: unexpected data after the document at byte %d", d.End())
 	}
 	return io.EOF
 }

@@ -95,13 +95,15 @@ func (s *scanBuf) nextLine(max int) (line []byte, next int, res lineResult, raw 
 	for {
 		if i := bytes.IndexByte(s.buf[s.pos:s.end], '\n'); i >= 0 {
 			if i > max {
-				raw = append([]byte(nil), clip(s.buf[s.pos:s.pos+i])...)
+				// Keep max+1 bytes, what the other branch is sure to have,
+				// so Raw does not depend on how reads split the input.
+				raw = append([]byte(nil), clip(s.buf[s.pos:s.pos+max+1])...)
 				return nil, s.pos + i + 1, lineTooLong, raw
 			}
 			return s.buf[s.pos : s.pos+i], s.pos + i + 1, lineOK, nil
 		}
 		if s.end-s.pos > max {
-			raw = append([]byte(nil), clip(s.buf[s.pos:s.end])...)
+			raw = append([]byte(nil), clip(s.buf[s.pos:s.pos+max+1])...)
 			s.skipPastNewline()
 			return nil, s.pos, lineTooLong, raw
 		}
@@ -118,15 +120,16 @@ func (s *scanBuf) nextLine(max int) (line []byte, next int, res lineResult, raw 
 }
 
 // skipPastNewline discards input up to and including the next line break.
-func (s *scanBuf) skipPastNewline() {
+// It reports whether it found one.
+func (s *scanBuf) skipPastNewline() bool {
 	for {
 		if i := bytes.IndexByte(s.buf[s.pos:s.end], '\n'); i >= 0 {
 			s.pos += i + 1
-			return
+			return true
 		}
 		s.pos = s.end
 		if !s.fill() {
-			return
+			return false
 		}
 	}
 }

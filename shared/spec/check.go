@@ -109,10 +109,14 @@ func (s *Spec) check() Errors {
 		if d.Expr == "" {
 			add(key+".expr", "an expression is required")
 		}
-		if d.Type != "" {
-			if _, ok := record.ParseKind(d.Type); !ok {
-				add(key+".type", "unknown type %q", d.Type)
-			}
+		k, ok := record.ParseKind(d.Type)
+		if d.Type != "" && !ok {
+			add(key+".type", "unknown type %q", d.Type)
+		}
+		if d.Scale != 0 && k != record.Decimal {
+			add(key+".scale", "scale applies to decimal fields only")
+		} else if k == record.Decimal && (d.Scale < 0 || d.Scale > record.MaxScale) {
+			add(key+".scale", "scale must be 0 to %d", record.MaxScale)
 		}
 	}
 	for i, ck := range s.Validate {
@@ -129,7 +133,7 @@ func (s *Spec) check() Errors {
 			s.Filter[i].Name = fmt.Sprintf("filter%d", i+1)
 		}
 		if fnames[s.Filter[i].Name] {
-			add(fmt.Sprintf("filter[%d].name", i), "filter name %q is used twice", f.Name)
+			add(fmt.Sprintf("filter[%d].name", i), "filter name %q is used twice", s.Filter[i].Name)
 		}
 		fnames[s.Filter[i].Name] = true
 		if f.Expr == "" {
@@ -163,8 +167,31 @@ func (s *Spec) check() Errors {
 		default:
 			add("sink.compression", "want zstd, snappy, gzip or none for parquet")
 		}
+	case "dynamodb":
+		if s.Sink.Table == "" {
+			add("sink.table", "the dynamodb sink needs a table")
+		}
+		if n := len(s.Sink.Key); n < 1 || n > 2 {
+			add("sink.key", "the dynamodb sink needs the table's key: the partition key and, if any, the sort key")
+		}
+		for i, k := range s.Sink.Key {
+			if _, ok := names[k]; !ok {
+				add(fmt.Sprintf("sink.key[%d]", i), "unknown field %q", k)
+			}
+			for _, f := range s.Fields {
+				if f.Name == k && !f.Required {
+					add(fmt.Sprintf("sink.key[%d]", i), "key field %q must be required: an item cannot have a null key", k)
+				}
+			}
+		}
+		if s.Sink.Compression != "" || len(s.Sink.PartitionBy) > 0 {
+			add("sink", "compression and partition_by do not apply to the dynamodb sink")
+		}
 	default:
-		add("sink.format", "unknown format %q (want jsonl, csv or parquet)", s.Sink.Format)
+		add("sink.format", "unknown format %q (want jsonl, csv, parquet or dynamodb)", s.Sink.Format)
+	}
+	if s.Sink.Format != "dynamodb" && (s.Sink.Table != "" || len(s.Sink.Key) > 0) {
+		add("sink.table", "table and key apply to the dynamodb sink only")
 	}
 	if _, err := CharOption(s.Sink.CSV.Delimiter); err != nil {
 		add("sink.csv.delimiter", "%v", err)

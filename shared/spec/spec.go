@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"regexp"
 	"strconv"
@@ -104,7 +105,7 @@ type Scalar string
 // UnmarshalYAML accepts any scalar.
 func (s *Scalar) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: want a single value", n.Line)
+		return errAt(n, "want a single value")
 	}
 	*s = Scalar(n.Value)
 	return nil
@@ -136,12 +137,12 @@ func (c *CleanStep) UnmarshalYAML(n *yaml.Node) error {
 			c.Op = n.Value
 			return nil
 		case CleanNullIf, CleanDefault:
-			return fmt.Errorf("line %d: clean step %q needs a value, as {%s: ...}", n.Line, n.Value, n.Value)
+			return errAt(n, "clean step %q needs a value, as {%s: ...}", n.Value, n.Value)
 		}
-		return fmt.Errorf("line %d: unknown clean step %q (want trim, lower, upper, collapse_spaces, null_if or default)", n.Line, n.Value)
+		return errAt(n, "unknown clean step %q (want trim, lower, upper, collapse_spaces, null_if or default)", n.Value)
 	case yaml.MappingNode:
 		if len(n.Content) != 2 {
-			return fmt.Errorf("line %d: a clean step mapping has exactly one key", n.Line)
+			return errAt(n, "a clean step mapping has exactly one key")
 		}
 		k, v := n.Content[0], n.Content[1]
 		c.Op = k.Value
@@ -154,14 +155,14 @@ func (c *CleanStep) UnmarshalYAML(n *yaml.Node) error {
 			return v.Decode(&c.Values)
 		case CleanDefault:
 			if v.Kind != yaml.ScalarNode {
-				return fmt.Errorf("line %d: default takes a single value", v.Line)
+				return errAt(v, "default takes a single value")
 			}
 			c.Values = []string{v.Value}
 			return nil
 		}
-		return fmt.Errorf("line %d: unknown clean step %q", k.Line, k.Value)
+		return errAt(k, "unknown clean step %q", k.Value)
 	}
-	return fmt.Errorf("line %d: a clean step is a name or a one-key mapping", n.Line)
+	return errAt(n, "a clean step is a name or a one-key mapping")
 }
 
 // Check is a record-level rule: an expression that must be true.
@@ -194,6 +195,24 @@ func (f *Filters) UnmarshalYAML(n *yaml.Node) error {
 		*f = Filters{{Name: "filter", Expr: n.Value}}
 		return nil
 	}
+	// Node.Decode does not inherit the decoder's KnownFields, so unknown
+	// keys are found here.
+	if n.Kind == yaml.SequenceNode {
+		var unknown []string
+		for _, item := range n.Content {
+			if item.Kind != yaml.MappingNode {
+				continue
+			}
+			for i := 0; i+1 < len(item.Content); i += 2 {
+				if k := item.Content[i]; k.Value != "name" && k.Value != "expr" {
+					unknown = append(unknown, fmt.Sprintf("line %d: field %s not found in type spec.Filter", k.Line, k.Value))
+				}
+			}
+		}
+		if len(unknown) > 0 {
+			return &yaml.TypeError{Errors: unknown}
+		}
+	}
 	var list []Filter
 	if err := n.Decode(&list); err != nil {
 		return err
@@ -219,6 +238,11 @@ type Sink struct {
 	CSV             struct {
 		Delimiter string `yaml:"delimiter" json:"delimiter,omitempty"`
 	} `yaml:"csv" json:"csv"`
+	// Table and Key configure the dynamodb sink: rows are upserted into
+	// Table, whose primary key attributes are Key (partition key, then
+	// the sort key if the table has one).
+	Table string   `yaml:"table" json:"table,omitempty"`
+	Key   []string `yaml:"key" json:"key,omitempty"`
 }
 
 // Partition is one Hive-style partition level: key=value.
@@ -265,7 +289,7 @@ var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMGT]i?B|B)?\s*$`)
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	v, err := ParseSize(n.Value)
 	if err != nil || n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: bad size %q (want a number of bytes or e.g. 64MiB)", n.Line, n.Value)
+		return errAt(n, "bad size %q (want a number of bytes or e.g. 64MiB)", n.Value)
 	}
 	*s = Size(v)
 	return nil
@@ -279,10 +303,13 @@ func ParseSize(str string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(m[1], 10, 64)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("bad size %q: too large", str)
 	}
 	mult := map[string]int64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
 		"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}[m[2]]
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("bad size %q: too large", str)
+	}
 	return n * mult, nil
 }
 
@@ -385,15 +412,14 @@ func Parse(name string, data []byte) (*Spec, error) {
 		return nil, &Error{File: name, Msg: "spec is empty"}
 	}
 	s := &Spec{file: name, pos: map[string]Pos{}}
-	byLine := map[int]string{}
-	index(root.Content[0], "", s.pos, byLine)
+	var places []place
+	index(root.Content[0], "", s.pos, &places)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(s); err != nil {
-		return nil, yamlError(name, err, byLine)
+		return nil, yamlError(name, err, places)
 	}
 	s.file, s.pos = name, s.posOrInit()
-	index(root.Content[0], "", s.pos, byLine)
 	if errs := s.check(); len(errs) > 0 {
 		return nil, errs
 	}
@@ -407,9 +433,17 @@ func (s *Spec) posOrInit() map[string]Pos {
 	return s.pos
 }
 
-// index records the position of every key path, and which path is on
-// each line.
-func index(n *yaml.Node, path string, pos map[string]Pos, byLine map[int]string) {
+// A place is a key path in the document: a mapping key or a list item,
+// and the node that holds its value.
+type place struct {
+	path string
+	key  string // the mapping key; "" for a list item
+	at   Pos    // where the key or list item starts
+	val  *yaml.Node
+}
+
+// index records the position of every key path, and every place.
+func index(n *yaml.Node, path string, pos map[string]Pos, places *[]place) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -419,27 +453,47 @@ func index(n *yaml.Node, path string, pos map[string]Pos, byLine map[int]string)
 				p = path + "." + k.Value
 			}
 			pos[p] = Pos{k.Line, k.Column}
-			if _, ok := byLine[k.Line]; !ok || len(p) > len(byLine[k.Line]) {
-				byLine[k.Line] = p
-			}
-			index(v, p, pos, byLine)
+			*places = append(*places, place{path: p, key: k.Value, at: pos[p], val: v})
+			index(v, p, pos, places)
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
 			pos[p] = Pos{c.Line, c.Column}
-			if _, ok := byLine[c.Line]; !ok {
-				byLine[c.Line] = p
-			}
-			index(c, p, pos, byLine)
+			*places = append(*places, place{path: p, at: pos[p], val: c})
+			index(c, p, pos, places)
 		}
 	}
 }
 
+// nodeError is an error at one node, from an UnmarshalYAML method.
+type nodeError struct {
+	at  Pos
+	msg string
+}
+
+func (e *nodeError) Error() string { return fmt.Sprintf("line %d: %s", e.at.Line, e.msg) }
+
+func errAt(n *yaml.Node, format string, args ...any) error {
+	return &nodeError{at: Pos{n.Line, n.Column}, msg: fmt.Sprintf(format, args...)}
+}
+
 var yamlLineRE = regexp.MustCompile(`^\s*(?:yaml: )?line (\d+): (.*)$`)
 var typeNameRE = regexp.MustCompile(` in type [\w.\[\]* ]+$| into [\w.\[\]*]+$`)
+var unmarshalRE = regexp.MustCompile("(?s)^cannot unmarshal (!!\\w+)(?: `(.*)`)? into ")
 
-func yamlError(name string, err error, byLine map[int]string) error {
+func yamlError(name string, err error, places []place) error {
+	var ne *nodeError
+	if errors.As(err, &ne) {
+		e := &Error{File: name, Line: ne.at.Line, Col: ne.at.Col, Msg: ne.msg}
+		for _, pl := range places {
+			if pl.at == ne.at || (pl.val.Line == ne.at.Line && pl.val.Column == ne.at.Col) {
+				e.Key = pl.path
+				break
+			}
+		}
+		return Errors{e}
+	}
 	var te *yaml.TypeError
 	var msgs []string
 	if errors.As(err, &te) {
@@ -447,13 +501,27 @@ func yamlError(name string, err error, byLine map[int]string) error {
 	} else {
 		msgs = []string{err.Error()}
 	}
+	// The places on each line, by the line of the key or of the value.
+	onLine := map[int][]*place{}
+	for i := range places {
+		pl := &places[i]
+		onLine[pl.at.Line] = append(onLine[pl.at.Line], pl)
+		if pl.val.Line != pl.at.Line {
+			onLine[pl.val.Line] = append(onLine[pl.val.Line], pl)
+		}
+	}
 	var errs Errors
 	for _, m := range msgs {
 		e := &Error{File: name, Msg: strings.TrimPrefix(m, "yaml: ")}
 		if g := yamlLineRE.FindStringSubmatch(m); g != nil {
 			e.Line, _ = strconv.Atoi(g[1])
 			e.Msg = g[2]
-			e.Key = byLine[e.Line]
+			if pl := placeOf(onLine[e.Line], e.Line, e.Msg); pl != nil {
+				e.Key = pl.path
+				if pl.at.Line == e.Line {
+					e.Col = pl.at.Col
+				}
+			}
 		}
 		if strings.HasPrefix(e.Msg, "field ") && strings.Contains(e.Msg, " not found in type") {
 			f := strings.Fields(e.Msg)[1]
@@ -469,6 +537,50 @@ func yamlError(name string, err error, byLine map[int]string) error {
 		errs = append(errs, e)
 	}
 	return errs
+}
+
+// placeOf finds, among the places on line, the one a yaml error message
+// refers to: the unknown key it names, or the value it could not decode.
+// Failing that, it is the deepest key on the line.
+func placeOf(places []*place, line int, msg string) *place {
+	if f := strings.Fields(msg); len(f) > 1 && f[0] == "field" && strings.Contains(msg, " not found in type") {
+		for _, pl := range places {
+			if pl.at.Line == line && pl.key == f[1] {
+				return pl
+			}
+		}
+	} else if g := unmarshalRE.FindStringSubmatch(msg); g != nil {
+		var best *place
+		for _, pl := range places {
+			if pl.val.Line != line {
+				continue
+			}
+			var match bool
+			switch {
+			case g[1] == "!!map":
+				match = pl.val.Kind == yaml.MappingNode
+			case g[1] == "!!seq":
+				match = pl.val.Kind == yaml.SequenceNode
+			case strings.HasSuffix(g[2], "..."):
+				match = pl.val.Kind == yaml.ScalarNode && strings.HasPrefix(pl.val.Value, strings.TrimSuffix(g[2], "..."))
+			default:
+				match = pl.val.Kind == yaml.ScalarNode && pl.val.Value == g[2]
+			}
+			if match && (best == nil || len(pl.path) > len(best.path)) {
+				best = pl
+			}
+		}
+		if best != nil {
+			return best
+		}
+	}
+	var best *place
+	for _, pl := range places {
+		if pl.at.Line == line && (best == nil || (pl.key != "" && len(pl.path) > len(best.path))) {
+			best = pl
+		}
+	}
+	return best
 }
 
 func goTypeToSpec(t string) string {

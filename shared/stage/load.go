@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"strings"
 	"time"
@@ -63,6 +64,52 @@ type Manifest struct {
 	DurationMS  float64               `json:"duration_ms"`
 }
 
+// TableWriter upserts rows into the sink table. Upserting the same rows
+// again must leave the table as it was.
+type TableWriter interface {
+	Upsert(ctx context.Context, rows []map[string]any) error
+}
+
+// upsertBatch is how many rows Commit hands a TableWriter at once.
+const upsertBatch = 500
+
+// upsertPart streams a staged JSON Lines part into t and returns the rows.
+func upsertPart(ctx context.Context, staging storage.Bucket, key string, t TableWriter) (int64, error) {
+	r, err := storage.NewReader(ctx, staging, key)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer r.Close()
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	var rows []map[string]any
+	var n int64
+	for {
+		var row map[string]any
+		err := dec.Decode(&row)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("decode %s: %w", key, err)
+		}
+		rows = append(rows, row)
+		n++
+		if len(rows) == upsertBatch {
+			if err := t.Upsert(ctx, rows); err != nil {
+				return n, err
+			}
+			rows = rows[:0]
+		}
+	}
+	if len(rows) > 0 {
+		if err := t.Upsert(ctx, rows); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
 // MisalignedError says a chunk did not start where the previous chunk's
 // last record ended (a quoted line break crossed the planned boundary).
 // The chunk must be transformed again from Want.
@@ -88,8 +135,10 @@ type LoadOptions struct {
 	// RejectsPrefix is where quarantined records go (default
 	// OutPrefix/rejects).
 	RejectsPrefix string
-	StartedAt     time.Time
-	Stages        map[string]StageStats
+	// Table receives the rows when the spec's sink is dynamodb.
+	Table     TableWriter
+	StartedAt time.Time
+	Stages    map[string]StageStats
 }
 
 // CheckAlignment verifies that each chunk began where the one before ended.
@@ -165,7 +214,23 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *transform.Plan,
 		m.Status = StatusFailed
 		m.Error = fmt.Sprintf("%v: %d of %d records rejected (%.4f > %.4f)", ErrRejectRatio, m.Rejected, m.In, m.RejectRatio, mr)
 	}
-	if m.Status == StatusSucceeded {
+	if m.Status == StatusSucceeded && codec.SinkFormat(p.Spec.Sink.Format) == SinkDynamoDB {
+		if opt.Table == nil {
+			return nil, errors.New("load: the spec's sink is dynamodb but no table writer is configured")
+		}
+		for _, r := range results {
+			for _, part := range r.Parts {
+				n, err := upsertPart(ctx, staging, part.Key, opt.Table)
+				if err != nil {
+					return nil, fmt.Errorf("load: %w", err)
+				}
+				if n != part.Records {
+					return nil, fmt.Errorf("load: %s held %d rows, the chunk wrote %d", part.Key, n, part.Records)
+				}
+				m.Parts = append(m.Parts, Part{Key: "dynamodb:" + p.Spec.Sink.Table, Partition: part.Partition, Records: part.Records})
+			}
+		}
+	} else if m.Status == StatusSucceeded {
 		for _, r := range results {
 			for _, part := range r.Parts {
 				key := FinalPartKey(opt.OutPrefix, job.RunID, r.Index, part)

@@ -30,6 +30,8 @@ type RunOptions struct {
 	Progress *atomic.Int64
 	// Log receives one line per stage; record contents are never logged.
 	Log *slog.Logger
+	// Table receives the rows when the spec's sink is dynamodb.
+	Table TableWriter
 }
 
 // Run drives extract, transform and load in-process, through the same
@@ -66,7 +68,7 @@ func Run(ctx context.Context, p *transform.Plan, opt RunOptions) (*Manifest, err
 		}
 	}
 	job, err := Extract(ctx, opt.Input, opt.Key, p, eo)
-	lo := LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: started,
+	lo := LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: started, Table: opt.Table,
 		Stages: map[string]StageStats{"extract": {DurationMS: float64(time.Since(t0)) / 1e6, Bytes: attrs.Size}}}
 	if err != nil {
 		src := Source{Bucket: opt.Input.String(), Key: opt.Key, Size: attrs.Size, ETag: attrs.ETag}

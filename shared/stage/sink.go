@@ -26,6 +26,9 @@ type Part struct {
 	Bytes     int64  `json:"bytes"`
 }
 
+// SinkDynamoDB is the sink format that upserts rows into a table.
+const SinkDynamoDB codec.SinkFormat = "dynamodb"
+
 // HiveNull is the partition value Hive uses for null.
 const HiveNull = "__HIVE_DEFAULT_PARTITION__"
 
@@ -151,7 +154,8 @@ func newPartSet(ctx context.Context, b storage.Bucket, prefix string, sp *spec.S
 		open:     map[string]*partWriter{},
 		seq:      map[string]int{},
 	}
-	if ps.format == "" {
+	if ps.format == "" || ps.format == SinkDynamoDB {
+		// The DynamoDB sink stages JSON Lines; Commit upserts them.
 		ps.format = codec.SinkJSONL
 	}
 	if ps.maxRows == 0 {

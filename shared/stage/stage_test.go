@@ -479,3 +479,57 @@ func TestFileOutputLayout(t *testing.T) {
 		t.Fatalf("manifest on disk: %+v", mf.Counts)
 	}
 }
+
+// memTable is an in-memory TableWriter keyed like a DynamoDB table.
+type memTable struct {
+	key   string
+	items map[string]map[string]any
+	calls int
+}
+
+func (m *memTable) Upsert(_ context.Context, rows []map[string]any) error {
+	m.calls++
+	for _, r := range rows {
+		m.items[fmt.Sprint(r[m.key])] = r
+	}
+	return nil
+}
+
+func TestDynamoDBSinkUpsertsIdempotently(t *testing.T) {
+	p := mustPlan(t, `
+version: 1
+source: {format: csv}
+fields:
+  - {name: id, type: int, required: true}
+  - {name: name}
+  - {name: amount, type: float}
+sink: {format: dynamodb, table: orders, key: [id]}
+`)
+	in, out := memblob.New(), memblob.New()
+	var b strings.Builder
+	b.WriteString("id,name,amount\n")
+	for i := range 1200 {
+		fmt.Fprintf(&b, "%d,n%d,%d.5\n", i%1000, i, i)
+	}
+	b.WriteString("x,bad,1\n")
+	put(t, in, "o.csv", []byte(b.String()))
+	table := &memTable{key: "id", items: map[string]map[string]any{}}
+	for range 2 { // a rerun upserts the same items again
+		m, err := stage.Run(ctx, p, stage.RunOptions{Input: in, Key: "o.csv", Output: out, Table: table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.In != 1201 || m.Out != 1200 || m.Rejected != 1 || len(m.Parts) != 1 || m.Parts[0].Key != "dynamodb:orders" {
+			t.Fatalf("manifest %+v parts %v", m.Counts, m.Parts)
+		}
+	}
+	if len(table.items) != 1000 || table.calls != 6 {
+		t.Fatalf("%d items after %d calls, want 1000 after 6 (3 batches of at most 500 per run)", len(table.items), table.calls)
+	}
+	if got := table.items["5"]; fmt.Sprintf("%v %v", got["name"], got["amount"]) != "n1005 1005.5" {
+		t.Fatalf("item 5 = %v (the later row must win)", got)
+	}
+	if objs, _ := out.List(ctx, ""); len(objs) != 3 { // manifest, _SUCCESS, rejects
+		t.Fatalf("output bucket holds %v", objs)
+	}
+}

@@ -131,13 +131,15 @@ func (f *fieldPlan) parseTime(b []byte) (time.Time, bool) {
 			if err != nil {
 				continue
 			}
+			// In the field's time zone, not the machine's: a date takes
+			// its day from it.
 			switch l {
 			case "unix":
-				return time.Unix(n, 0), true
+				return time.Unix(n, 0).In(f.loc), true
 			case "unix_ms":
-				return time.UnixMilli(n), true
+				return time.UnixMilli(n).In(f.loc), true
 			default:
-				return time.UnixMicro(n), true
+				return time.UnixMicro(n).In(f.loc), true
 			}
 		}
 		if t, err := time.ParseInLocation(l, string(b), f.loc); err == nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
-	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/sluice-etl/sluice/shared/record"
@@ -41,6 +40,7 @@ type Plan struct {
 	envVars  []int  // field indices any expression reads
 	inEnv    []bool // per Full index: an expression reads it
 	useValue bool
+	valueIdx int // a field named value, which rules.expr shadows; or -1
 	memory   uint
 }
 
@@ -185,6 +185,7 @@ func Compile(s *spec.Spec) (*Plan, error) {
 		}
 		p.fields[i].expr = &exprPlan{name: "expr", program: prog}
 		p.useValue = true
+		used[f.Name] = true // the field's value is read as value
 	}
 	for i, d := range s.Derive {
 		key := fmt.Sprintf("derive[%d]", i)
@@ -251,6 +252,10 @@ func Compile(s *spec.Spec) (*Plan, error) {
 		}
 	}
 	p.identOut = len(p.Out.Fields) == len(p.Full.Fields)
+	p.valueIdx = -1
+	if i := p.Full.Index("value"); p.useValue && i >= 0 && i < len(p.fields) && p.inEnv[i] {
+		p.valueIdx = i
+	}
 	return p, nil
 }
 
@@ -296,11 +301,10 @@ func compileExpr(src string, env map[string]any, maxNodes uint, asBool bool, use
 	if err != nil {
 		return nil, err
 	}
-	tree, err := parser.Parse(src)
-	if err != nil {
-		return nil, err
-	}
-	ast.Walk(&tree.Node, identVisitor(used))
+	// Walk the compiled tree: parsing src again would apply expr's default
+	// node limit instead of maxNodes.
+	node := prog.Node()
+	ast.Walk(&node, identVisitor(used))
 	return prog, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"reflect"
 	"time"
 	"unicode/utf8"
 
@@ -124,6 +125,10 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 		if !ok {
 			return pr.reject(f.name, "expr", "expression is false"), nil
 		}
+	}
+	if envReady && p.valueIdx >= 0 {
+		// Give back a field named value its own value.
+		pr.env["value"] = toAny(pr.row[p.valueIdx], p.Full.Fields[p.valueIdx].Scale)
 	}
 	nf := len(p.fields)
 	for j := range p.derives {
@@ -401,8 +406,12 @@ func toAny(v record.Value, scale int) any {
 
 // fromAny stores an expression result as a value of kind k.
 func fromAny(x any, k record.Kind, scale int, arena *[]byte) (record.Value, string) {
-	if x == nil {
+	switch x.(type) {
+	case nil:
 		return record.Value{}, ""
+	case string, int, float64, bool, time.Time:
+	default:
+		x = plainNumber(x)
 	}
 	switch k {
 	case record.String:
@@ -427,6 +436,8 @@ func fromAny(x any, k record.Kind, scale int, arena *[]byte) (record.Value, stri
 		switch n := x.(type) {
 		case int:
 			return record.FloatValue(float64(n)), ""
+		case int64:
+			return record.FloatValue(float64(n)), ""
 		case float64:
 			if math.IsNaN(n) || math.IsInf(n, 0) {
 				return record.Value{}, "result is not a finite number"
@@ -437,6 +448,8 @@ func fromAny(x any, k record.Kind, scale int, arena *[]byte) (record.Value, stri
 		var f float64
 		switch n := x.(type) {
 		case int:
+			f = float64(n)
+		case int64:
 			f = float64(n)
 		case float64:
 			f = n
@@ -463,4 +476,20 @@ func fromAny(x any, k record.Kind, scale int, arena *[]byte) (record.Value, stri
 		}
 	}
 	return record.Value{}, fmt.Sprintf("result is %T, not %s", x, k)
+}
+
+// plainNumber turns a value of a named numeric type (time.Month,
+// time.Duration, int32, ...), which type-checks as a number, into an
+// int64 or a float64.
+func plainNumber(x any) any {
+	v := reflect.ValueOf(x)
+	switch {
+	case v.CanInt():
+		return v.Int()
+	case v.CanUint() && v.Uint() <= math.MaxInt64:
+		return int64(v.Uint())
+	case v.CanFloat():
+		return v.Float()
+	}
+	return x
 }
