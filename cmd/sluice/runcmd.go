@@ -16,12 +16,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/term"
 
 	"github.com/sluice-etl/sluice/examples"
+	"github.com/sluice-etl/sluice/shared/sink/dynamosink"
 	"github.com/sluice-etl/sluice/shared/stage"
 	"github.com/sluice-etl/sluice/shared/storage"
 	_ "github.com/sluice-etl/sluice/shared/storage/fileblob"
+	_ "github.com/sluice-etl/sluice/shared/storage/s3blob"
 	"github.com/sluice-etl/sluice/shared/transform"
 )
 
@@ -85,6 +89,14 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opt.Input, opt.Key, opt.Output = in, key, out
+	if plan.Spec.Sink.Format == string(stage.SinkDynamoDB) {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice run: AWS configuration for the dynamodb sink: %v\n", err)
+			return 1
+		}
+		opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), plan.Spec.Sink.Table, plan.Spec.Sink.Key)
+	}
 
 	tty := term.IsTerminal(int(os.Stderr.Fd()))
 	var stopProgress func()

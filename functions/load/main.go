@@ -14,6 +14,8 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/handler"
 	"github.com/sluice-etl/sluice/shared/metrics/dynamometrics"
+	"github.com/sluice-etl/sluice/shared/sink/dynamosink"
+	"github.com/sluice-etl/sluice/shared/stage"
 	"github.com/sluice-etl/sluice/shared/storage/s3blob"
 )
 
@@ -29,11 +31,15 @@ func main() {
 		log.Error("AWS configuration", "err", err)
 		os.Exit(1)
 	}
+	ddb := dynamodb.NewFromConfig(cfg)
 	h := handler.NewLoader(settings, handler.Deps{
 		Open:    handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
-		Metrics: dynamometrics.New(dynamodb.NewFromConfig(cfg), settings.MetricsTable),
-		EMF:     os.Stdout,
-		Log:     log,
+		Metrics: dynamometrics.New(ddb, settings.MetricsTable),
+		Tables: func(table string, key []string) stage.TableWriter {
+			return dynamosink.New(ddb, table, key)
+		},
+		EMF: os.Stdout,
+		Log: log,
 	})
 	lambda.Start(h.Handle)
 }

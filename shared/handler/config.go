@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-etl/sluice/examples"
 	"github.com/sluice-etl/sluice/shared/metrics"
 	"github.com/sluice-etl/sluice/shared/spec"
+	"github.com/sluice-etl/sluice/shared/stage"
 	"github.com/sluice-etl/sluice/shared/storage"
 	"github.com/sluice-etl/sluice/shared/transform"
 )
@@ -116,7 +117,9 @@ type Deps struct {
 	Open    Opener
 	Starter ExecutionStarter // extract, when S3 notifications invoke it
 	Metrics metrics.Store    // load
-	Log     *slog.Logger
+	// Tables gives the load function a writer for a dynamodb sink.
+	Tables func(table string, key []string) stage.TableWriter
+	Log    *slog.Logger
 	// EMF receives Embedded Metric Format lines (os.Stdout in Lambda).
 	EMF interface{ Write([]byte) (int, error) }
 	Now func() time.Time

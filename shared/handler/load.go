@@ -133,7 +133,14 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	if n := len(results); n > 0 {
 		started = started.Add(-results[0].Duration)
 	}
-	m, err := stage.Commit(ctx, staging, out, p, &job, results, l.loadOptions(in.Run.Pipeline, job.RunID, started))
+	opt := l.loadOptions(in.Run.Pipeline, job.RunID, started)
+	if p.Spec.Sink.Format == string(stage.SinkDynamoDB) {
+		if l.d.Tables == nil {
+			return nil, fmt.Errorf("load: spec %s writes to DynamoDB but this function has no table client", job.Spec)
+		}
+		opt.Table = l.d.Tables(p.Spec.Sink.Table, p.Spec.Sink.Key)
+	}
+	m, err := stage.Commit(ctx, staging, out, p, &job, results, opt)
 	if err != nil {
 		return nil, err
 	}
