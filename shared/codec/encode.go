@@ -179,7 +179,13 @@ func (e *jsonlEncoder) Encode(row []record.Value) error {
 		b = append(b, e.keys[i]...)
 		switch v := &row[i]; v.Kind {
 		case record.String:
-			b = AppendJSONString(b, v.Bytes)
+			if v.Int == record.PlainString {
+				b = append(b, '"')
+				b = append(b, v.Bytes...)
+				b = append(b, '"')
+			} else {
+				b = AppendJSONString(b, v.Bytes)
+			}
 		case record.Int:
 			b = strconv.AppendInt(b, v.Int, 10)
 		case record.Float:

@@ -7,6 +7,7 @@
 package record
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -84,6 +85,44 @@ type Value struct {
 	Int   int64
 	Float float64
 	Bytes []byte
+}
+
+// PlainString, in the Int of a String value, says its bytes are printable
+// ASCII with no quote or backslash: valid UTF-8 that needs no escaping in
+// JSON. Writers may copy such bytes as they are.
+const PlainString = 1
+
+// IsPlain reports whether b is printable ASCII without '"' or '\\'. It
+// checks eight bytes at a time.
+func IsPlain(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if !plain8(binary.LittleEndian.Uint64(b[i:])) {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+const (
+	lo7 = 0x0101010101010101
+	hi7 = 0x8080808080808080
+)
+
+// plain8 reports whether none of the eight bytes in x is a control byte,
+// '"', '\\' or non-ASCII. (It may report false for a plain word, never
+// true for one that is not.)
+func plain8(x uint64) bool {
+	ctl := (x - lo7*0x20) & ^x & hi7
+	q := x ^ (lo7 * '"')
+	bs := x ^ (lo7 * '\\')
+	del := x ^ (lo7 * 0x7f)
+	return (ctl | ((q - lo7) &^ q & hi7) | ((bs - lo7) &^ bs & hi7) | ((del - lo7) &^ del & hi7) | x&hi7) == 0
 }
 
 // Constructors for values.

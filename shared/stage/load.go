@@ -388,6 +388,10 @@ func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID strin
 // publishRejects copies staged rejects to their final key, turning chunk
 // line and record numbers into absolute ones.
 func publishRejects(ctx context.Context, staging, out storage.Bucket, src, dst string, lineBase, recBase int64) error {
+	if lineBase == 0 && recBase == 0 {
+		// The first chunk's numbers are already absolute.
+		return storage.CopyBetween(ctx, out, dst, staging, src)
+	}
 	r, err := storage.NewReader(ctx, staging, src)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", src, err)

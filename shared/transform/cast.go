@@ -24,6 +24,10 @@ func (f *fieldPlan) parseText(b []byte, raw bool) (record.Value, string) {
 func (f *fieldPlan) parseInto(dst *record.Value, b []byte, raw bool) string {
 	switch f.kind {
 	case record.String:
+		if record.IsPlain(b) {
+			*dst = record.Value{Kind: record.String, Bytes: b, Int: record.PlainString}
+			return ""
+		}
 		if !utf8.Valid(b) {
 			return "invalid UTF-8"
 		}
