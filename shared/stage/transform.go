@@ -79,6 +79,12 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *transform.Pla
 		}
 		defer dr.Close()
 		src = dr
+		if job.Compression != codec.CompressionNone {
+			// Decompress on another core while this one parses.
+			ra := codec.ReadAhead(dr, 1<<20, 4)
+			defer ra.Close()
+			src = ra
+		}
 	}
 	dec, err := newDecoder(src, p, job, chunk)
 	if err != nil {
