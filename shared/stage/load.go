@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -405,16 +406,12 @@ func publishRejects(ctx context.Context, staging, out storage.Bucket, src, dst s
 	sc.Buffer(make([]byte, 64<<10), 4*maxRawInReject+(64<<10))
 	var line []byte
 	for sc.Scan() {
-		var rr RejectRecord
-		if err := json.Unmarshal(sc.Bytes(), &rr); err != nil {
+		var err error
+		line, err = rebaseReject(line[:0], sc.Bytes(), lineBase, recBase)
+		if err != nil {
 			_ = w.Abort()
 			return fmt.Errorf("read %s: %w", src, err)
 		}
-		if rr.Line > 0 {
-			rr.Line += lineBase
-		}
-		rr.Record += recBase
-		line = appendReject(line[:0], &rr)
 		if _, err := w.Write(line); err != nil {
 			_ = w.Abort()
 			return fmt.Errorf("write %s: %w", dst, err)
@@ -425,6 +422,39 @@ func publishRejects(ctx context.Context, staging, out storage.Bucket, src, dst s
 		return fmt.Errorf("read %s: %w", src, err)
 	}
 	return w.Close()
+}
+
+// rebaseReject appends a staged reject line with its line and record
+// numbers made absolute. Staged lines come from appendReject, so the first
+// `,"line":` and `,"record":` are those fields: a quote inside a JSON
+// string is always escaped, so the pattern cannot occur in one.
+func rebaseReject(dst, src []byte, lineBase, recBase int64) ([]byte, error) {
+	for _, f := range []struct {
+		name string
+		base int64
+	}{{`,"line":`, lineBase}, {`,"record":`, recBase}} {
+		i := bytes.Index(src, []byte(f.name))
+		if i < 0 {
+			return nil, fmt.Errorf("reject line without %s", f.name)
+		}
+		j := i + len(f.name)
+		k := j
+		for k < len(src) && src[k] >= '0' && src[k] <= '9' {
+			k++
+		}
+		n, err := strconv.ParseInt(string(src[j:k]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("reject line: bad %s", f.name)
+		}
+		if n > 0 || f.name == `,"record":` {
+			n += f.base
+		}
+		dst = append(dst, src[:j]...)
+		dst = strconv.AppendInt(dst, n, 10)
+		src = src[k:]
+	}
+	dst = append(dst, src...)
+	return append(dst, '\n'), nil
 }
 
 func appendReject(b []byte, rr *RejectRecord) []byte {
