@@ -30,6 +30,8 @@ Usage:
   sluice validate SPEC            check a spec without reading data
   sluice lint [--template F] [SPEC...]
                                   check template.yaml, its state machines and specs
+  sluice local deploy [--endpoint URL]
+                                  create the template's resources on a local AWS endpoint
   sluice version
 
 Run 'sluice COMMAND -h' for a command's flags.
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(args[1:], stdout, stderr)
 	case "lint":
 		return cmdLint(args[1:], stdout, stderr)
+	case "local":
+		return cmdLocal(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0

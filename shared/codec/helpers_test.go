@@ -198,13 +198,3 @@ func lineStarts(s string) []int {
 	}
 	return out
 }
-
-// at returns the offset of the first occurrence of sub in s.
-func at(t *testing.T, s, sub string) int64 {
-	t.Helper()
-	i := strings.Index(s, sub)
-	if i < 0 {
-		t.Fatalf("%q not in input", sub)
-	}
-	return int64(i)
-}

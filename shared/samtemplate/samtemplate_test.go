@@ -1,0 +1,61 @@
+package samtemplate_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/sluice-etl/sluice/shared/samtemplate"
+)
+
+func TestRepoTemplateResolves(t *testing.T) {
+	tp, err := samtemplate.Load("../../template.yaml", "sluice", map[string]string{"MaxConcurrency": "3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fns, err := tp.Functions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]samtemplate.Function{}
+	for _, f := range fns {
+		got[f.Sluice] = f
+	}
+	ex, ld := got["extract"], got["load"]
+	if ex.Name != "sluice-extract-function" || ex.Timeout != 120 || ex.MemorySize != 256 || ex.Arch != "arm64" || ex.Runtime != "provided.al2023" {
+		t.Fatalf("extract = %+v", ex)
+	}
+	if ex.Env["SLUICE_MAX_CONCURRENCY"] != "3" || ex.Env["SLUICE_STAGING_BUCKET"] != "sluice-staging-bucket" || ex.Env["SLUICE_SPECS"] != `{"incoming/orders/":"bundled:orders"}` {
+		t.Fatalf("extract env = %v", ex.Env)
+	}
+	if ld.Env["SLUICE_METRICS_TABLE"] != "sluice-metrics-table" || ld.Env["SLUICE_OUTPUT_BUCKET"] != "sluice-output-bucket" || ld.Timeout != 900 || ld.MemorySize != 512 {
+		t.Fatalf("load = %+v", ld)
+	}
+	if got["transform"].MemorySize != 512 {
+		t.Fatalf("transform memory = %d (TransformMemory default)", got["transform"].MemorySize)
+	}
+	sms, err := tp.StateMachines()
+	if err != nil || len(sms) != 1 {
+		t.Fatalf("state machines: %v %v", sms, err)
+	}
+	if strings.Contains(sms[0].Definition, "${") || !strings.Contains(sms[0].Definition, `"arn:aws:lambda:us-east-1:000000000000:function:sluice-transform-function"`) {
+		t.Fatalf("definition not rendered")
+	}
+	if !json.Valid([]byte(sms[0].Definition)) {
+		t.Fatal("rendered definition is not JSON")
+	}
+	b, prefix, ok := tp.EventPrefix(sms[0].Resource)
+	if !ok || b != "InputBucket" || prefix != "incoming/" {
+		t.Fatalf("event rule: %s %q %v", b, prefix, ok)
+	}
+	var tables []string
+	for _, tb := range tp.Tables() {
+		tables = append(tables, tb.Name+":"+tb.Keys[0][0]+":"+tb.TTL)
+	}
+	if strings.Join(tables, " ") != "sluice-metrics-table:run_id:expires_at sluice-window-state-table:pk:expires_at sluice-idempotency-table:id:expires_at" {
+		t.Fatalf("tables = %v", tables)
+	}
+	if _, err := samtemplate.Load("../../template.yaml", "sluice", map[string]string{"Nope": "1"}); err == nil {
+		t.Fatal("unknown parameter accepted")
+	}
+}
