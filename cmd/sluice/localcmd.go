@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/sluice-etl/sluice/internal/offline"
 	"github.com/sluice-etl/sluice/shared/localdeploy"
 	"github.com/sluice-etl/sluice/shared/samtemplate"
 )
@@ -23,6 +25,9 @@ import (
 // cmdLocal is `sluice local deploy`: create the template's resources on a
 // local AWS endpoint (LocalStack, or the offline stack's moto).
 func cmdLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "up" {
+		return cmdLocalUp(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "deploy" {
 		fmt.Fprintln(stderr, "usage: sluice local deploy [--endpoint URL] [--template template.yaml] [--stack sluice] [--bootstrap-dir bin/lambda] [--arch x86_64] [--param K=V]...")
 		return 2
@@ -90,4 +95,34 @@ func (p *paramFlags) Set(s string) error {
 	}
 	p.m[k] = v
 	return nil
+}
+
+// cmdLocalUp runs the offline stack in the foreground until interrupted:
+// moto behind one endpoint that also serves the Lambda Invoke API with
+// the real bootstraps, the template deployed, and the S3 → state machine
+// glue running.
+func cmdLocalUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("local up", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:4566", "endpoint address")
+	repo := fs.String("repo", ".", "repository root (template.yaml, bin/lambda)")
+	concurrency := fs.Int("concurrency", 10, "Lambda invocations in flight")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	st, err := offline.Up(ctx, offline.Options{Addr: *addr, Repo: *repo, Concurrency: *concurrency, Log: log, FunctionLogs: stderr})
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice local up: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "offline stack ready at %s\n", st.Endpoint)
+	<-ctx.Done()
+	st.Down()
+	return 0
 }

@@ -194,6 +194,38 @@ type Process struct {
 	// until it first asked for an invocation.
 	Started time.Time
 	Init    time.Duration
+
+	exited  chan struct{}
+	exitErr error
+}
+
+// Exited is closed when the process has ended.
+func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// ErrExited is the error of an invocation whose process ended before
+// answering (a crash, or a kill).
+var ErrExited = errors.New("function process exited")
+
+// Invoke is Server.Invoke that also ends when the process dies.
+func (p *Process) Invoke(ctx context.Context, payload []byte, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-p.exited:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	out, err := p.Server.Invoke(ctx, payload, timeout)
+	select {
+	case <-p.exited:
+		if err != nil {
+			return nil, &FunctionError{Type: "Runtime.ExitError", Message: fmt.Sprintf("RequestId: process exited before completing request: %v", p.exitErr)}
+		}
+	default:
+	}
+	return out, err
 }
 
 // Spawn starts the bootstrap at path with env (plus the Runtime API
@@ -204,19 +236,19 @@ func Spawn(ctx context.Context, path string, env []string, stderr io.Writer) (*P
 		return nil, err
 	}
 	cmd := exec.Command(path)
-	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH")}, env...),
-		"AWS_LAMBDA_RUNTIME_API="+s.Addr,
+	// Defaults first: a later entry of env overrides them.
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"),
 		"AWS_LAMBDA_FUNCTION_NAME=local", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256", "AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
-		"AWS_LAMBDA_LOG_FORMAT=JSON", "_HANDLER=bootstrap")
+		"AWS_LAMBDA_LOG_FORMAT=JSON", "_HANDLER=bootstrap"}, env...)
+	cmd.Env = append(cmd.Env, "AWS_LAMBDA_RUNTIME_API="+s.Addr)
 	cmd.Stdout, cmd.Stderr = stderr, stderr
-	p := &Process{Server: s, Cmd: cmd}
+	p := &Process{Server: s, Cmd: cmd, exited: make(chan struct{})}
 	p.Started = time.Now()
 	if err := cmd.Start(); err != nil {
 		s.Close()
 		return nil, err
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() { p.exitErr = cmd.Wait(); close(p.exited) }()
 	select {
 	case <-s.Ready():
 		p.Init = time.Since(p.Started)
@@ -224,19 +256,20 @@ func Spawn(ctx context.Context, path string, env []string, stderr io.Writer) (*P
 	case err := <-s.InitErr():
 		p.Stop()
 		return nil, err
-	case err := <-exited:
+	case <-p.exited:
 		s.Close()
-		return nil, fmt.Errorf("%w: process exited: %v", ErrInitFailed, err)
+		return nil, fmt.Errorf("%w: process exited: %v", ErrInitFailed, p.exitErr)
 	case <-ctx.Done():
 		p.Stop()
 		return nil, ctx.Err()
 	}
 }
 
-// Stop kills the process and closes its server.
+// Stop kills the process, waits for it to end and closes its server.
 func (p *Process) Stop() {
 	if p.Cmd.Process != nil {
 		p.Cmd.Process.Kill()
+		<-p.exited
 	}
 	p.Server.Close()
 }

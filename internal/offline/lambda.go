@@ -1,0 +1,307 @@
+// Package offline is sluice's offline AWS stack: one endpoint on loopback
+// that serves the Lambda Invoke API by running the real bootstrap binaries
+// through the Lambda Runtime API, and forwards every other request to
+// moto_server; plus the event-source glue AWS does and moto does not.
+package offline
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluice-etl/sluice/internal/runtimeapi"
+	"github.com/sluice-etl/sluice/shared/samtemplate"
+)
+
+// Function is one deployable function and its warm processes.
+type Function struct {
+	Name      string
+	Arn       string
+	Bootstrap string
+	Env       []string
+	Timeout   time.Duration
+	Memory    int
+
+	mu   sync.Mutex
+	idle []*proc
+}
+
+type proc struct {
+	*runtimeapi.Process
+	logs *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) take() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := append([]byte(nil), b.buf.Bytes()...)
+	b.buf.Reset()
+	return out
+}
+
+// Lambda runs functions on demand, keeps processes warm, enforces each
+// function's timeout, and bounds concurrency.
+type Lambda struct {
+	funcs map[string]*Function
+	sem   chan struct{}
+	// Endpoint is given to functions as AWS_ENDPOINT_URL.
+	Endpoint string
+	// Logs receives every function's output, line-prefixed by function.
+	Logs io.Writer
+	mu   sync.Mutex
+	last map[string][]byte
+}
+
+// NewLambda loads the functions of a template. bootstrapDir holds
+// <function>/bootstrap; concurrency bounds invocations in flight.
+func NewLambda(t *samtemplate.Template, bootstrapDir, endpoint string, concurrency int) (*Lambda, error) {
+	fns, err := t.Functions()
+	if err != nil {
+		return nil, err
+	}
+	l := &Lambda{funcs: map[string]*Function{}, sem: make(chan struct{}, concurrency), Endpoint: endpoint, last: map[string][]byte{}}
+	for _, f := range fns {
+		arn, _ := t.Arn(f.ID)
+		fn := &Function{Name: f.Name, Arn: arn, Bootstrap: filepath.Join(bootstrapDir, f.Sluice, "bootstrap"),
+			Timeout: time.Duration(f.Timeout) * time.Second, Memory: f.MemorySize}
+		for k, v := range f.Env {
+			fn.Env = append(fn.Env, k+"="+v)
+		}
+		fn.Env = append(fn.Env, "AWS_ENDPOINT_URL="+endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+			"AWS_REGION="+samtemplate.Region, "AWS_DEFAULT_REGION="+samtemplate.Region, "AWS_EC2_METADATA_DISABLED=true",
+			// moto sends no response checksums; do not log about each one.
+			"AWS_RESPONSE_CHECKSUM_VALIDATION=when_required",
+			"AWS_LAMBDA_FUNCTION_NAME="+f.Name, fmt.Sprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", f.MemorySize))
+		l.funcs[f.Name] = fn
+	}
+	return l, nil
+}
+
+// Function finds a function by name, ARN or qualified ARN.
+func (l *Lambda) Function(ref string) (*Function, bool) {
+	name := ref
+	if strings.HasPrefix(ref, "arn:") {
+		parts := strings.Split(ref, ":")
+		if len(parts) >= 7 {
+			name = parts[6]
+		}
+	}
+	f, ok := l.funcs[name]
+	return f, ok
+}
+
+// Result is one invocation's outcome, as the Invoke API reports it.
+type Result struct {
+	RequestID string
+	Payload   []byte
+	// FunctionError is "Unhandled" when the function failed.
+	FunctionError string
+	Logs          []byte
+	Duration      time.Duration
+}
+
+// ErrThrottled is returned when every concurrency slot is busy.
+var ErrThrottled = errors.New("rate exceeded: too many concurrent invocations")
+
+// Invoke runs payload through f: a warm process when there is one, a new
+// one otherwise. A process that times out or crashes is discarded.
+func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Result, error) {
+	select {
+	case l.sem <- struct{}{}:
+	default:
+		return nil, ErrThrottled
+	}
+	defer func() { <-l.sem }()
+	res := &Result{RequestID: newID()}
+	began := time.Now()
+	p, err := f.take(ctx)
+	if err != nil {
+		res.FunctionError = "Unhandled"
+		res.Payload, _ = json.Marshal(runtimeapi.FunctionError{Type: "Runtime.InitError", Message: err.Error()})
+		return res, nil
+	}
+	out, err := p.Invoke(ctx, payload, f.Timeout)
+	res.Duration = time.Since(began)
+	res.Logs = p.logs.take()
+	l.record(f.Name, res.Logs)
+	var fe *runtimeapi.FunctionError
+	switch {
+	case err == nil:
+		res.Payload = out
+		f.put(p)
+	case errors.As(err, &fe) && fe.Type == "Sandbox.Timedout":
+		// As Lambda: the sandbox is torn down and the error carries no type.
+		p.Stop()
+		res.FunctionError = "Unhandled"
+		res.Payload, _ = json.Marshal(map[string]string{"errorMessage": fmt.Sprintf("%s %s Task timed out after %.2f seconds",
+			time.Now().UTC().Format(time.RFC3339), res.RequestID, f.Timeout.Seconds())})
+	case errors.As(err, &fe):
+		res.FunctionError = "Unhandled"
+		res.Payload, _ = json.Marshal(fe)
+		if fe.Type == "Runtime.ExitError" {
+			p.Stop()
+		} else {
+			f.put(p)
+		}
+	default:
+		p.Stop()
+		return nil, err
+	}
+	return res, nil
+}
+
+func (l *Lambda) record(name string, logs []byte) {
+	if len(logs) == 0 {
+		return
+	}
+	l.mu.Lock()
+	l.last[name] = logs
+	l.mu.Unlock()
+	if l.Logs != nil {
+		for _, line := range strings.Split(strings.TrimRight(string(logs), "\n"), "\n") {
+			fmt.Fprintf(l.Logs, "[%s] %s\n", name, line)
+		}
+	}
+}
+
+func (f *Function) take(ctx context.Context) (*proc, error) {
+	f.mu.Lock()
+	for len(f.idle) > 0 {
+		p := f.idle[len(f.idle)-1]
+		f.idle = f.idle[:len(f.idle)-1]
+		select {
+		case <-p.Exited():
+			continue
+		default:
+		}
+		f.mu.Unlock()
+		return p, nil
+	}
+	f.mu.Unlock()
+	logs := &lockedBuffer{}
+	rp, err := runtimeapi.Spawn(ctx, f.Bootstrap, f.Env, logs)
+	if err != nil {
+		return nil, fmt.Errorf("%w\n%s", err, logs.take())
+	}
+	rp.FunctionARN = f.Arn
+	return &proc{Process: rp, logs: logs}, nil
+}
+
+func (f *Function) put(p *proc) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.idle = append(f.idle, p)
+}
+
+// Close stops every warm process.
+func (l *Lambda) Close() {
+	for _, f := range l.funcs {
+		f.mu.Lock()
+		for _, p := range f.idle {
+			p.Stop()
+		}
+		f.idle = nil
+		f.mu.Unlock()
+	}
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// ServeInvoke serves POST /2015-03-31/functions/{name}/invocations.
+func (l *Lambda) ServeInvoke(w http.ResponseWriter, r *http.Request) {
+	f, ok := l.Function(r.PathValue("name"))
+	rid := newID()
+	w.Header().Set("X-Amzn-RequestId", rid)
+	if !ok {
+		writeAPIError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+r.PathValue("name"))
+		return
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, 6<<20+1))
+	if err != nil {
+		writeAPIError(w, http.StatusBadRequest, "InvalidRequestContentException", err.Error())
+		return
+	}
+	if len(payload) > 6<<20 {
+		writeAPIError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", "Request must be smaller than 6291456 bytes for the InvokeFunction operation")
+		return
+	}
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	switch r.Header.Get("X-Amz-Invocation-Type") {
+	case "DryRun":
+		w.WriteHeader(http.StatusNoContent)
+		return
+	case "Event":
+		go func() {
+			// Lambda retries a failed async invocation twice.
+			for range 3 {
+				res, err := l.Invoke(context.Background(), f, payload)
+				if err == nil && res.FunctionError == "" {
+					return
+				}
+				time.Sleep(time.Second)
+			}
+		}()
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	res, err := l.Invoke(r.Context(), f, payload)
+	if errors.Is(err, ErrThrottled) {
+		writeAPIError(w, http.StatusTooManyRequests, "TooManyRequestsException", err.Error())
+		return
+	}
+	if err != nil {
+		writeAPIError(w, http.StatusInternalServerError, "ServiceException", err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("X-Amz-Executed-Version", "$LATEST")
+	h.Set("Content-Type", "application/json")
+	if res.FunctionError != "" {
+		h.Set("X-Amz-Function-Error", res.FunctionError)
+	}
+	if r.Header.Get("X-Amz-Log-Type") == "Tail" {
+		tail := res.Logs
+		if len(tail) > 4096 {
+			tail = tail[len(tail)-4096:]
+		}
+		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(tail))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(res.Payload)
+}
+
+func writeAPIError(w http.ResponseWriter, status int, typ, msg string) {
+	w.Header().Set("X-Amzn-ErrorType", typ)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"Type": "User", "Message": msg, "message": msg})
+}
