@@ -8,7 +8,7 @@ FUNCTIONS := extract transform load
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help build example lambdas cfn-lint test test-short fuzz-seeds fuzz bench bench-go lint fmt clean
+.PHONY: help build example lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-go lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -32,8 +32,26 @@ cfn-lint: ## check template.yaml with cfn-lint
 example: ## run the bundled orders example into out/orders
 	$(GO) run ./cmd/sluice run --spec examples/orders/spec.yaml --input examples/orders/orders.csv --output out/orders
 
-test: ## unit, golden and fuzz-seed tests with the race detector
-	$(GO) test -race -count=1 ./...
+test: ## unit, golden, fuzz-seed and moto integration tests with the race detector
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+e2e: ## end-to-end: the real bootstraps through the real state machine on the offline stack
+	$(GO) test -count=1 -v ./e2e
+
+LOCAL_DIR := .local
+LOCAL_ADDR ?= 127.0.0.1:4566
+local-up: build ## start the offline stack on LOCAL_ADDR (logs in .local/stack.log)
+	@mkdir -p $(LOCAL_DIR)
+	@if [ -f $(LOCAL_DIR)/stack.pid ] && kill -0 $$(cat $(LOCAL_DIR)/stack.pid) 2>/dev/null; then echo "already running (pid $$(cat $(LOCAL_DIR)/stack.pid))"; exit 0; fi
+	$(MAKE) -s lambdas LAMBDA_ENV="GOOS=linux GOARCH=$$($(GO) env GOARCH) CGO_ENABLED=0" >/dev/null
+	@$(BIN)/sluice local up --addr $(LOCAL_ADDR) > $(LOCAL_DIR)/stack.out 2> $(LOCAL_DIR)/stack.log & echo $$! > $(LOCAL_DIR)/stack.pid
+	@for i in $$(seq 100); do grep -q "ready at" $(LOCAL_DIR)/stack.out 2>/dev/null && break; kill -0 $$(cat $(LOCAL_DIR)/stack.pid) 2>/dev/null || { cat $(LOCAL_DIR)/stack.log; exit 1; }; sleep 0.3; done
+	@cat $(LOCAL_DIR)/stack.out
+
+local-down: ## stop exactly the offline stack local-up started
+	@if [ -f $(LOCAL_DIR)/stack.pid ]; then kill $$(cat $(LOCAL_DIR)/stack.pid) 2>/dev/null; \
+	  for i in $$(seq 50); do kill -0 $$(cat $(LOCAL_DIR)/stack.pid) 2>/dev/null || break; sleep 0.2; done; \
+	  rm -f $(LOCAL_DIR)/stack.pid; echo "offline stack stopped"; else echo "not running"; fi
 
 test-short: ## the same without the race detector
 	$(GO) test -count=1 ./...

@@ -5,7 +5,10 @@ package e2e
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -66,7 +70,11 @@ func TestMain(m *testing.M) {
 			return m.Run()
 		}
 		ctx := context.Background()
-		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs}
+		// Small chunks so a few hundred KB fan out, and a low inline limit
+		// so that fan-out goes through the Distributed Map.
+		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs,
+			Params: map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3",
+				"Specs": `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml"}`}}
 		if os.Getenv("SLUICE_E2E_LOG") != "" {
 			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			o.FunctionLogs = io.MultiWriter(&logs, os.Stderr)
@@ -185,5 +193,260 @@ func TestOrdersUploadRunsThroughTheStateMachine(t *testing.T) {
 	}
 	if n("status") != "succeeded" || n("records_in") != "25" || n("records_out") != "10" || n("records_rejected") != "12" || n("records_filtered") != "3" {
 		t.Fatalf("metrics item %v", it)
+	}
+}
+
+func put(t *testing.T, key string, body []byte) {
+	t.Helper()
+	if _, err := s3c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("sluice-input-bucket"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// seen lists the executions that exist now.
+func seen(t *testing.T) map[string]bool {
+	t.Helper()
+	out, err := sfnc.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]bool{}
+	for _, e := range out.Executions {
+		m[aws.ToString(e.ExecutionArn)] = true
+	}
+	return m
+}
+
+// finished waits for n executions not in before to end, and returns them.
+func finished(t *testing.T, before map[string]bool, n int) []sfntypes.ExecutionListItem {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out, err := sfnc.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mine []sfntypes.ExecutionListItem
+		running := 0
+		for _, e := range out.Executions {
+			if !before[aws.ToString(e.ExecutionArn)] {
+				mine = append(mine, e)
+				if e.Status == sfntypes.ExecutionStatusRunning {
+					running++
+				}
+			}
+		}
+		if len(mine) >= n && running == 0 {
+			return mine
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d executions, %d running, after 90s; logs:\n%s", len(mine), running, logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func manifestOf(t *testing.T, runKeyPart string) map[string]any {
+	t.Helper()
+	ctx := context.Background()
+	for _, o := range listAll(t, "tables/") {
+		k := aws.ToString(o.Key)
+		if strings.HasSuffix(k, "/_manifest.json") && strings.Contains(k, runKeyPart) {
+			obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sluice-output-bucket"), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.NewDecoder(obj.Body).Decode(&m); err != nil {
+				t.Fatal(err)
+			}
+			obj.Body.Close()
+			return m
+		}
+	}
+	return nil
+}
+
+// manifestsFor returns the manifests whose source key is key.
+func manifestsFor(t *testing.T, key string) []map[string]any {
+	t.Helper()
+	var ms []map[string]any
+	for _, o := range listAll(t, "tables/") {
+		if !strings.HasSuffix(aws.ToString(o.Key), "/_manifest.json") {
+			continue
+		}
+		m := manifestOf(t, strings.TrimSuffix(aws.ToString(o.Key), "/_manifest.json"))
+		if src, _ := m["source"].(map[string]any); src != nil && src["key"] == key {
+			ms = append(ms, m)
+		}
+	}
+	return ms
+}
+
+func listAll(t *testing.T, prefix string) []s3types.Object {
+	t.Helper()
+	var out []s3types.Object
+	p := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String("sluice-output-bucket"), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Contents...)
+	}
+	return out
+}
+
+func counts(m map[string]any) string {
+	return fmt.Sprintf("%v/%v/%v/%v %v chunks %v", m["records_in"], m["records_out"], m["records_rejected"], m["records_filtered"], m["status"], m["chunks"])
+}
+
+// dataRows counts the rows of one run in the output table.
+func dataRows(t *testing.T, runID string) int {
+	t.Helper()
+	ctx := context.Background()
+	p := s3.NewListObjectsV2Paginator(s3c, &s3.ListObjectsV2Input{Bucket: aws.String("sluice-output-bucket"), Prefix: aws.String("tables/")})
+	rows := 0
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			if !strings.Contains(aws.ToString(o.Key), "/part-"+runID[:8]+"-") {
+				continue
+			}
+			obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sluice-output-bucket"), Key: o.Key})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			b.ReadFrom(obj.Body)
+			obj.Body.Close()
+			rows += strings.Count(b.String(), "\n")
+		}
+	}
+	return rows
+}
+
+func TestGzipJSONLines(t *testing.T) {
+	needStack(t)
+	before := seen(t)
+	// The orders as JSON Lines, gzipped: every value a string, as CSV gives them.
+	f, err := os.Open("../examples/orders/orders.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain bytes.Buffer
+	for _, rec := range recs[1:] {
+		row := map[string]string{}
+		for i, v := range rec {
+			row[recs[0][i]] = v
+		}
+		b, _ := json.Marshal(row)
+		plain.Write(append(b, '\n'))
+	}
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(plain.Bytes())
+	zw.Close()
+	put(t, "incoming/orders/orders-json.jsonl.gz", gz.Bytes())
+	execs := finished(t, before, 1)
+	if execs[0].Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("execution %s", execs[0].Status)
+	}
+	ms := manifestsFor(t, "incoming/orders/orders-json.jsonl.gz")
+	if len(ms) != 1 || counts(ms[0]) != "25/10/12/3 succeeded chunks 1" || ms[0]["format"] != "jsonl" || ms[0]["compression"] != "gzip" {
+		t.Fatalf("manifests %v", ms)
+	}
+}
+
+// bigSpec is the fan-out pipeline, kept in S3 like a user's spec.
+const bigSpec = `
+version: 1
+name: big
+source: {format: csv}
+fields:
+  - {name: order_id, type: int, required: true}
+  - {name: customer_id, from: user_id, type: int}
+  - {name: email, rules: {regex: "@"}}
+  - {name: amount, type: decimal, scale: 2}
+  - {name: status}
+  - {name: created_at, type: timestamp}
+  - {name: notes}
+filter:
+  - {name: not_cancelled, expr: status != "cancelled"}
+sink:
+  format: jsonl
+  partition_by: [{key: dt, field: created_at}]
+`
+
+func TestBigObjectFansOutThroughTheDistributedMap(t *testing.T) {
+	needStack(t)
+	put(t, "specs/big.yaml", []byte(bigSpec))
+	before := seen(t)
+	var b bytes.Buffer
+	b.WriteString("order_id,user_id,email,amount,currency,status,country,created_at,notes\n")
+	want := 0
+	for i := range 6000 {
+		status := "paid"
+		if i%10 == 0 {
+			status = "cancelled"
+		} else {
+			want++
+		}
+		fmt.Fprintf(&b, "%d,%d,user%d@example.com,%d.50,USD,%s,US,2026-11-%02dT10:00:00Z,\"note, with \"\"quotes\"\"\nand a line break\"\n", 100000+i, 500+i%50, i, i%900, status, 1+i%28)
+	}
+	put(t, "incoming/big/big.csv", b.Bytes())
+	execs := finished(t, before, 1)
+	if execs[0].Status != sfntypes.ExecutionStatusSucceeded {
+		desc, _ := sfnc.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: execs[0].ExecutionArn})
+		t.Fatalf("execution %s: %s %s", execs[0].Status, aws.ToString(desc.Error), aws.ToString(desc.Cause))
+	}
+	ms := manifestsFor(t, "incoming/big/big.csv")
+	if len(ms) != 1 {
+		t.Fatalf("%d manifests", len(ms))
+	}
+	m := ms[0]
+	if got := counts(m); !strings.HasPrefix(got, fmt.Sprintf("6000/%d/0/600 succeeded chunks ", want)) {
+		t.Fatalf("counts %s", got)
+	}
+	if n := m["chunks"].(float64); n <= 4 {
+		t.Fatalf("%v chunks: the Distributed Map was not used", n)
+	}
+	if rows := dataRows(t, m["run_id"].(string)); rows != want {
+		t.Fatalf("%d rows in the table, want %d", rows, want)
+	}
+}
+
+func TestRepeatedUploadIsOneLogicalRun(t *testing.T) {
+	needStack(t)
+	before := seen(t)
+	data, err := os.ReadFile("../examples/orders/orders.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same object twice: two events, two executions, one run id.
+	put(t, "incoming/orders/again.csv", data)
+	put(t, "incoming/orders/again.csv", data)
+	execs := finished(t, before, 2)
+	for _, e := range execs {
+		if e.Status != sfntypes.ExecutionStatusSucceeded {
+			t.Fatalf("execution %s", e.Status)
+		}
+	}
+	ms := manifestsFor(t, "incoming/orders/again.csv")
+	if len(ms) != 1 || counts(ms[0]) != "25/10/12/3 succeeded chunks 1" {
+		t.Fatalf("manifests %v", ms)
+	}
+	if rows := dataRows(t, ms[0]["run_id"].(string)); rows != 10 {
+		t.Fatalf("%d rows after two deliveries, want 10", rows)
 	}
 }

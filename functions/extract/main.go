@@ -9,9 +9,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
+	"github.com/sluice-etl/sluice/shared/claims/dynamoclaims"
 	"github.com/sluice-etl/sluice/shared/handler"
 	"github.com/sluice-etl/sluice/shared/storage/s3blob"
 )
@@ -28,10 +30,14 @@ func main() {
 		log.Error("AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	h := handler.NewExtractor(settings, handler.Deps{
+	deps := handler.Deps{
 		Open:    handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
 		Starter: sfn.NewFromConfig(cfg),
 		Log:     log,
-	})
+	}
+	if settings.IdempotencyTable != "" {
+		deps.Claims = dynamoclaims.New(dynamodb.NewFromConfig(cfg), settings.IdempotencyTable, nil)
+	}
+	h := handler.NewExtractor(settings, deps)
 	lambda.Start(h.Handle)
 }

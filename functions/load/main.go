@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sluice-etl/sluice/shared/claims/dynamoclaims"
 	"github.com/sluice-etl/sluice/shared/handler"
 	"github.com/sluice-etl/sluice/shared/metrics/dynamometrics"
 	"github.com/sluice-etl/sluice/shared/sink/dynamosink"
@@ -32,7 +33,7 @@ func main() {
 		os.Exit(1)
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
-	h := handler.NewLoader(settings, handler.Deps{
+	deps := handler.Deps{
 		Open:    handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
 		Metrics: dynamometrics.New(ddb, settings.MetricsTable),
 		Tables: func(table string, key []string) stage.TableWriter {
@@ -40,6 +41,10 @@ func main() {
 		},
 		EMF: os.Stdout,
 		Log: log,
-	})
+	}
+	if settings.IdempotencyTable != "" {
+		deps.Claims = dynamoclaims.New(ddb, settings.IdempotencyTable, nil)
+	}
+	h := handler.NewLoader(settings, deps)
 	lambda.Start(h.Handle)
 }

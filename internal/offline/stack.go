@@ -44,6 +44,8 @@ type Options struct {
 	// localstack/offline/moto_launcher.py are found under it.
 	Repo  string
 	Stack string
+	// Params override template parameter defaults.
+	Params map[string]string
 	// Concurrency bounds Lambda invocations in flight (default 10).
 	Concurrency int
 	Log         *slog.Logger
@@ -118,7 +120,7 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 		return nil, fmt.Errorf("enable Step Functions execution: %w", err)
 	}
 
-	t, err := samtemplate.Load(o.Repo+"/template.yaml", o.Stack, nil)
+	t, err := samtemplate.Load(o.Repo+"/template.yaml", o.Stack, o.Params)
 	if err != nil {
 		s.Down()
 		ln.Close()

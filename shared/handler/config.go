@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/examples"
+	"github.com/sluice-etl/sluice/shared/claims"
 	"github.com/sluice-etl/sluice/shared/metrics"
 	"github.com/sluice-etl/sluice/shared/spec"
 	"github.com/sluice-etl/sluice/shared/stage"
@@ -26,23 +27,24 @@ import (
 // Environment variables the functions read. EnvByFunction says which
 // function reads which; `sluice lint` checks template.yaml against it.
 const (
-	EnvSpecs           = "SLUICE_SPECS"
-	EnvStagingBucket   = "SLUICE_STAGING_BUCKET"
-	EnvOutputBucket    = "SLUICE_OUTPUT_BUCKET"
-	EnvOutputPrefix    = "SLUICE_OUTPUT_PREFIX"
-	EnvStateMachineArn = "SLUICE_STATE_MACHINE_ARN"
-	EnvMetricsTable    = "SLUICE_METRICS_TABLE"
-	EnvChunkBytes      = "SLUICE_CHUNK_BYTES"
-	EnvMaxInlineChunks = "SLUICE_MAX_INLINE_CHUNKS"
-	EnvMaxConcurrency  = "SLUICE_MAX_CONCURRENCY"
+	EnvSpecs            = "SLUICE_SPECS"
+	EnvStagingBucket    = "SLUICE_STAGING_BUCKET"
+	EnvOutputBucket     = "SLUICE_OUTPUT_BUCKET"
+	EnvOutputPrefix     = "SLUICE_OUTPUT_PREFIX"
+	EnvStateMachineArn  = "SLUICE_STATE_MACHINE_ARN"
+	EnvMetricsTable     = "SLUICE_METRICS_TABLE"
+	EnvChunkBytes       = "SLUICE_CHUNK_BYTES"
+	EnvMaxInlineChunks  = "SLUICE_MAX_INLINE_CHUNKS"
+	EnvMaxConcurrency   = "SLUICE_MAX_CONCURRENCY"
+	EnvIdempotencyTable = "SLUICE_IDEMPOTENCY_TABLE"
 )
 
 // EnvByFunction lists, per function, the variables it requires (true) or
 // reads when set (false).
 var EnvByFunction = map[string]map[string]bool{
-	"extract":   {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false},
+	"extract":   {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false, EnvIdempotencyTable: false},
 	"transform": {EnvSpecs: true, EnvStagingBucket: true},
-	"load":      {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true},
+	"load":      {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false},
 }
 
 // Settings are a function's configuration, read from its environment.
@@ -55,9 +57,11 @@ type Settings struct {
 	OutputPrefix    string
 	StateMachineArn string
 	MetricsTable    string
-	ChunkBytes      int64
-	MaxInlineChunks int
-	MaxConcurrency  int
+	// IdempotencyTable, when set, makes each run id run once at a time.
+	IdempotencyTable string
+	ChunkBytes       int64
+	MaxInlineChunks  int
+	MaxConcurrency   int
 }
 
 // SettingsFromEnv reads the variables function fn uses. Required ones that
@@ -78,14 +82,15 @@ func SettingsFromEnv(fn string, getenv func(string) string) (Settings, error) {
 		return Settings{}, fmt.Errorf("%s: missing environment: %s", fn, strings.Join(missing, ", "))
 	}
 	s := Settings{
-		StagingBucket:   getenv(EnvStagingBucket),
-		OutputBucket:    getenv(EnvOutputBucket),
-		OutputPrefix:    getenv(EnvOutputPrefix),
-		StateMachineArn: getenv(EnvStateMachineArn),
-		MetricsTable:    getenv(EnvMetricsTable),
-		ChunkBytes:      64 << 20,
-		MaxInlineChunks: 40,
-		MaxConcurrency:  10,
+		StagingBucket:    getenv(EnvStagingBucket),
+		OutputBucket:     getenv(EnvOutputBucket),
+		OutputPrefix:     getenv(EnvOutputPrefix),
+		StateMachineArn:  getenv(EnvStateMachineArn),
+		MetricsTable:     getenv(EnvMetricsTable),
+		IdempotencyTable: getenv(EnvIdempotencyTable),
+		ChunkBytes:       64 << 20,
+		MaxInlineChunks:  40,
+		MaxConcurrency:   10,
 	}
 	if err := json.Unmarshal([]byte(getenv(EnvSpecs)), &s.Specs); err != nil {
 		return Settings{}, fmt.Errorf("%s: %s must be a JSON object of key prefix to spec location: %w", fn, EnvSpecs, err)
@@ -117,6 +122,9 @@ type Deps struct {
 	Open    Opener
 	Starter ExecutionStarter // extract, when S3 notifications invoke it
 	Metrics metrics.Store    // load
+	// Claims, when set, makes a run id run once at a time (extract claims,
+	// load completes or releases).
+	Claims claims.Store
 	// Tables gives the load function a writer for a dynamodb sink.
 	Tables func(table string, key []string) stage.TableWriter
 	Log    *slog.Logger

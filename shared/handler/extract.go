@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/sluice-etl/sluice/shared/claims"
 	"github.com/sluice-etl/sluice/shared/stage"
 	"github.com/sluice-etl/sluice/shared/storage"
 )
@@ -56,7 +58,26 @@ type Planned struct {
 	Chunks         []ChunkTask `json:"chunks,omitempty"`
 	ChunksKey      string      `json:"chunks_key,omitempty"`
 	MaxConcurrency int         `json:"max_concurrency"`
+	// Skip says another execution is running this run, or has completed
+	// it (SkipReason in_progress or done): the state machine ends here.
+	Skip       bool   `json:"skip"`
+	SkipReason string `json:"skip_reason,omitempty"`
 }
+
+// TaskInput is how the state machine calls extract: the execution's
+// input and its name, which owns the run's claim.
+type TaskInput struct {
+	Event     json.RawMessage `json:"event"`
+	Execution string          `json:"execution"`
+}
+
+// Claim times: a run's claim outlives any run (the state machine's
+// functions time out long before), and a completed run stays done long
+// enough to absorb repeated deliveries.
+const (
+	ClaimTTL  = 2 * time.Hour
+	ClaimKeep = 7 * 24 * time.Hour
+)
 
 // Started is the extract function's answer to an S3 notification.
 type Started struct {
@@ -88,6 +109,11 @@ var ErrUnknownEvent = errors.New("unsupported event: want an S3 notification, an
 // EventBridge "Object Created" event or a task input {bucket, key} (and
 // plans the run).
 func (e *Extractor) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	owner := ""
+	var task TaskInput
+	if json.Unmarshal(raw, &task) == nil && len(task.Event) > 0 && task.Execution != "" {
+		raw, owner = task.Event, task.Execution
+	}
 	var probe struct {
 		Records    []json.RawMessage `json:"Records"`
 		Event      string            `json:"Event"`
@@ -112,13 +138,13 @@ func (e *Extractor) Handle(ctx context.Context, raw json.RawMessage) (any, error
 		if err != nil {
 			return nil, err
 		}
-		return e.Plan(ctx, ref)
+		return e.plan(ctx, ref, owner)
 	case probe.Bucket != "" && probe.Key != "":
 		var ref ObjectRef
 		if err := json.Unmarshal(raw, &ref); err != nil {
 			return nil, fmt.Errorf("extract: decode task input: %w", err)
 		}
-		return e.Plan(ctx, ref)
+		return e.plan(ctx, ref, owner)
 	}
 	return nil, ErrUnknownEvent
 }
@@ -199,6 +225,12 @@ func (e *Extractor) start(ctx context.Context, ev events.S3Event) (Started, erro
 // Plan settles format and compression, plans the chunks and stores the
 // job in the staging bucket.
 func (e *Extractor) Plan(ctx context.Context, ref ObjectRef) (*Planned, error) {
+	return e.plan(ctx, ref, "")
+}
+
+// plan is Plan on behalf of an execution: with claims configured, only the
+// execution that claims the run id plans it.
+func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Planned, error) {
 	if err := storage.CheckKey(ref.Key); err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
@@ -227,6 +259,20 @@ func (e *Extractor) Plan(ctx context.Context, ref ObjectRef) (*Planned, error) {
 		RunID: job.RunID, Pipeline: pipelineName(p.Spec.Name, loc), Source: ref,
 		StagingBucket: e.s.StagingBucket, JobKey: storage.Join(StagingRoot, job.RunID, "job.json"),
 		ChunkCount: len(job.Chunks), MaxConcurrency: e.s.MaxConcurrency,
+	}
+	if e.d.Claims != nil {
+		if owner == "" {
+			owner = "task-" + job.RunID
+		}
+		st, err := e.d.Claims.Claim(ctx, job.RunID, owner, ClaimTTL)
+		if err != nil {
+			return nil, fmt.Errorf("extract: %w", err)
+		}
+		if st != claims.Claimed {
+			e.d.Log.InfoContext(ctx, "run already handled; standing down", "run_id", job.RunID, "state", st)
+			out.Skip, out.SkipReason, out.ChunkCount = true, string(st), 0
+			return out, nil
+		}
 	}
 	if err := putJSON(ctx, staging, out.JobKey, job); err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/sluice-etl/sluice/examples"
+	"github.com/sluice-etl/sluice/shared/claims"
 	"github.com/sluice-etl/sluice/shared/handler"
 	"github.com/sluice-etl/sluice/shared/metrics"
 	"github.com/sluice-etl/sluice/shared/stage"
@@ -406,5 +407,55 @@ func TestSettingsFromEnv(t *testing.T) {
 	env[handler.EnvChunkBytes] = "lots"
 	if _, err := handler.SettingsFromEnv("extract", func(k string) string { return env[k] }); err == nil {
 		t.Fatal("bad chunk size accepted")
+	}
+}
+
+func TestClaimsMakeARunHappenOnce(t *testing.T) {
+	e := newEnv(t)
+	d := e.deps()
+	d.Claims = &claims.Mem{}
+	ex := handler.NewExtractor(e.s, d)
+	task := func(execution string) []byte {
+		return []byte(`{"event":` + string(fixture(t, "eventbridge-object-created.json")) + `,"execution":"` + execution + `"}`)
+	}
+	var a, b, again handler.Planned
+	if err := invoke(t, ex.Handle, task("exec-a"), &a); err != nil || a.Skip || a.ChunkCount != 1 {
+		t.Fatalf("first execution: %+v %v", a, err)
+	}
+	if err := invoke(t, ex.Handle, task("exec-b"), &b); err != nil || !b.Skip || b.SkipReason != "in_progress" || b.RunID != a.RunID {
+		t.Fatalf("duplicate execution: %+v %v", b, err)
+	}
+	if err := invoke(t, ex.Handle, task("exec-a"), &again); err != nil || again.Skip {
+		t.Fatalf("retried extract of the owner: %+v %v", again, err)
+	}
+	// Run it to the end: the claim becomes done.
+	tr, ld := handler.NewTransformer(e.s, d), handler.NewLoader(e.s, d)
+	chunk, _ := json.Marshal(a.Chunks[0])
+	var done handler.ChunkDone
+	var loaded, final handler.LoadOutput
+	if err := invoke(t, tr.Handle, chunk, &done); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(handler.LoadInput{Action: handler.ActionLoad, Run: a})
+	if err := invoke(t, ld.Handle, payload, &loaded); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ = json.Marshal(handler.LoadInput{Action: handler.ActionFinalize, Run: a, ManifestKey: loaded.ManifestKey})
+	if err := invoke(t, ld.Handle, payload, &final); err != nil {
+		t.Fatal(err)
+	}
+	var late handler.Planned
+	if err := invoke(t, ex.Handle, task("exec-c"), &late); err != nil || !late.Skip || late.SkipReason != "done" {
+		t.Fatalf("late duplicate: %+v %v", late, err)
+	}
+	// A failed run releases its claim, so a retry can run.
+	var failed handler.LoadOutput
+	payload, _ = json.Marshal(handler.LoadInput{Action: handler.ActionFail, Run: a, Error: &handler.CaughtError{Error: "X", Cause: "y"}})
+	if err := invoke(t, ld.Handle, payload, &failed); err != nil {
+		t.Fatal(err)
+	}
+	var retry handler.Planned
+	if err := invoke(t, ex.Handle, task("exec-d"), &retry); err != nil || retry.Skip {
+		t.Fatalf("retry after a failure: %+v %v", retry, err)
 	}
 }

@@ -173,6 +173,16 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 	if err := l.record(ctx, in.Run.Pipeline, &m); err != nil {
 		return nil, err
 	}
+	if l.d.Claims != nil {
+		if m.Status == stage.StatusSucceeded {
+			err = l.d.Claims.Complete(ctx, m.RunID, ClaimKeep)
+		} else {
+			err = l.d.Claims.Release(ctx, m.RunID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("finalize: %w", err)
+		}
+	}
 	return outputOf(in.Run.Pipeline, "", &m), nil
 }
 
@@ -223,6 +233,12 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	}
 	if err := l.record(ctx, pipeline, m); err != nil {
 		return nil, err
+	}
+	if l.d.Claims != nil && in.Run.RunID != "" {
+		// Let a retry of the same object run again.
+		if err := l.d.Claims.Release(ctx, in.Run.RunID); err != nil {
+			return nil, fmt.Errorf("fail: %w", err)
+		}
 	}
 	return outputOf(pipeline, "", m), nil
 }

@@ -1,0 +1,68 @@
+// Package claimstest is the conformance suite every claims.Store runs.
+package claimstest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/sluice-etl/sluice/shared/claims"
+)
+
+// Run runs the suite; newStore returns an empty store whose clock is
+// *now.
+func Run(t *testing.T, newStore func(t *testing.T, now *time.Time) claims.Store) {
+	ctx := context.Background()
+	expect := func(t *testing.T, got claims.State, err error, want claims.State) {
+		t.Helper()
+		if err != nil || got != want {
+			t.Fatalf("got %s, %v; want %s", got, err, want)
+		}
+	}
+	t.Run("FirstClaimsOthersWait", func(t *testing.T) {
+		now := time.Unix(1_800_000_000, 0)
+		s := newStore(t, &now)
+		st, err := s.Claim(ctx, "r1", "exec-a", time.Hour)
+		expect(t, st, err, claims.Claimed)
+		st, err = s.Claim(ctx, "r1", "exec-b", time.Hour)
+		expect(t, st, err, claims.InProgress)
+		st, err = s.Claim(ctx, "r1", "exec-a", time.Hour) // a retried task of the owner
+		expect(t, st, err, claims.Claimed)
+		st, err = s.Claim(ctx, "r2", "exec-b", time.Hour)
+		expect(t, st, err, claims.Claimed)
+	})
+	t.Run("DoneStaysDone", func(t *testing.T) {
+		now := time.Unix(1_800_000_000, 0)
+		s := newStore(t, &now)
+		st, err := s.Claim(ctx, "r", "a", time.Hour)
+		expect(t, st, err, claims.Claimed)
+		if err := s.Complete(ctx, "r", 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		st, err = s.Claim(ctx, "r", "a", time.Hour)
+		expect(t, st, err, claims.Done)
+		now = now.Add(25 * time.Hour) // the completion expired
+		st, err = s.Claim(ctx, "r", "b", time.Hour)
+		expect(t, st, err, claims.Claimed)
+	})
+	t.Run("ExpiredClaimIsTakenOver", func(t *testing.T) {
+		now := time.Unix(1_800_000_000, 0)
+		s := newStore(t, &now)
+		st, err := s.Claim(ctx, "r", "dead", time.Minute)
+		expect(t, st, err, claims.Claimed)
+		now = now.Add(2 * time.Minute)
+		st, err = s.Claim(ctx, "r", "live", time.Minute)
+		expect(t, st, err, claims.Claimed)
+	})
+	t.Run("ReleaseAllowsARetry", func(t *testing.T) {
+		now := time.Unix(1_800_000_000, 0)
+		s := newStore(t, &now)
+		st, err := s.Claim(ctx, "r", "a", time.Hour)
+		expect(t, st, err, claims.Claimed)
+		if err := s.Release(ctx, "r"); err != nil {
+			t.Fatal(err)
+		}
+		st, err = s.Claim(ctx, "r", "b", time.Hour)
+		expect(t, st, err, claims.Claimed)
+	})
+}

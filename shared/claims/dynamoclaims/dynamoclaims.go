@@ -1,0 +1,100 @@
+// Package dynamoclaims keeps run claims in the idempotency table (key id,
+// TTL attribute expires_at) with conditional writes. Readers ignore
+// expired items themselves, since TTL deletes them only eventually.
+package dynamoclaims
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/sluice-etl/sluice/shared/claims"
+)
+
+// API is the part of *dynamodb.Client the store uses.
+type API interface {
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Store is a claims.Store on one table.
+type Store struct {
+	api   API
+	table string
+	now   func() time.Time
+}
+
+var _ claims.Store = (*Store)(nil)
+
+// New returns a Store; now may be nil for the wall clock.
+func New(api API, table string, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{api: api, table: table, now: now}
+}
+
+func key(runID string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"id": &types.AttributeValueMemberS{Value: "run#" + runID}}
+}
+
+// Claim implements claims.Store: put if the item is absent, expired, or
+// already ours; otherwise report what holds it.
+func (s *Store) Claim(ctx context.Context, runID, owner string, ttl time.Duration) (claims.State, error) {
+	now := s.now().Unix()
+	cond := expression.AttributeNotExists(expression.Name("id")).
+		Or(expression.Name("expires_at").LessThanEqual(expression.Value(now))).
+		Or(expression.Name("status").Equal(expression.Value(string(claims.InProgress))).And(expression.Name("owner").Equal(expression.Value(owner))))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return "", err
+	}
+	item := key(runID)
+	item["status"] = &types.AttributeValueMemberS{Value: string(claims.InProgress)}
+	item["owner"] = &types.AttributeValueMemberS{Value: owner}
+	item["expires_at"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(now+int64(ttl/time.Second), 10)}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(s.table), Item: item,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		if st, ok := ccf.Item["status"].(*types.AttributeValueMemberS); ok && st.Value == string(claims.Done) {
+			return claims.Done, nil
+		}
+		return claims.InProgress, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("claim run %s in %s: %w", runID, s.table, err)
+	}
+	return claims.Claimed, nil
+}
+
+// Complete implements claims.Store.
+func (s *Store) Complete(ctx context.Context, runID string, keep time.Duration) error {
+	item := key(runID)
+	item["status"] = &types.AttributeValueMemberS{Value: string(claims.Done)}
+	item["expires_at"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(s.now().Add(keep).Unix(), 10)}
+	if _, err := s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item}); err != nil {
+		return fmt.Errorf("complete run %s in %s: %w", runID, s.table, err)
+	}
+	return nil
+}
+
+// Release implements claims.Store.
+func (s *Store) Release(ctx context.Context, runID string) error {
+	if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(runID)}); err != nil {
+		return fmt.Errorf("release run %s in %s: %w", runID, s.table, err)
+	}
+	return nil
+}
