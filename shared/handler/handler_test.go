@@ -42,11 +42,11 @@ func newEnv(t *testing.T) *env {
 	e := &env{buckets: map[string]*memblob.Bucket{}, metrics: &metrics.MemStore{}, starter: &fakeStarter{names: map[string]string{}}}
 	e.s = handler.Settings{
 		Specs:           map[string]string{"incoming/orders/": "bundled:orders"},
-		StagingBucket:   "sluice-staging",
-		OutputBucket:    "sluice-output",
+		StagingBucket:   "sluice-staging-bucket",
+		OutputBucket:    "sluice-output-bucket",
 		OutputPrefix:    "tables",
 		StateMachineArn: "arn:aws:states:us-east-1:123456789012:stateMachine:sluice-etl",
-		MetricsTable:    "sluice-metrics",
+		MetricsTable:    "sluice-metrics-table",
 		ChunkBytes:      64 << 20,
 		MaxInlineChunks: 40,
 		MaxConcurrency:  10,
@@ -59,7 +59,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, e.bucket("sluice-input"), "incoming/orders/orders.csv", data)
+	put(t, e.bucket("sluice-input-bucket"), "incoming/orders/orders.csv", data)
 	return e
 }
 
@@ -153,9 +153,9 @@ func TestSFNPathFromFixtures(t *testing.T) {
 	}
 	run := planned.RunID
 	want := handler.Planned{
-		RunID: run, Pipeline: "orders", Source: handler.ObjectRef{Bucket: "sluice-input", Key: "incoming/orders/orders.csv"},
-		StagingBucket: "sluice-staging", JobKey: "runs/" + run + "/job.json", ChunkCount: 1, MaxConcurrency: 10,
-		Chunks: []handler.ChunkTask{{StagingBucket: "sluice-staging", JobKey: "runs/" + run + "/job.json", Index: 0, Start: 0, End: 1934}},
+		RunID: run, Pipeline: "orders", Source: handler.ObjectRef{Bucket: "sluice-input-bucket", Key: "incoming/orders/orders.csv"},
+		StagingBucket: "sluice-staging-bucket", JobKey: "runs/" + run + "/job.json", ChunkCount: 1, MaxConcurrency: 10,
+		Chunks: []handler.ChunkTask{{StagingBucket: "sluice-staging-bucket", JobKey: "runs/" + run + "/job.json", Index: 0, Start: 0, End: 1934}},
 	}
 	if fmt.Sprint(planned) != fmt.Sprint(want) {
 		t.Fatalf("planned = %+v\nwant      %+v", planned, want)
@@ -196,7 +196,7 @@ func TestSFNPathFromFixtures(t *testing.T) {
 	if loaded != wantLoad {
 		t.Fatalf("load = %+v\nwant   %+v", loaded, wantLoad)
 	}
-	out := e.bucket("sluice-output")
+	out := e.bucket("sluice-output-bucket")
 	if _, err := out.Attributes(ctx, "tables/orders/_runs/"+run+"/_SUCCESS"); !errors.Is(err, storage.ErrNotFound) {
 		t.Fatalf("_SUCCESS before finalize: %v", err)
 	}
@@ -230,7 +230,7 @@ func TestSFNPathFromFixtures(t *testing.T) {
 	if strings.Join(keys, "\n") != strings.Join(wantKeys, "\n") {
 		t.Fatalf("output keys:\n%s\nwant\n%s", strings.Join(keys, "\n"), strings.Join(wantKeys, "\n"))
 	}
-	if left, _ := e.bucket("sluice-staging").List(ctx, ""); len(left) != 0 {
+	if left, _ := e.bucket("sluice-staging-bucket").List(ctx, ""); len(left) != 0 {
 		t.Fatalf("staging not cleared: %d objects", len(left))
 	}
 	rec := e.metrics.Runs[run]
@@ -265,7 +265,7 @@ func TestS3NotificationStartsOneExecutionPerUpload(t *testing.T) {
 	if err := invoke(t, ex.Handle, fixture(t, "s3-put.json"), &first); err != nil {
 		t.Fatal(err)
 	}
-	ref := handler.ObjectRef{Bucket: "sluice-input", Key: "incoming/orders/orders.csv", ETag: "0123456789abcdef0123456789abcdef"}
+	ref := handler.ObjectRef{Bucket: "sluice-input-bucket", Key: "incoming/orders/orders.csv", ETag: "0123456789abcdef0123456789abcdef"}
 	name := handler.ExecutionName(ref)
 	if len(first.Started) != 1 || first.Started[0] != name || len(first.Duplicates) != 0 || first.Ignored != 0 {
 		t.Fatalf("first delivery = %+v", first)
@@ -304,7 +304,7 @@ func TestS3TestEventIgnored(t *testing.T) {
 	e := newEnv(t)
 	ex := handler.NewExtractor(e.s, e.deps())
 	var got handler.Started
-	err := invoke(t, ex.Handle, []byte(`{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-23T10:00:00Z","Bucket":"sluice-input","RequestId":"X","HostId":"Y"}`), &got)
+	err := invoke(t, ex.Handle, []byte(`{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-23T10:00:00Z","Bucket":"sluice-input-bucket","RequestId":"X","HostId":"Y"}`), &got)
 	if err != nil || got.Ignored != 1 || len(got.Started) != 0 || len(e.starter.names) != 0 {
 		t.Fatalf("test event: %+v %v", got, err)
 	}
@@ -318,7 +318,7 @@ func TestRefusedKeys(t *testing.T) {
 		{"elsewhere/orders.csv", "no spec is configured"},
 		{"incoming/orders/a\x01b.csv", "invalid object key"},
 	} {
-		payload, _ := json.Marshal(handler.ObjectRef{Bucket: "sluice-input", Key: c.key})
+		payload, _ := json.Marshal(handler.ObjectRef{Bucket: "sluice-input-bucket", Key: c.key})
 		var p handler.Planned
 		if err := invoke(t, ex.Handle, payload, &p); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("key %q: err = %v, want %q", c.key, err, c.want)
@@ -340,16 +340,16 @@ func TestDistributedWhenManyChunks(t *testing.T) {
 	for i := range 400 {
 		fmt.Fprintf(&b, "%d,value %d\n", i, i)
 	}
-	put(t, e.bucket("sluice-input"), "big/data.csv", []byte(b.String()))
+	put(t, e.bucket("sluice-input-bucket"), "big/data.csv", []byte(b.String()))
 	ex := handler.NewExtractor(e.s, e.deps())
 	var p handler.Planned
-	if err := invoke(t, ex.Handle, []byte(`{"bucket":"sluice-input","key":"big/data.csv"}`), &p); err != nil {
+	if err := invoke(t, ex.Handle, []byte(`{"bucket":"sluice-input-bucket","key":"big/data.csv"}`), &p); err != nil {
 		t.Fatal(err)
 	}
 	if !p.Distributed || len(p.Chunks) != 0 || p.ChunksKey != "runs/"+p.RunID+"/chunks.json" || p.ChunkCount < 10 {
 		t.Fatalf("planned = %+v", p)
 	}
-	data, err := storage.ReadAll(ctx, e.bucket("sluice-staging"), p.ChunksKey)
+	data, err := storage.ReadAll(ctx, e.bucket("sluice-staging-bucket"), p.ChunksKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,13 +43,13 @@ func TestPipelineOnMoto(t *testing.T) {
 	}
 	s3c := s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)
 	ddb := dynamodb.NewFromConfig(cfg)
-	for _, b := range []string{"sluice-input", "sluice-staging", "sluice-output"} {
+	for _, b := range []string{"sluice-input-bucket", "sluice-staging-bucket", "sluice-output-bucket"} {
 		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := ddb.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            aws.String("sluice-metrics"),
+		TableName:            aws.String("sluice-metrics-table"),
 		BillingMode:          ddbtypes.BillingModePayPerRequest,
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("run_id"), AttributeType: ddbtypes.ScalarAttributeTypeS}},
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("run_id"), KeyType: ddbtypes.KeyTypeHash}},
@@ -62,16 +62,16 @@ func TestPipelineOnMoto(t *testing.T) {
 	}
 	data, _ := os.ReadFile(dir + "/orders.csv")
 	open := handler.S3Opener(s3c)
-	in, _ := open(ctx, "sluice-input")
+	in, _ := open(ctx, "sluice-input-bucket")
 	if err := storage.WriteAll(ctx, in, "incoming/orders/orders.csv", data); err != nil {
 		t.Fatal(err)
 	}
 	s := handler.Settings{
-		Specs: map[string]string{"incoming/orders/": "bundled:orders"}, StagingBucket: "sluice-staging",
-		OutputBucket: "sluice-output", OutputPrefix: "tables", MetricsTable: "sluice-metrics",
+		Specs: map[string]string{"incoming/orders/": "bundled:orders"}, StagingBucket: "sluice-staging-bucket",
+		OutputBucket: "sluice-output-bucket", OutputPrefix: "tables", MetricsTable: "sluice-metrics-table",
 		ChunkBytes: 64 << 20, MaxInlineChunks: 40, MaxConcurrency: 4,
 	}
-	deps := handler.Deps{Open: open, Metrics: dynamometrics.New(ddb, "sluice-metrics")}
+	deps := handler.Deps{Open: open, Metrics: dynamometrics.New(ddb, "sluice-metrics-table")}
 
 	var planned handler.Planned
 	if err := invoke(t, handler.NewExtractor(s, deps).Handle, fixture(t, "eventbridge-object-created.json"), &planned); err != nil {
@@ -95,7 +95,7 @@ func TestPipelineOnMoto(t *testing.T) {
 	if final.Status != "succeeded" || final.In != 25 || final.Out != 10 || final.Rejected != 12 || final.Filtered != 3 {
 		t.Fatalf("final = %+v", final)
 	}
-	out, _ := open(ctx, "sluice-output")
+	out, _ := open(ctx, "sluice-output-bucket")
 	objs, err := out.List(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -112,12 +112,12 @@ func TestPipelineOnMoto(t *testing.T) {
 	if len(keys) != 6 || rows != 10 {
 		t.Fatalf("output objects %v with %d rows", keys, rows)
 	}
-	if left, _ := handler.S3Opener(s3c)(ctx, "sluice-staging"); left != nil {
+	if left, _ := handler.S3Opener(s3c)(ctx, "sluice-staging-bucket"); left != nil {
 		if l, _ := left.List(ctx, ""); len(l) != 0 {
 			t.Fatalf("staging not cleared: %d objects", len(l))
 		}
 	}
-	item, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("sluice-metrics"),
+	item, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("sluice-metrics-table"),
 		Key: map[string]ddbtypes.AttributeValue{"run_id": &ddbtypes.AttributeValueMemberS{Value: planned.RunID}}})
 	if err != nil {
 		t.Fatal(err)
