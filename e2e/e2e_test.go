@@ -450,3 +450,49 @@ func TestRepeatedUploadIsOneLogicalRun(t *testing.T) {
 		t.Fatalf("%d rows after two deliveries, want 10", rows)
 	}
 }
+
+// TestInvokeCLI runs `sluice invoke extract --event events/s3-put.json`
+// against the running stack: the notification starts one execution, and
+// delivering it again starts none.
+func TestInvokeCLI(t *testing.T) {
+	needStack(t)
+	bin := filepath.Join(t.TempDir(), "sluice")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	run := func() map[string][]string {
+		cmd := exec.Command(bin, "invoke", "extract", "--event", "events/s3-put.json")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+stack.Endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("invoke: %v\n%s\n%s", err, stdout.String(), stderr.String())
+		}
+		if !strings.Contains(stderr.String(), "REPORT function sluice-extract-function") {
+			t.Fatalf("no REPORT line in the logs:\n%s", stderr.String())
+		}
+		var out map[string][]string
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(stdout.Bytes(), &raw); err != nil {
+			t.Fatalf("response %s: %v", stdout.String(), err)
+		}
+		out = map[string][]string{}
+		for _, k := range []string{"started", "duplicates"} {
+			var v []string
+			json.Unmarshal(raw[k], &v)
+			out[k] = v
+		}
+		return out
+	}
+	first := run()
+	if len(first["started"]) != 1 || len(first["duplicates"]) != 0 {
+		t.Fatalf("first invoke = %v", first)
+	}
+	again := run()
+	if len(again["started"]) != 0 || len(again["duplicates"]) != 1 || again["duplicates"][0] != first["started"][0] {
+		t.Fatalf("second invoke = %v", again)
+	}
+}

@@ -30,8 +30,12 @@ Usage:
   sluice validate SPEC            check a spec without reading data
   sluice lint [--template F] [SPEC...]
                                   check template.yaml, its state machines and specs
+  sluice local up [--addr 127.0.0.1:4566]
+                                  run the offline stack (moto + local Lambda) in the foreground
   sluice local deploy [--endpoint URL]
                                   create the template's resources on a local AWS endpoint
+  sluice invoke FUNCTION --event FILE
+                                  run a function's real bootstrap once (sam local invoke, no Docker)
   sluice version
 
 Run 'sluice COMMAND -h' for a command's flags.
@@ -52,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdLint(args[1:], stdout, stderr)
 	case "local":
 		return cmdLocal(ctx, args[1:], stdout, stderr)
+	case "invoke":
+		return cmdInvoke(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
