@@ -144,7 +144,10 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 	}
 	out, err := p.Invoke(ctx, payload, f.Timeout)
 	res.Duration = time.Since(began)
-	res.Logs = p.logs.take()
+	// The lines Lambda adds around every invocation.
+	res.Logs = append([]byte("START RequestId: "+res.RequestID+" Version: $LATEST\n"), p.logs.take()...)
+	res.Logs = fmt.Appendf(res.Logs, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB\n",
+		res.RequestID, res.RequestID, float64(res.Duration)/1e6, f.Memory)
 	l.record(f.Name, res.Logs)
 	var fe *runtimeapi.FunctionError
 	switch {
