@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,7 +75,7 @@ func TestMain(m *testing.M) {
 		// so that fan-out goes through the Distributed Map.
 		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs,
 			Params: map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3",
-				"Specs": `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml"}`}}
+				"Specs": `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml"}`}}
 		if os.Getenv("SLUICE_E2E_LOG") != "" {
 			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			o.FunctionLogs = io.MultiWriter(&logs, os.Stderr)
@@ -220,7 +221,7 @@ func seen(t *testing.T) map[string]bool {
 // finished waits for n executions not in before to end, and returns them.
 func finished(t *testing.T, before map[string]bool, n int) []sfntypes.ExecutionListItem {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(180 * time.Second)
 	for {
 		out, err := sfnc.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn)})
 		if err != nil {
@@ -240,7 +241,7 @@ func finished(t *testing.T, before map[string]bool, n int) []sfntypes.ExecutionL
 			return mine
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d executions, %d running, after 90s; logs:\n%s", len(mine), running, logs.String())
+			t.Fatalf("%d executions, %d running, after 180s; logs:\n%s", len(mine), running, logs.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -329,6 +330,96 @@ func dataRows(t *testing.T, runID string) int {
 	return rows
 }
 
+func TestTenUploadsAtOnce(t *testing.T) {
+	needStack(t)
+	put(t, "specs/big.yaml", []byte(bigSpec))
+	before := seen(t)
+	total := 0
+	done := make(chan error, 10)
+	for u := range 10 {
+		var b bytes.Buffer
+		b.WriteString("order_id,user_id,email,amount,status,created_at,notes\n")
+		for i := range 300 + 50*u {
+			fmt.Fprintf(&b, "%d,%d,u%d@example.com,%d.25,paid,2026-10-%02dT08:00:00Z,load test\n", u*100000+i, u, i, i, 1+i%28)
+			total++
+		}
+		go func(u int, body []byte) {
+			_, err := s3c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("sluice-input-bucket"),
+				Key: aws.String(fmt.Sprintf("incoming/big/load-%02d.csv", u)), Body: bytes.NewReader(body)})
+			done <- err
+		}(u, b.Bytes())
+	}
+	for range 10 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	execs := finished(t, before, 10)
+	got := 0
+	for u, e := range execs {
+		if e.Status != sfntypes.ExecutionStatusSucceeded {
+			t.Fatalf("execution %d: %s", u, e.Status)
+		}
+	}
+	for u := range 10 {
+		ms := manifestsFor(t, fmt.Sprintf("incoming/big/load-%02d.csv", u))
+		if len(ms) != 1 {
+			t.Fatalf("upload %d: %d manifests", u, len(ms))
+		}
+		got += dataRows(t, ms[0]["run_id"].(string))
+	}
+	if got != total {
+		t.Fatalf("%d rows out, want %d", got, total)
+	}
+}
+
+func TestFatalFailureTakesTheCatchPath(t *testing.T) {
+	needStack(t)
+	put(t, "specs/strict.yaml", []byte(strings.Replace(bigSpec, "name: big", "name: strict\nrejects: {policy: fail}", 1)))
+	before := seen(t)
+	data, _ := os.ReadFile("../examples/orders/orders.csv")
+	put(t, "incoming/strict/orders.csv", data)
+	execs := finished(t, before, 1)
+	if execs[0].Status != sfntypes.ExecutionStatusFailed {
+		t.Fatalf("execution %s, want FAILED", execs[0].Status)
+	}
+	desc, _ := sfnc.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: execs[0].ExecutionArn})
+	if aws.ToString(desc.Error) != "Sluice.ExecutionFailed" {
+		t.Fatalf("error %q", aws.ToString(desc.Error))
+	}
+	// Only the failed run's manifest: no data, no _SUCCESS.
+	objs := listAll(t, "tables/strict/")
+	if len(objs) != 1 || !strings.HasSuffix(aws.ToString(objs[0].Key), "/_manifest.json") {
+		var keys []string
+		for _, o := range objs {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+		t.Fatalf("a failed run left output: %v", keys)
+	}
+	if m := manifestsFor(t, "incoming/strict/orders.csv"); len(m) != 1 || m[0]["status"] != "failed" || !strings.Contains(fmt.Sprint(m[0]["error"]), "rejects.policy is fail") {
+		t.Fatalf("failed manifest %v", m)
+	}
+	scan, err := ddb.Scan(context.Background(), &dynamodb.ScanInput{TableName: aws.String("sluice-metrics-table")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, it := range scan.Items {
+		src, _ := it["source"].(*ddbtypes.AttributeValueMemberS)
+		st, _ := it["status"].(*ddbtypes.AttributeValueMemberS)
+		er, _ := it["error"].(*ddbtypes.AttributeValueMemberS)
+		if src != nil && strings.HasSuffix(src.Value, "incoming/strict/orders.csv") {
+			found = true
+			if st.Value != "failed" || er == nil || !strings.Contains(er.Value, "rejects.policy is fail") {
+				t.Fatalf("metrics item: status %v error %v", st.Value, aws.ToString(&er.Value))
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the failed run is not in the metrics table")
+	}
+}
+
 func TestGzipJSONLines(t *testing.T) {
 	needStack(t)
 	before := seen(t)
@@ -387,44 +478,6 @@ sink:
   format: jsonl
   partition_by: [{key: dt, field: created_at}]
 `
-
-func TestBigObjectFansOutThroughTheDistributedMap(t *testing.T) {
-	needStack(t)
-	put(t, "specs/big.yaml", []byte(bigSpec))
-	before := seen(t)
-	var b bytes.Buffer
-	b.WriteString("order_id,user_id,email,amount,currency,status,country,created_at,notes\n")
-	want := 0
-	for i := range 6000 {
-		status := "paid"
-		if i%10 == 0 {
-			status = "cancelled"
-		} else {
-			want++
-		}
-		fmt.Fprintf(&b, "%d,%d,user%d@example.com,%d.50,USD,%s,US,2026-11-%02dT10:00:00Z,\"note, with \"\"quotes\"\"\nand a line break\"\n", 100000+i, 500+i%50, i, i%900, status, 1+i%28)
-	}
-	put(t, "incoming/big/big.csv", b.Bytes())
-	execs := finished(t, before, 1)
-	if execs[0].Status != sfntypes.ExecutionStatusSucceeded {
-		desc, _ := sfnc.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: execs[0].ExecutionArn})
-		t.Fatalf("execution %s: %s %s", execs[0].Status, aws.ToString(desc.Error), aws.ToString(desc.Cause))
-	}
-	ms := manifestsFor(t, "incoming/big/big.csv")
-	if len(ms) != 1 {
-		t.Fatalf("%d manifests", len(ms))
-	}
-	m := ms[0]
-	if got := counts(m); !strings.HasPrefix(got, fmt.Sprintf("6000/%d/0/600 succeeded chunks ", want)) {
-		t.Fatalf("counts %s", got)
-	}
-	if n := m["chunks"].(float64); n <= 4 {
-		t.Fatalf("%v chunks: the Distributed Map was not used", n)
-	}
-	if rows := dataRows(t, m["run_id"].(string)); rows != want {
-		t.Fatalf("%d rows in the table, want %d", rows, want)
-	}
-}
 
 func TestRepeatedUploadIsOneLogicalRun(t *testing.T) {
 	needStack(t)
@@ -494,5 +547,86 @@ func TestInvokeCLI(t *testing.T) {
 	again := run()
 	if len(again["started"]) != 0 || len(again["duplicates"]) != 1 || again["duplicates"][0] != first["started"][0] {
 		t.Fatalf("second invoke = %v", again)
+	}
+}
+
+func fault(t *testing.T, body string) string {
+	t.Helper()
+	resp, err := http.Post(stack.Endpoint+"/_sluice/faults", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("fault: %d %s", resp.StatusCode, b)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestTransientTransformFailureIsRetried(t *testing.T) {
+	needStack(t)
+	put(t, "specs/big.yaml", []byte(bigSpec))
+	for _, kind := range []string{"error", "throttle"} {
+		t.Run(kind, func(t *testing.T) {
+			fault(t, `{"function":"sluice-transform-function","kind":"`+kind+`","count":1}`)
+			before := seen(t)
+			key := "incoming/big/transient-" + kind + ".csv"
+			put(t, key, []byte("order_id,user_id,email,amount,status,created_at,notes\n1,2,a@b.c,1.50,paid,2026-11-01T00:00:00Z,\n2,2,a@b.c,2.50,paid,2026-11-02T00:00:00Z,\n"))
+			execs := finished(t, before, 1)
+			if execs[0].Status != sfntypes.ExecutionStatusSucceeded {
+				t.Fatalf("execution %s", execs[0].Status)
+			}
+			if left := fault(t, `{"function":"sluice-transform-function","kind":"error","count":0}`); left != "null" {
+				t.Fatalf("the fault was not used: %s", left)
+			}
+			ms := manifestsFor(t, key)
+			if len(ms) != 1 || counts(ms[0]) != "2/2/0/0 succeeded chunks 1" {
+				t.Fatalf("manifests %v", ms)
+			}
+			if rows := dataRows(t, ms[0]["run_id"].(string)); rows != 2 {
+				t.Fatalf("%d rows, want 2", rows)
+			}
+		})
+	}
+}
+
+// The Distributed Map leaves moto busy for a while after it, so this
+// runs last.
+func TestBigObjectFansOutThroughTheDistributedMap(t *testing.T) {
+	needStack(t)
+	put(t, "specs/big.yaml", []byte(bigSpec))
+	before := seen(t)
+	var b bytes.Buffer
+	b.WriteString("order_id,user_id,email,amount,currency,status,country,created_at,notes\n")
+	want := 0
+	for i := range 6000 {
+		status := "paid"
+		if i%10 == 0 {
+			status = "cancelled"
+		} else {
+			want++
+		}
+		fmt.Fprintf(&b, "%d,%d,user%d@example.com,%d.50,USD,%s,US,2026-11-%02dT10:00:00Z,\"note, with \"\"quotes\"\"\nand a line break\"\n", 100000+i, 500+i%50, i, i%900, status, 1+i%28)
+	}
+	put(t, "incoming/big/big.csv", b.Bytes())
+	execs := finished(t, before, 1)
+	if execs[0].Status != sfntypes.ExecutionStatusSucceeded {
+		desc, _ := sfnc.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: execs[0].ExecutionArn})
+		t.Fatalf("execution %s: %s %s", execs[0].Status, aws.ToString(desc.Error), aws.ToString(desc.Cause))
+	}
+	ms := manifestsFor(t, "incoming/big/big.csv")
+	if len(ms) != 1 {
+		t.Fatalf("%d manifests", len(ms))
+	}
+	m := ms[0]
+	if got := counts(m); !strings.HasPrefix(got, fmt.Sprintf("6000/%d/0/600 succeeded chunks ", want)) {
+		t.Fatalf("counts %s", got)
+	}
+	if n := m["chunks"].(float64); n <= 4 {
+		t.Fatalf("%v chunks: the Distributed Map was not used", n)
+	}
+	if rows := dataRows(t, m["run_id"].(string)); rows != want {
+		t.Fatalf("%d rows in the table, want %d", rows, want)
 	}
 }

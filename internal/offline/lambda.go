@@ -72,6 +72,81 @@ type Lambda struct {
 	Logs io.Writer
 	mu   sync.Mutex
 	last map[string][]byte
+	// faults holds injected faults; none unless a test posts them.
+	faults map[string]*Fault
+}
+
+// Fault makes the next Count invocations of Function fail: Kind "error"
+// returns a function error of type Sluice.InjectedFault without running
+// the function; "throttle" answers 429 TooManyRequestsException.
+type Fault struct {
+	Function string `json:"function"`
+	Kind     string `json:"kind"`
+	Count    int    `json:"count"`
+}
+
+// SetFault installs a fault (Count 0 removes it).
+func (l *Lambda) SetFault(f Fault) error {
+	if _, ok := l.Function(f.Function); !ok {
+		return fmt.Errorf("no function %q", f.Function)
+	}
+	if f.Kind != "error" && f.Kind != "throttle" {
+		return fmt.Errorf("fault kind %q: want error or throttle", f.Kind)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.faults == nil {
+		l.faults = map[string]*Fault{}
+	}
+	fn, _ := l.Function(f.Function)
+	if f.Count <= 0 {
+		delete(l.faults, fn.Name)
+		return nil
+	}
+	l.faults[fn.Name] = &f
+	return nil
+}
+
+// Faults lists the faults still armed.
+func (l *Lambda) Faults() []Fault {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []Fault
+	for _, f := range l.faults {
+		out = append(out, *f)
+	}
+	return out
+}
+
+func (l *Lambda) takeFault(name string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, ok := l.faults[name]
+	if !ok {
+		return ""
+	}
+	f.Count--
+	if f.Count <= 0 {
+		delete(l.faults, name)
+	}
+	return f.Kind
+}
+
+// ServeFaults serves GET and POST /_sluice/faults.
+func (l *Lambda) ServeFaults(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPost {
+		var f Fault
+		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<16)).Decode(&f); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := l.SetFault(f); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(l.Faults())
 }
 
 // NewLambda loads the functions of a template. bootstrapDir holds
@@ -135,6 +210,14 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 	}
 	defer func() { <-l.sem }()
 	res := &Result{RequestID: newID()}
+	switch l.takeFault(f.Name) {
+	case "throttle":
+		return nil, ErrThrottled
+	case "error":
+		res.FunctionError = "Unhandled"
+		res.Payload, _ = json.Marshal(runtimeapi.FunctionError{Type: "Sluice.InjectedFault", Message: "fault injected by the offline stack"})
+		return res, nil
+	}
 	began := time.Now()
 	p, err := f.take(ctx)
 	if err != nil {

@@ -137,6 +137,7 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 	s.Lambda = l
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", l.ServeInvoke)
+	mux.HandleFunc("/_sluice/faults", l.ServeFaults)
 	mux.Handle("/", httputil.NewSingleHostReverseProxy(motoURL))
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	go s.srv.Serve(ln)

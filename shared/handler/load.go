@@ -279,10 +279,18 @@ func outputOf(pipeline, key string, m *stage.Manifest) *LoadOutput {
 // extract output under "run", else the object the execution started for.
 func recoverRun(raw json.RawMessage) Planned {
 	var st struct {
-		Run *Planned `json:"run"`
+		Run     *Planned `json:"run"`
+		Extract struct {
+			Payload *Planned `json:"Payload"`
+		} `json:"extract"`
 	}
-	if json.Unmarshal(raw, &st) == nil && st.Run != nil && st.Run.Source.Key != "" {
-		return *st.Run
+	if json.Unmarshal(raw, &st) == nil {
+		if st.Run != nil && st.Run.Source.Key != "" {
+			return *st.Run
+		}
+		if p := st.Extract.Payload; p != nil && p.Source.Key != "" {
+			return *p
+		}
 	}
 	var ref ObjectRef
 	if json.Unmarshal(raw, &ref) == nil && ref.Key != "" {
