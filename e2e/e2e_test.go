@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/sluice-etl/sluice/internal/buildtest"
 	"github.com/sluice-etl/sluice/internal/motoserver"
 	"github.com/sluice-etl/sluice/internal/offline"
 )
@@ -57,14 +58,9 @@ func TestMain(m *testing.M) {
 				panic(err)
 			}
 		}
-		for _, fn := range []string{"extract", "transform", "load"} {
-			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", filepath.Join(view, "bin/lambda", fn, "bootstrap"), "./functions/"+fn)
-			cmd.Dir = repo
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				fmt.Fprintf(os.Stderr, "build %s: %v\n%s", fn, err, out)
-				return 1
-			}
+		if err := buildtest.Bootstraps(repo, filepath.Join(view, "bin/lambda")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
 		}
 		if _, err := exec.LookPath("moto_server"); err != nil {
 			upErr = motoserver.ErrUnavailable
@@ -510,10 +506,8 @@ func TestRepeatedUploadIsOneLogicalRun(t *testing.T) {
 func TestInvokeCLI(t *testing.T) {
 	needStack(t)
 	bin := filepath.Join(t.TempDir(), "sluice")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/sluice")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if err := buildtest.Build("..", bin, "./cmd/sluice"); err != nil {
+		t.Fatal(err)
 	}
 	run := func() map[string][]string {
 		cmd := exec.Command(bin, "invoke", "extract", "--event", "events/s3-put.json")

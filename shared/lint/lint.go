@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-etl/sluice/shared/handler"
+	"github.com/sluice-etl/sluice/shared/samtemplate"
 )
 
 // Problem is one finding.
@@ -290,29 +291,10 @@ func Files(templatePath string) ([]Problem, error) {
 	}), nil
 }
 
-func get(n *yaml.Node, path ...string) *yaml.Node {
-	for _, k := range path {
-		if n == nil || n.Kind != yaml.MappingNode {
-			return nil
-		}
-		var next *yaml.Node
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == k {
-				next = n.Content[i+1]
-				break
-			}
-		}
-		n = next
-	}
-	return n
-}
-
-func scalar(n *yaml.Node) string {
-	if n == nil || n.Kind != yaml.ScalarNode {
-		return ""
-	}
-	return n.Value
-}
+var (
+	get    = samtemplate.Get
+	scalar = samtemplate.Scalar
+)
 
 func keys(n *yaml.Node) map[string]bool {
 	out := map[string]bool{}

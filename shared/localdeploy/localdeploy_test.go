@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/sluice-etl/sluice/internal/buildtest"
 	"github.com/sluice-etl/sluice/internal/motoserver"
 )
 
@@ -40,18 +41,11 @@ func TestReadyHookOnMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	build := func(out, pkg string, tags ...string) {
-		args := append([]string{"build", "-o", filepath.Join(view, out)}, tags...)
-		cmd := exec.Command("go", append(args, pkg)...)
-		cmd.Dir = repo
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("build %s: %v\n%s", pkg, err, b)
-		}
+	if err := buildtest.Build(repo, filepath.Join(view, "bin/sluice"), "./cmd/sluice"); err != nil {
+		t.Fatal(err)
 	}
-	build("bin/sluice", "./cmd/sluice")
-	for _, fn := range []string{"extract", "transform", "load"} {
-		build("bin/lambda/"+fn+"/bootstrap", "./functions/"+fn, "-tags", "lambda.norpc")
+	if err := buildtest.Bootstraps(repo, filepath.Join(view, "bin/lambda")); err != nil {
+		t.Fatal(err)
 	}
 	for run := range 2 { // the second run updates what the first created
 		cmd := exec.Command("bash", filepath.Join(repo, "localstack/ready.d/10-deploy-sluice.sh"))

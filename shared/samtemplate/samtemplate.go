@@ -365,6 +365,12 @@ func (t *Template) EventPrefix(sm Resource) (bucketID, prefix string, ok bool) {
 	return "", "", false
 }
 
+// Get walks mapping keys from n; nil when a key is missing.
+func Get(n *yaml.Node, path ...string) *yaml.Node { return get(n, path...) }
+
+// Scalar is a scalar node's value, or "" for anything else.
+func Scalar(n *yaml.Node) string { return scalar(n) }
+
 func get(n *yaml.Node, path ...string) *yaml.Node {
 	for _, k := range path {
 		if n == nil || n.Kind != yaml.MappingNode {
