@@ -171,6 +171,22 @@ func TestOrdersUploadRunsThroughTheStateMachine(t *testing.T) {
 	if len(keys) != 6 || rows != 10 {
 		t.Fatalf("output %v with %d rows", keys, rows)
 	}
+	// The quarantine: twelve rejects with their source positions.
+	q := listAll(t, "quarantine/orders/")
+	if len(q) != 1 {
+		t.Fatalf("quarantine objects %d", len(q))
+	}
+	obj, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("sluice-output-bucket"), Key: q[0].Key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rb bytes.Buffer
+	rb.ReadFrom(obj.Body)
+	obj.Body.Close()
+	lines := strings.Split(strings.TrimSpace(rb.String()), "\n")
+	if len(lines) != 12 || !strings.Contains(rb.String(), `"source":"incoming/orders/orders.csv","chunk":0,"line":19,"record":17,"offset":1304,"field":"created_at","rule":"type","reason":"not a timestamp in the accepted layouts"`) {
+		t.Fatalf("quarantine (%d lines):\n%s", len(lines), rb.String())
+	}
 	scan, err := ddb.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String("sluice-metrics-table")})
 	if err != nil {
 		t.Fatal(err)

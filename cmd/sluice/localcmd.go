@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -69,12 +70,13 @@ func cmdLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	t.Account = *id.Account
 	c := localdeploy.Clients{
-		S3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
-		DDB:    dynamodb.NewFromConfig(cfg),
-		SQS:    sqs.NewFromConfig(cfg),
-		IAM:    iam.NewFromConfig(cfg),
-		Lambda: lambda.NewFromConfig(cfg),
-		SFN:    sfn.NewFromConfig(cfg),
+		S3:      s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		DDB:     dynamodb.NewFromConfig(cfg),
+		SQS:     sqs.NewFromConfig(cfg),
+		IAM:     iam.NewFromConfig(cfg),
+		Lambda:  lambda.NewFromConfig(cfg),
+		SFN:     sfn.NewFromConfig(cfg),
+		Kinesis: kinesis.NewFromConfig(cfg),
 	}
 	if err := localdeploy.Deploy(ctx, t, c, localdeploy.Options{BootstrapDir: *bootstraps, Arch: *arch, Log: stdout}); err != nil {
 		fmt.Fprintf(stderr, "sluice local deploy: %v\n", err)

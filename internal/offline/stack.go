@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -64,6 +66,7 @@ type Stack struct {
 	srv      *http.Server
 	cancel   context.CancelFunc
 	glueDone chan struct{}
+	mappings sync.WaitGroup
 	log      *slog.Logger
 }
 
@@ -163,7 +166,8 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 	}
 	s3c := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 	sqsc := sqs.NewFromConfig(cfg)
-	c := localdeploy.Clients{S3: s3c, DDB: dynamodb.NewFromConfig(cfg), SQS: sqsc, IAM: iam.NewFromConfig(cfg), Lambda: lambda.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg)}
+	kc := kinesis.NewFromConfig(cfg)
+	c := localdeploy.Clients{S3: s3c, DDB: dynamodb.NewFromConfig(cfg), SQS: sqsc, IAM: iam.NewFromConfig(cfg), Lambda: lambda.NewFromConfig(cfg), SFN: sfn.NewFromConfig(cfg), Kinesis: kc}
 	var deployLog bytes.Buffer
 	if err := localdeploy.Deploy(ctx, t, c, localdeploy.Options{BootstrapDir: o.Repo + "/bin/lambda", Arch: "x86_64", Log: &deployLog}); err != nil {
 		s.Down()
@@ -173,6 +177,10 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 	glueCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	if err := s.startGlue(glueCtx, t, s3c, sqsc, sfn.NewFromConfig(cfg)); err != nil {
+		s.Down()
+		return nil, err
+	}
+	if err := s.startMappings(glueCtx, t, kc, sqsc); err != nil {
 		s.Down()
 		return nil, err
 	}
@@ -190,11 +198,50 @@ func (staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
 	return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing", Source: "sluice-offline"}, nil
 }
 
+// startMappings runs a Kinesis event source mapping for every Kinesis
+// event of the template's functions.
+func (s *Stack) startMappings(ctx context.Context, t *samtemplate.Template, kc *kinesis.Client, sqsc *sqs.Client) error {
+	evs, err := t.KinesisEvents()
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		f, ok := s.Lambda.Function(ev.Function)
+		if !ok {
+			return fmt.Errorf("kinesis event of unknown function %s", ev.Function)
+		}
+		e := &ESM{
+			M: Mapping{Function: f.Arn, Stream: ev.Stream, StreamArn: ev.StreamArn, BatchSize: ev.BatchSize,
+				MaxBatchingWindow: time.Duration(ev.MaxBatchingWindow) * time.Second, StartingPosition: ev.StartingPosition,
+				TumblingWindow: time.Duration(ev.TumblingWindow) * time.Second, ReportBatchItemFailures: ev.ReportBatchItemFailures,
+				Bisect: ev.Bisect, MaxRetryAttempts: ev.MaxRetryAttempts, OnFailure: ev.OnFailure},
+			Kinesis: kc, SQS: sqsc, Log: s.log,
+			QueueURL: func(arn string) string {
+				out, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(arn[strings.LastIndex(arn, ":")+1:])})
+				if err != nil {
+					return ""
+				}
+				return aws.ToString(out.QueueUrl)
+			},
+			Invoke: func(ctx context.Context, payload []byte) (*Result, error) { return s.Lambda.Invoke(ctx, f, payload) },
+		}
+		s.mappings.Add(1)
+		go func() {
+			defer s.mappings.Done()
+			if err := e.Run(ctx); err != nil {
+				s.log.Warn("event source mapping", "stream", ev.Stream, "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
 // Down stops the glue, the server, the functions and moto.
 func (s *Stack) Down() {
 	if s.cancel != nil {
 		s.cancel()
 		<-s.glueDone
+		s.mappings.Wait()
 	}
 	if s.srv != nil {
 		s.srv.Close()

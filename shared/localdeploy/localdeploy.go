@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -21,6 +22,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -40,6 +43,8 @@ type Clients struct {
 	IAM    *iam.Client
 	Lambda *lambda.Client
 	SFN    *sfn.Client
+	// Kinesis is needed only when the template declares streams.
+	Kinesis *kinesis.Client
 }
 
 // Options configure a deploy.
@@ -101,6 +106,18 @@ func Deploy(ctx context.Context, t *samtemplate.Template, c Clients, o Options) 
 			}
 		}
 		logf("table       %s", tb.Name)
+	}
+	for _, st := range t.Resources("AWS::Kinesis::Stream") {
+		shards := int32(1)
+		if n, err := strconv.Atoi(samtemplate.Scalar(samtemplate.Get(st.Node(), "Properties", "ShardCount"))); err == nil && n > 0 {
+			shards = int32(n)
+		}
+		_, err := c.Kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(st.Name), ShardCount: aws.Int32(shards)})
+		var inUse *kinesistypes.ResourceInUseException
+		if err != nil && !errors.As(err, &inUse) {
+			return fmt.Errorf("create stream %s: %w", st.Name, err)
+		}
+		logf("stream      %s (%d shards)", st.Name, shards)
 	}
 	for _, q := range t.Resources("AWS::SQS::Queue") {
 		if _, err := c.SQS.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(q.Name)}); err != nil {

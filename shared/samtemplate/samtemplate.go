@@ -77,6 +77,9 @@ type Resource struct {
 	node *yaml.Node
 }
 
+// Node is the resource's YAML node.
+func (r Resource) Node() *yaml.Node { return r.node }
+
 // Resources lists resources of the given types, in template order.
 func (t *Template) Resources(types ...string) []Resource {
 	var out []Resource
@@ -120,6 +123,8 @@ func (t *Template) Arn(id string) (string, error) {
 		return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", Region, t.Account, n), nil
 	case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
 		return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", Region, t.Account, n), nil
+	case "AWS::Kinesis::Stream":
+		return fmt.Sprintf("arn:aws:kinesis:%s:%s:stream/%s", Region, t.Account, n), nil
 	case "AWS::SNS::Topic":
 		return fmt.Sprintf("arn:aws:sns:%s:%s:%s", Region, t.Account, n), nil
 	default:
@@ -400,4 +405,75 @@ func seq(n *yaml.Node) []*yaml.Node {
 		return nil
 	}
 	return n.Content
+}
+
+// KinesisEvent is a function's Kinesis event source as the template
+// declares it (SAM's Type: Kinesis event).
+type KinesisEvent struct {
+	Function                string
+	Stream                  string // the stream's local name
+	StreamArn               string
+	BatchSize               int
+	MaxBatchingWindow       int // seconds
+	StartingPosition        string
+	TumblingWindow          int // seconds
+	ReportBatchItemFailures bool
+	Bisect                  bool
+	MaxRetryAttempts        int
+	OnFailure               string // destination ARN
+}
+
+// KinesisEvents lists every function's Kinesis event sources.
+func (t *Template) KinesisEvents() ([]KinesisEvent, error) {
+	var out []KinesisEvent
+	for _, r := range t.Resources("AWS::Serverless::Function") {
+		evs := get(r.node, "Properties", "Events")
+		if evs == nil {
+			continue
+		}
+		for i := 0; i+1 < len(evs.Content); i += 2 {
+			e := evs.Content[i+1]
+			if scalar(get(e, "Type")) != "Kinesis" {
+				continue
+			}
+			p := get(e, "Properties")
+			arn, err := t.Value(get(p, "Stream"))
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: Stream: %w", r.ID, evs.Content[i].Value, err)
+			}
+			ke := KinesisEvent{Function: r.Name, StreamArn: arn, BatchSize: 100, StartingPosition: "LATEST", MaxRetryAttempts: -1}
+			if j := strings.LastIndex(arn, "/"); j >= 0 {
+				ke.Stream = arn[j+1:]
+			}
+			ints := map[string]*int{"BatchSize": &ke.BatchSize, "MaximumBatchingWindowInSeconds": &ke.MaxBatchingWindow,
+				"TumblingWindowInSeconds": &ke.TumblingWindow, "MaximumRetryAttempts": &ke.MaxRetryAttempts}
+			for k, dst := range ints {
+				if n := get(p, k); n != nil {
+					s, err := t.Value(n)
+					if err != nil {
+						return nil, err
+					}
+					if *dst, err = strconv.Atoi(s); err != nil {
+						return nil, fmt.Errorf("%s: %s %q: %w", r.ID, k, s, err)
+					}
+				}
+			}
+			if n := get(p, "StartingPosition"); n != nil {
+				ke.StartingPosition, _ = t.Value(n)
+			}
+			ke.Bisect = scalar(get(p, "BisectBatchOnFunctionError")) == "true"
+			for _, f := range seq(get(p, "FunctionResponseTypes")) {
+				if f.Value == "ReportBatchItemFailures" {
+					ke.ReportBatchItemFailures = true
+				}
+			}
+			if n := get(p, "DestinationConfig", "OnFailure", "Destination"); n != nil {
+				if ke.OnFailure, err = t.Value(n); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, ke)
+		}
+	}
+	return out, nil
 }

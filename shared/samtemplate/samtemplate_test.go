@@ -2,6 +2,7 @@ package samtemplate_test
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
@@ -57,5 +58,55 @@ func TestRepoTemplateResolves(t *testing.T) {
 	}
 	if _, err := samtemplate.Load("../../template.yaml", "sluice", map[string]string{"Nope": "1"}); err == nil {
 		t.Fatal("unknown parameter accepted")
+	}
+}
+
+func TestKinesisEvents(t *testing.T) {
+	dir := t.TempDir()
+	tmpl := `
+Resources:
+  Stream:
+    Type: AWS::Kinesis::Stream
+    Properties: {ShardCount: 1}
+  Failures:
+    Type: AWS::SQS::Queue
+  Fn:
+    Type: AWS::Serverless::Function
+    Metadata: {SluiceFunction: extract}
+    Properties:
+      Events:
+        Records:
+          Type: Kinesis
+          Properties:
+            Stream: !GetAtt Stream.Arn
+            BatchSize: 50
+            StartingPosition: TRIM_HORIZON
+            MaximumBatchingWindowInSeconds: 2
+            TumblingWindowInSeconds: 60
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            BisectBatchOnFunctionError: true
+            MaximumRetryAttempts: 3
+            DestinationConfig: {OnFailure: {Destination: !GetAtt Failures.Arn}}
+`
+	if err := os.WriteFile(dir+"/template.yaml", []byte(tmpl), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tp, err := samtemplate.Load(dir+"/template.yaml", "s", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := tp.KinesisEvents()
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("events %v %v", evs, err)
+	}
+	want := samtemplate.KinesisEvent{Function: "s-fn", Stream: "s-stream", StreamArn: "arn:aws:kinesis:us-east-1:000000000000:stream/s-stream",
+		BatchSize: 50, MaxBatchingWindow: 2, StartingPosition: "TRIM_HORIZON", TumblingWindow: 60, ReportBatchItemFailures: true,
+		Bisect: true, MaxRetryAttempts: 3, OnFailure: "arn:aws:sqs:us-east-1:000000000000:s-failures"}
+	if evs[0] != want {
+		t.Fatalf("event %+v\nwant  %+v", evs[0], want)
+	}
+	repo, _ := samtemplate.Load("../../template.yaml", "sluice", nil)
+	if evs, err := repo.KinesisEvents(); err != nil || len(evs) != 0 {
+		t.Fatalf("repo template: %v %v", evs, err)
 	}
 }
