@@ -228,6 +228,8 @@ func (w *Windower) fold(b Bounds, r Record) {
 	}
 }
 
+var zeroTime time.Time
+
 // Close removes and returns the cells that are complete: time windows
 // whose end is at or before the watermark (newest event time minus
 // lateness; for arrival-time windows, now minus lateness when later), and
