@@ -260,20 +260,6 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 		StagingBucket: e.s.StagingBucket, JobKey: storage.Join(StagingRoot, job.RunID, "job.json"),
 		ChunkCount: len(job.Chunks), MaxConcurrency: e.s.MaxConcurrency,
 	}
-	if e.d.Claims != nil {
-		if owner == "" {
-			owner = "task-" + job.RunID
-		}
-		st, err := e.d.Claims.Claim(ctx, job.RunID, owner, ClaimTTL)
-		if err != nil {
-			return nil, fmt.Errorf("extract: %w", err)
-		}
-		if st != claims.Claimed {
-			e.d.Log.InfoContext(ctx, "run already handled; standing down", "run_id", job.RunID, "state", st)
-			out.Skip, out.SkipReason, out.ChunkCount = true, string(st), 0
-			return out, nil
-		}
-	}
 	if err := putJSON(ctx, staging, out.JobKey, job); err != nil {
 		return nil, err
 	}
@@ -288,6 +274,25 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 		out.ChunksKey = storage.Join(StagingRoot, job.RunID, "chunks.json")
 		if err := putJSON(ctx, staging, out.ChunksKey, tasks); err != nil {
 			return nil, err
+		}
+	}
+	// Claim last, once everything the run needs is written: a failure
+	// before this point leaves no claim to block a retry. (The job and
+	// chunk list are deterministic, so a duplicate rewriting them changes
+	// nothing.)
+	if e.d.Claims != nil {
+		if owner == "" {
+			owner = "task-" + job.RunID
+		}
+		st, err := e.d.Claims.Claim(ctx, job.RunID, owner, ClaimTTL)
+		if err != nil {
+			return nil, fmt.Errorf("extract: %w", err)
+		}
+		if st != claims.Claimed {
+			e.d.Log.InfoContext(ctx, "run already handled; standing down", "run_id", job.RunID, "state", st)
+			skipped := &Planned{RunID: out.RunID, Pipeline: out.Pipeline, Source: out.Source, StagingBucket: out.StagingBucket,
+				JobKey: out.JobKey, MaxConcurrency: out.MaxConcurrency, Skip: true, SkipReason: string(st)}
+			return skipped, nil
 		}
 	}
 	e.d.Log.InfoContext(ctx, "run planned", "run_id", job.RunID, "pipeline", out.Pipeline, "format", job.Format, "compression", job.Compression, "chunks", len(tasks), "distributed", out.Distributed)
