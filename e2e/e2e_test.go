@@ -98,12 +98,7 @@ func TestMain(m *testing.M) {
 
 func needStack(t *testing.T) {
 	t.Helper()
-	if upErr != nil {
-		if motoserver.Required() {
-			t.Fatalf("offline stack: %v", upErr)
-		}
-		t.Skipf("offline stack: %v", upErr)
-	}
+	motoserver.Need(t, upErr)
 }
 
 // waitExecutions waits until n executions have ended and returns them.

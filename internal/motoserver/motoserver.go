@@ -122,3 +122,23 @@ func waitReady(ctx context.Context, ep string) error {
 // Required reports whether integration tests must run rather than skip:
 // in CI (CI=true) a missing moto_server is a failure.
 func Required() bool { return os.Getenv("CI") == "true" || os.Getenv("SLUICE_REQUIRE_MOTO") == "1" }
+
+// TB is the part of testing.TB Need uses.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
+// Need fails the test in CI, or skips it elsewhere, when err says the
+// local AWS server could not be had.
+func Need(t TB, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	if Required() {
+		t.Fatalf("moto_server is required in CI: %v", err)
+	}
+	t.Skipf("no local AWS server: %v", err)
+}

@@ -26,12 +26,7 @@ type esmEnv struct {
 func newESMEnv(t *testing.T) *esmEnv {
 	t.Helper()
 	srv, err := motoserver.Start(context.Background())
-	if err != nil {
-		if motoserver.Required() {
-			t.Fatalf("moto_server is required in CI: %v", err)
-		}
-		t.Skipf("no local Kinesis: %v", err)
-	}
+	motoserver.Need(t, err)
 	t.Cleanup(srv.Stop)
 	for k, v := range srv.Env() {
 		t.Setenv(k, v)

@@ -26,12 +26,7 @@ import (
 // clients the mains create.
 func TestPipelineOnMoto(t *testing.T) {
 	srv, err := motoserver.Start(context.Background())
-	if err != nil {
-		if motoserver.Required() {
-			t.Fatalf("moto_server is required in CI: %v", err)
-		}
-		t.Skipf("no local AWS: %v", err)
-	}
+	motoserver.Need(t, err)
 	defer srv.Stop()
 	for k, v := range srv.Env() {
 		t.Setenv(k, v)

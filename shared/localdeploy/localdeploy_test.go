@@ -26,12 +26,7 @@ import (
 // created against template.yaml.
 func TestReadyHookOnMoto(t *testing.T) {
 	srv, err := motoserver.Start(context.Background())
-	if err != nil {
-		if motoserver.Required() {
-			t.Fatalf("moto_server is required in CI: %v", err)
-		}
-		t.Skipf("no local AWS: %v", err)
-	}
+	motoserver.Need(t, err)
 	defer srv.Stop()
 	repo, _ := filepath.Abs("../..")
 	// A repository view with freshly built binaries, as `make build lambdas` leaves it.

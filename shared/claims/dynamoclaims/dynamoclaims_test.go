@@ -39,12 +39,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestConformanceOnMoto(t *testing.T) {
-	if dbErr != nil {
-		if motoserver.Required() {
-			t.Fatalf("moto_server is required in CI: %v", dbErr)
-		}
-		t.Skipf("no local DynamoDB: %v", dbErr)
-	}
+	motoserver.Need(t, dbErr)
 	claimstest.Run(t, func(t *testing.T, now *time.Time) claims.Store {
 		tables++
 		name := fmt.Sprintf("idem-%d", tables)

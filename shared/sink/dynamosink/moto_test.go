@@ -17,12 +17,7 @@ import (
 // rows twice: the table ends with one item per key.
 func TestUpsertOnMoto(t *testing.T) {
 	srv, err := motoserver.Start(context.Background())
-	if err != nil {
-		if motoserver.Required() {
-			t.Fatalf("moto_server is required in CI: %v", err)
-		}
-		t.Skipf("no local DynamoDB: %v", err)
-	}
+	motoserver.Need(t, err)
 	defer srv.Stop()
 	for k, v := range srv.Env() {
 		t.Setenv(k, v)

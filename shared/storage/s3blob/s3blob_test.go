@@ -37,12 +37,7 @@ func TestMain(m *testing.M) {
 
 func needMoto(t *testing.T) {
 	t.Helper()
-	if motoErr != nil {
-		if motoserver.Required() {
-			t.Fatalf("moto_server is required in CI: %v", motoErr)
-		}
-		t.Skipf("no local S3: %v", motoErr)
-	}
+	motoserver.Need(t, motoErr)
 }
 
 func newBucket(t *testing.T) storage.Bucket {

@@ -42,12 +42,7 @@ func TestMain(m *testing.M) {
 
 func newTable(t *testing.T) string {
 	t.Helper()
-	if dbErr != nil {
-		if motoserver.Required() {
-			t.Fatalf("moto_server is required in CI: %v", dbErr)
-		}
-		t.Skipf("no local DynamoDB: %v", dbErr)
-	}
+	motoserver.Need(t, dbErr)
 	tables++
 	name := fmt.Sprintf("windows-%d", tables)
 	if _, err := db.CreateTable(context.Background(), &dynamodb.CreateTableInput{
