@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 )
 
 // Server is a running moto_server.
@@ -141,4 +144,35 @@ func Need(t TB, err error) {
 		t.Fatalf("moto_server is required in CI: %v", err)
 	}
 	t.Skipf("no local AWS server: %v", err)
+}
+
+// Config is an AWS SDK configuration pointed at the server, with the
+// dummy credentials moto accepts.
+func (s *Server) Config(ctx context.Context) (aws.Config, error) {
+	return config.LoadDefaultConfig(ctx, config.WithBaseEndpoint(s.Endpoint), config.WithRegion("us-east-1"),
+		config.WithCredentialsProvider(aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "testing", SecretAccessKey: "testing", Source: "moto"}, nil
+		})))
+}
+
+// ForTest starts a server for one test (see Need), points the test's
+// environment at it (for code that reads AWS_ENDPOINT_URL), stops it when
+// the test ends, and returns an SDK configuration for it.
+func ForTest(t interface {
+	TB
+	Setenv(key, value string)
+	Cleanup(func())
+}) aws.Config {
+	t.Helper()
+	srv, err := Start(context.Background())
+	Need(t, err)
+	t.Cleanup(srv.Stop)
+	for k, v := range srv.Env() {
+		t.Setenv(k, v)
+	}
+	cfg, err := srv.Config(context.Background())
+	if err != nil {
+		t.Fatalf("AWS config for moto: %v", err)
+	}
+	return cfg
 }

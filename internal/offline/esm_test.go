@@ -11,7 +11,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -25,16 +24,7 @@ type esmEnv struct {
 
 func newESMEnv(t *testing.T) *esmEnv {
 	t.Helper()
-	srv, err := motoserver.Start(context.Background())
-	motoserver.Need(t, err)
-	t.Cleanup(srv.Stop)
-	for k, v := range srv.Env() {
-		t.Setenv(k, v)
-	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := motoserver.ForTest(t)
 	return &esmEnv{k: kinesis.NewFromConfig(cfg), q: sqs.NewFromConfig(cfg)}
 }
 

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -25,17 +24,8 @@ import (
 // real S3 and DynamoDB API (moto_server on loopback) through the same
 // clients the mains create.
 func TestPipelineOnMoto(t *testing.T) {
-	srv, err := motoserver.Start(context.Background())
-	motoserver.Need(t, err)
-	defer srv.Stop()
-	for k, v := range srv.Env() {
-		t.Setenv(k, v)
-	}
+	cfg := motoserver.ForTest(t)
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s3c := s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)
 	ddb := dynamodb.NewFromConfig(cfg)
 	for _, b := range []string{"sluice-input-bucket", "sluice-staging-bucket", "sluice-output-bucket"} {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -16,17 +15,8 @@ import (
 // TestUpsertOnMoto writes through a real DynamoDB API and writes the same
 // rows twice: the table ends with one item per key.
 func TestUpsertOnMoto(t *testing.T) {
-	srv, err := motoserver.Start(context.Background())
-	motoserver.Need(t, err)
-	defer srv.Stop()
-	for k, v := range srv.Env() {
-		t.Setenv(k, v)
-	}
+	cfg := motoserver.ForTest(t)
 	ctx := context.Background()
-	cfg, err := config.LoadDefaultConfig(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	db := dynamodb.NewFromConfig(cfg)
 	if _, err := db.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String("t"), BillingMode: types.BillingModePayPerRequest,

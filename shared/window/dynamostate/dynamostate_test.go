@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -30,8 +29,7 @@ func TestMain(m *testing.M) {
 	srv, err := motoserver.Start(context.Background())
 	dbErr = err
 	if err == nil {
-		srv.Setenv()
-		cfg, err := config.LoadDefaultConfig(context.Background())
+		cfg, err := srv.Config(context.Background())
 		dbErr = err
 		db = dynamodb.NewFromConfig(cfg)
 	}
