@@ -71,7 +71,6 @@ type Lambda struct {
 	// Logs receives every function's output, line-prefixed by function.
 	Logs io.Writer
 	mu   sync.Mutex
-	last map[string][]byte
 	// faults holds injected faults; none unless a test posts them.
 	faults map[string]*Fault
 }
@@ -156,7 +155,7 @@ func NewLambda(t *samtemplate.Template, bootstrapDir, endpoint string, concurren
 	if err != nil {
 		return nil, err
 	}
-	l := &Lambda{funcs: map[string]*Function{}, sem: make(chan struct{}, concurrency), Endpoint: endpoint, last: map[string][]byte{}}
+	l := &Lambda{funcs: map[string]*Function{}, sem: make(chan struct{}, concurrency), Endpoint: endpoint}
 	for _, f := range fns {
 		arn, _ := t.Arn(f.ID)
 		fn := &Function{Name: f.Name, Arn: arn, Bootstrap: filepath.Join(bootstrapDir, f.Sluice, "bootstrap"),
@@ -231,7 +230,7 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 	res.Logs = append([]byte("START RequestId: "+res.RequestID+" Version: $LATEST\n"), p.logs.take()...)
 	res.Logs = fmt.Appendf(res.Logs, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB\n",
 		res.RequestID, res.RequestID, float64(res.Duration)/1e6, f.Memory)
-	l.record(f.Name, res.Logs)
+	l.writeLogs(f.Name, res.Logs)
 	var fe *runtimeapi.FunctionError
 	switch {
 	case err == nil:
@@ -258,14 +257,10 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 	return res, nil
 }
 
-func (l *Lambda) record(name string, logs []byte) {
-	if len(logs) == 0 {
-		return
-	}
-	l.mu.Lock()
-	l.last[name] = logs
-	l.mu.Unlock()
-	if l.Logs != nil {
+// writeLogs copies an invocation's log to Logs, each line prefixed with
+// the function's name.
+func (l *Lambda) writeLogs(name string, logs []byte) {
+	if len(logs) > 0 && l.Logs != nil {
 		for _, line := range strings.Split(strings.TrimRight(string(logs), "\n"), "\n") {
 			fmt.Fprintf(l.Logs, "[%s] %s\n", name, line)
 		}

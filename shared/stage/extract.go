@@ -281,11 +281,3 @@ func nextLineStart(ctx context.Context, in storage.Bucket, key string, x, maxRec
 	}
 	return -1, nil
 }
-
-// ObjectName is the last path segment of a key.
-func ObjectName(key string) string {
-	if i := strings.LastIndexByte(key, '/'); i >= 0 {
-		return key[i+1:]
-	}
-	return key
-}

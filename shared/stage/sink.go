@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -282,13 +281,4 @@ func (ps *partSet) abort() {
 
 func sortParts(p []Part) {
 	slices.SortFunc(p, func(a, b Part) int { return strings.Compare(a.Key, b.Key) })
-}
-
-// PartitionValue decodes one escaped partition value.
-func PartitionValue(s string) string {
-	v, err := url.PathUnescape(s)
-	if err != nil {
-		return s
-	}
-	return v
 }
