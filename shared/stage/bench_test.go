@@ -33,30 +33,15 @@ func benchCSV(n int) []byte {
 	return b.Bytes()
 }
 
-const benchSpec = `
-version: 1
-source: {format: csv}
-fields:
-  - {name: order_id, type: int}
-  - {name: customer_id, from: user_id, type: int}
-  - {name: email, clean: [lower], rules: {regex: "@"}}
-  - {name: amount, type: float}
-  - {name: currency}
-  - {name: status}
-  - {name: country}
-  - {name: created_at}
-  - {name: product}
-derive:
-  - {name: amount_cents, expr: round(amount * 100), type: int}
-sink: {format: jsonl}
-`
+// benchSpecPath is the reference job's spec, shared with `make bench`.
+const benchSpecPath = "../../bench/spec.yaml"
 
 // BenchmarkReferenceJob runs the reference job (see BENCHMARKS.md) through
 // Extract, Transform and Load on in-memory buckets, one chunk, one core.
 func BenchmarkReferenceJob(b *testing.B) {
 	ctx := context.Background()
 	data := benchCSV(200_000)
-	p, err := transform.Parse("bench.yaml", []byte(benchSpec))
+	p, err := transform.Load(benchSpecPath)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,30 +9,15 @@ import (
 	"github.com/sluice-etl/sluice/shared/transform"
 )
 
-const benchSpec = `
-version: 1
-source: {format: csv}
-fields:
-  - {name: order_id, type: int}
-  - {name: customer_id, from: user_id, type: int}
-  - {name: email, clean: [lower], rules: {regex: "@"}}
-  - {name: amount, type: float}
-  - {name: currency}
-  - {name: status}
-  - {name: country}
-  - {name: created_at}
-  - {name: product}
-derive:
-  - {name: amount_cents, expr: round(amount * 100), type: int}
-sink: {format: jsonl}
-`
+// benchSpecPath is the reference job's spec, shared with `make bench`.
+const benchSpecPath = "../../bench/spec.yaml"
 
 const benchRow = "10000001,611688,Frank.7573@Example.com,2063.98,USD,paid,DE,2026-04-13T08:37:06Z,standard widget - size large\n"
 
 // BenchmarkProcess measures the transform plan alone on the reference
 // job's record shape: decode is done once, outside the loop.
 func BenchmarkProcess(b *testing.B) {
-	p, err := transform.Parse("bench.yaml", []byte(benchSpec))
+	p, err := transform.Load(benchSpecPath)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -57,7 +42,7 @@ func BenchmarkProcess(b *testing.B) {
 
 // BenchmarkDecodeProcessEncode is the whole per-record path with no I/O.
 func BenchmarkDecodeProcessEncode(b *testing.B) {
-	p, err := transform.Parse("bench.yaml", []byte(benchSpec))
+	p, err := transform.Load(benchSpecPath)
 	if err != nil {
 		b.Fatal(err)
 	}
