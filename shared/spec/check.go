@@ -153,6 +153,14 @@ func (s *Spec) check() Errors {
 			add("dedup.max_keys", "must not be negative")
 		}
 	}
+	s.checkWindow(names, add)
+	switch s.Stream.OnFailure {
+	case "":
+		s.Stream.OnFailure = OnFailureReport
+	case OnFailureReport, OnFailureFailFast:
+	default:
+		add("stream.on_failure", "want report or fail_fast, not %q", s.Stream.OnFailure)
+	}
 
 	switch s.Sink.Format {
 	case "", "jsonl", "csv":
@@ -244,4 +252,102 @@ func CharOption(v string) (byte, error) {
 		return 0, fmt.Errorf("want a single ASCII character, not %q", v)
 	}
 	return v[0], nil
+}
+
+// checkWindow checks the window section against the declared fields.
+func (s *Spec) checkWindow(names map[string]string, add func(key, format string, args ...any)) {
+	w := s.Window
+	if w == nil {
+		return
+	}
+	types := map[string]string{}
+	for _, f := range s.Fields {
+		types[f.Name] = f.Type
+	}
+	for _, d := range s.Derive {
+		types[d.Name] = d.Type
+	}
+	switch w.Kind {
+	case "tumbling":
+		if w.Size <= 0 {
+			add("window.size", "tumbling windows need a size")
+		}
+	case "sliding":
+		if w.Size <= 0 || w.Hop <= 0 || w.Hop > w.Size || w.Size%w.Hop != 0 {
+			add("window.hop", "sliding windows need a size that is a whole multiple of a hop > 0")
+		}
+	case "count":
+		if w.Every <= 0 {
+			add("window.every", "count windows need every > 0")
+		}
+		if w.Time != "" || w.TimeField != "" || w.Lateness != 0 {
+			add("window", "time, time_field and lateness do not apply to count windows")
+		}
+	default:
+		add("window.kind", "unknown kind %q (want tumbling, sliding or count)", w.Kind)
+	}
+	if w.Kind != "count" {
+		if w.Time == "" {
+			w.Time = WindowArrivalTime
+			if w.TimeField != "" {
+				w.Time = WindowEventTime
+			}
+		}
+		switch w.Time {
+		case WindowEventTime:
+			switch t, ok := types[w.TimeField]; {
+			case w.TimeField == "":
+				add("window.time_field", "event-time windows need the timestamp field")
+			case !ok:
+				add("window.time_field", "unknown field %q", w.TimeField)
+			case t != "timestamp" && t != "date":
+				add("window.time_field", "field %q is %s, not a timestamp or date", w.TimeField, t)
+			}
+		case WindowArrivalTime:
+			if w.TimeField != "" {
+				add("window.time_field", "arrival-time windows use the stream's arrival time; remove time_field")
+			}
+		default:
+			add("window.time", "want event or arrival, not %q", w.Time)
+		}
+	}
+	for i, g := range w.GroupBy {
+		if _, ok := names[g]; !ok {
+			add(fmt.Sprintf("window.group_by[%d]", i), "unknown field %q", g)
+		}
+	}
+	for i, a := range w.Aggregate {
+		key := fmt.Sprintf("window.aggregate[%d]", i)
+		switch t, ok := types[a]; {
+		case !ok:
+			add(key, "unknown field %q", a)
+		case t != "" && t != "int" && t != "float" && t != "decimal":
+			add(key, "field %q is %s; only int, float and decimal fields are aggregated", a, t)
+		}
+	}
+	if w.Lateness < 0 {
+		add("window.lateness", "must not be negative")
+	}
+	switch w.Late {
+	case "":
+		w.Late = LateDrop
+	case LateDrop, LateSide:
+	default:
+		add("window.late", "want drop or side, not %q", w.Late)
+	}
+	if w.Keep < 0 {
+		add("window.keep", "must not be negative")
+	}
+	if w.Native {
+		switch {
+		case w.Kind != "tumbling":
+			add("window.native", "Lambda's own windows are tumbling only")
+		case w.Time != WindowArrivalTime:
+			add("window.native", "Lambda's own windows are by arrival time; set time: arrival")
+		case w.Size > Duration(MaxNativeWindow) || w.Size%Duration(time.Second) != 0:
+			add("window.size", "Lambda's own windows are whole seconds up to 15m; use native: false for longer windows")
+		case w.Lateness != 0 || w.Late == LateSide:
+			add("window.lateness", "Lambda's own windows have no lateness")
+		}
+	}
 }

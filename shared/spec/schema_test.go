@@ -165,6 +165,9 @@ func TestSchemaAcceptsValidSpecs(t *testing.T) {
 		"json spec":      `{"version": 1, "fields": [{"name": "a", "type": "decimal", "scale": 2, "rules": {"min": 0}}], "filter": "a > 1"}`,
 		"int scale 0":    "fields: [{name: a, type: int, scale: 0}]\n",
 		"header true":    "source: {csv: {header: true}}\nfields: [{name: a}]\n",
+		"event window":   "fields: [{name: k}, {name: t, type: timestamp}, {name: v, type: int}]\nwindow: {kind: sliding, size: 10m, hop: 1m, time_field: t, group_by: [k], aggregate: [v], lateness: 30s, late: side, keep: 48h}\nstream: {on_failure: fail_fast}\n",
+		"native window":  "fields: [{name: k}, {name: v, type: float}]\nwindow: {kind: tumbling, size: 5m, native: true, group_by: [k], aggregate: [v]}\n",
+		"count window":   "fields: [{name: k}, {name: v, type: decimal, scale: 2}]\nwindow: {kind: count, every: 100, group_by: [k], aggregate: [v]}\n",
 	}
 	for name, src := range valid {
 		t.Run(name, func(t *testing.T) {
@@ -189,6 +192,11 @@ var badForSchema = map[string]string{
 	"unknown partition key":       "fields: [{name: a}]\nsink: {partition_by: [{key: k, field: a, fmt: x}]}\n",
 	"unknown length key":          "fields: [{name: a, rules: {length: {mn: 1}}}]\n",
 	"unknown dedup key":           "fields: [{name: a}]\ndedup: {keys: [a], max: 1}\n",
+	"unknown window key":          "fields: [{name: a}]\nwindow: {kind: tumbling, size: 1m, groupby: [a]}\n",
+	"bad window kind":             "fields: [{name: a}]\nwindow: {kind: session, size: 1m}\n",
+	"bad window duration":         "fields: [{name: a}]\nwindow: {kind: tumbling, size: 5 minutes}\n",
+	"bad late policy":             "fields: [{name: a}]\nwindow: {kind: tumbling, size: 1m, late: keep}\n",
+	"bad on_failure":              "fields: [{name: a}]\nstream: {on_failure: retry}\n",
 	"unknown limits key":          "fields: [{name: a}]\nlimits: {max_nodes: 1}\n",
 	"unknown rejects key":         "fields: [{name: a}]\nrejects: {ratio: 1}\n",
 	"unknown derive key":          "fields: [{name: a}]\nderive: [{name: b, expr: a, kind: int}]\n",
@@ -324,7 +332,7 @@ func TestSchemaMatchesStructTags(t *testing.T) {
 		reflect.TypeOf(spec.Rules{}), reflect.TypeOf(spec.Length{}), reflect.TypeOf(spec.Check{}),
 		reflect.TypeOf(spec.Derive{}), reflect.TypeOf(spec.Filter{}), reflect.TypeOf(spec.Dedup{}),
 		reflect.TypeOf(spec.Sink{}), reflect.TypeOf(spec.Partition{}), reflect.TypeOf(spec.Rejects{}),
-		reflect.TypeOf(spec.Limits{}),
+		reflect.TypeOf(spec.Limits{}), reflect.TypeOf(spec.Window{}), reflect.TypeOf(spec.Stream{}),
 	} {
 		if !checked[typ] {
 			t.Errorf("%v was not reached from Spec", typ)

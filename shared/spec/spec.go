@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -27,6 +28,8 @@ type Spec struct {
 	Derive   []Derive `yaml:"derive" json:"derive,omitempty"`
 	Filter   Filters  `yaml:"filter" json:"filter,omitempty"`
 	Dedup    *Dedup   `yaml:"dedup" json:"dedup,omitempty"`
+	Window   *Window  `yaml:"window" json:"window,omitempty"`
+	Stream   Stream   `yaml:"stream" json:"stream"`
 	Sink     Sink     `yaml:"sink" json:"sink"`
 	Rejects  Rejects  `yaml:"rejects" json:"rejects"`
 	Limits   Limits   `yaml:"limits" json:"limits"`
@@ -225,6 +228,79 @@ func (f *Filters) UnmarshalYAML(n *yaml.Node) error {
 type Dedup struct {
 	Keys    []string `yaml:"keys" json:"keys"`
 	MaxKeys int      `yaml:"max_keys" json:"max_keys,omitempty"`
+}
+
+// Window declares the stream path's windowed aggregates: per group key,
+// count, sum, min, max and avg of each aggregated field.
+type Window struct {
+	// Kind is tumbling, sliding or count.
+	Kind string `yaml:"kind" json:"kind"`
+	// Size and Hop (sliding only) of time windows.
+	Size Duration `yaml:"size" json:"size,omitempty"`
+	Hop  Duration `yaml:"hop" json:"hop,omitempty"`
+	// Every is the number of records per count window, per key.
+	Every int64 `yaml:"every" json:"every,omitempty"`
+	// Time is "event" (TimeField's value) or "arrival" (the stream's
+	// arrival timestamp). The default is event when TimeField is set.
+	Time      string `yaml:"time" json:"time,omitempty"`
+	TimeField string `yaml:"time_field" json:"time_field,omitempty"`
+	// GroupBy fields make up the key; none: one group.
+	GroupBy []string `yaml:"group_by" json:"group_by,omitempty"`
+	// Aggregate lists the numeric fields to aggregate.
+	Aggregate []string `yaml:"aggregate" json:"aggregate,omitempty"`
+	// Lateness is how far behind the newest event time a record may be
+	// and still count; Late says what becomes of later ones: drop
+	// (counted) or side (written to the late/ side output).
+	Lateness Duration `yaml:"lateness" json:"lateness,omitempty"`
+	Late     string   `yaml:"late" json:"late,omitempty"`
+	// Native uses Lambda's own tumbling windows (TumblingWindowInSeconds
+	// = Size): Lambda carries the aggregates between invocations.
+	Native bool `yaml:"native" json:"native,omitempty"`
+	// Keep is how long closed-window results are kept (default 30 days).
+	Keep Duration `yaml:"keep" json:"keep,omitempty"`
+}
+
+// Window time modes and late policies.
+const (
+	WindowEventTime   = "event"
+	WindowArrivalTime = "arrival"
+	LateDrop          = "drop"
+	LateSide          = "side"
+)
+
+// MaxNativeWindow is Lambda's limit on TumblingWindowInSeconds.
+const MaxNativeWindow = 15 * time.Minute
+
+// Stream configures the Kinesis path.
+type Stream struct {
+	// OnFailure is "report" (default: a failed shard's uncommitted
+	// records are returned as batch item failures) or "fail_fast" (every
+	// record from the first failure on, across the batch, is returned).
+	OnFailure string `yaml:"on_failure" json:"on_failure,omitempty"`
+}
+
+// Stream failure modes.
+const (
+	OnFailureReport   = "report"
+	OnFailureFailFast = "fail_fast"
+)
+
+// Duration is a time span written as Go duration text: 90s, 5m, 1h30m.
+type Duration time.Duration
+
+// UnmarshalYAML parses a duration.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil || n.Kind != yaml.ScalarNode {
+		return errAt(n, "bad duration %q (want e.g. 90s, 5m or 1h)", n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as text.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(time.Duration(d).String())), nil
 }
 
 // Sink says where and how output is written.

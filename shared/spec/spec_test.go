@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-etl/sluice/shared/spec"
 )
@@ -487,6 +488,54 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error text %q does not name the file", err)
 			}
 		})
+	}
+}
+
+func TestParseWindowErrors(t *testing.T) {
+	head := "fields:\n  - {name: k}\n  - {name: t, type: timestamp}\n  - {name: v, type: int}\n  - {name: s}\n"
+	tests := []struct{ name, window, key, msg string }{
+		{"tumbling without size", "{kind: tumbling}", "window.size", "need a size"},
+		{"hop not dividing size", "{kind: sliding, size: 10m, hop: 3m}", "window.hop", "whole multiple"},
+		{"count without every", "{kind: count}", "window.every", "every > 0"},
+		{"count with time", "{kind: count, every: 5, time_field: t}", "window", "do not apply"},
+		{"event time without field", "{kind: tumbling, size: 1m, time: event}", "window.time_field", "need the timestamp field"},
+		{"time field unknown", "{kind: tumbling, size: 1m, time_field: when}", "window.time_field", `unknown field "when"`},
+		{"time field not a time", "{kind: tumbling, size: 1m, time_field: v}", "window.time_field", "not a timestamp"},
+		{"arrival with a field", "{kind: tumbling, size: 1m, time: arrival, time_field: t}", "window.time_field", "remove time_field"},
+		{"unknown group field", "{kind: tumbling, size: 1m, group_by: [nope]}", "window.group_by[0]", `unknown field "nope"`},
+		{"string aggregate", "{kind: tumbling, size: 1m, aggregate: [s]}", "window.aggregate[0]", "only int, float and decimal"},
+		{"native sliding", "{kind: sliding, size: 2m, hop: 1m, native: true}", "window.native", "tumbling only"},
+		{"native event time", "{kind: tumbling, size: 1m, time_field: t, native: true}", "window.native", "by arrival time"},
+		{"native too long", "{kind: tumbling, size: 20m, native: true}", "window.size", "up to 15m"},
+		{"native lateness", "{kind: tumbling, size: 1m, native: true, lateness: 5s}", "window.lateness", "no lateness"},
+		{"negative lateness", "{kind: tumbling, size: 1m, lateness: -5s}", "window.lateness", "must not be negative"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := spec.Parse("w.yaml", []byte(head+"window: "+tc.window+"\n"))
+			var errs spec.Errors
+			if !errors.As(err, &errs) || len(errs) != 1 {
+				t.Fatalf("want one error, got %v", err)
+			}
+			if e := errs[0]; e.Key != tc.key || !strings.Contains(e.Msg, tc.msg) || e.Line != 6 {
+				t.Fatalf("error = line %d key %q msg %q; want line 6 key %q msg containing %q", e.Line, e.Key, e.Msg, tc.key, tc.msg)
+			}
+		})
+	}
+}
+
+func TestParseWindowDefaults(t *testing.T) {
+	sp, err := spec.Parse("w.yaml", []byte("fields: [{name: k}, {name: t, type: timestamp}]\nwindow: {kind: tumbling, size: 90s, time_field: t}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := sp.Window
+	if w.Time != spec.WindowEventTime || w.Late != spec.LateDrop || time.Duration(w.Size) != 90*time.Second || sp.Stream.OnFailure != spec.OnFailureReport {
+		t.Fatalf("defaults = %+v, stream %+v", *w, sp.Stream)
+	}
+	sp, err = spec.Parse("w.yaml", []byte("fields: [{name: k}]\nwindow: {kind: tumbling, size: 1m}\n"))
+	if err != nil || sp.Window.Time != spec.WindowArrivalTime {
+		t.Fatalf("no time field: %v %+v", err, sp)
 	}
 }
 

@@ -142,8 +142,11 @@ func (a Agg) Avg() float64 {
 
 // Cell is one window and key's aggregates.
 type Cell struct {
-	Window Bounds         `json:"window"`
-	Key    string         `json:"key"`
+	Window Bounds `json:"window"`
+	Key    string `json:"key"`
+	// Shard is the stream shard whose records the cell holds; cells of
+	// several shards for one window and key are merged on reading.
+	Shard  string         `json:"shard,omitempty"`
 	Count  int64          `json:"count"`
 	Fields map[string]Agg `json:"fields"`
 }
@@ -255,11 +258,62 @@ func (w *Windower) Close(now time.Time) []Cell {
 			delete(st.Open, id)
 		}
 	}
+	sortCells(out)
+	return out
+}
+
+// Merge adds o's aggregates into c.
+func (c *Cell) Merge(o Cell) {
+	c.Count += o.Count
+	if c.Fields == nil {
+		c.Fields = map[string]Agg{}
+	}
+	for f, b := range o.Fields {
+		a, ok := c.Fields[f]
+		switch {
+		case !ok || a.Count == 0:
+			a = b
+		case b.Count > 0:
+			a.Count += b.Count
+			a.Sum += b.Sum
+			a.Min = math.Min(a.Min, b.Min)
+			a.Max = math.Max(a.Max, b.Max)
+		}
+		c.Fields[f] = a
+	}
+}
+
+// MergeShards folds the cells of one window and key from several shards
+// into one cell each (Shard cleared), sorted by window then key.
+func MergeShards(cells []Cell) []Cell {
+	byKey := map[string]*Cell{}
+	var order []string
+	for _, c := range cells {
+		id := cellID(c.Window, c.Key)
+		m, ok := byKey[id]
+		if !ok {
+			m = &Cell{Window: c.Window, Key: c.Key, Fields: map[string]Agg{}}
+			byKey[id] = m
+			order = append(order, id)
+		}
+		m.Merge(c)
+	}
+	out := make([]Cell, 0, len(order))
+	for _, id := range order {
+		out = append(out, *byKey[id])
+	}
+	sortCells(out)
+	return out
+}
+
+func sortCells(out []Cell) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Window.Start != out[j].Window.Start {
 			return out[i].Window.Start < out[j].Window.Start
 		}
+		if out[i].Window.End != out[j].Window.End {
+			return out[i].Window.End < out[j].Window.End
+		}
 		return strings.Compare(out[i].Key, out[j].Key) < 0
 	})
-	return out
 }

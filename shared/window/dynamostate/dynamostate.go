@@ -6,10 +6,19 @@
 //
 // Key scheme:
 //
-//	pk "shard#<shard>"             sk "state"          the snapshot (JSON), version, last_seq
-//	pk "window#<start>/<end>"      sk "<group key>"    one closed window's aggregates
+//	pk "shard#<shard>"             sk "state"                 the snapshot (JSON), version, last_seq
+//	pk "window#<start>/<end>"      sk "<group key>#<shard>"   one shard's aggregates for a closed window and key
 //
-// Window bounds are Unix milliseconds.
+// Window bounds are Unix milliseconds. A result item also holds
+// window_start, window_end, group_key, shard, count and result (the
+// window.Cell as JSON), and expires_at for TTL. The cells of one window
+// and key from several shards add up to the window's aggregate
+// (window.MergeShards); Closed does that.
+//
+// A save carries up to MaxResults closed windows in its transaction. When
+// a batch closes more, they ride in the state item (pending_results) and
+// are written right after the transaction, and again by the next Load if
+// that write did not finish, so none is lost.
 package dynamostate
 
 import (
@@ -21,6 +30,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -32,6 +42,9 @@ type API interface {
 	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchWriteItem(context.Context, *dynamodb.BatchWriteItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
@@ -40,16 +53,14 @@ var _ API = (*dynamodb.Client)(nil)
 const (
 	// MaxStateBytes keeps the state item under DynamoDB's 400 KB.
 	MaxStateBytes = 350_000
-	// MaxResults is how many closed windows one transaction can carry
-	// with the state (DynamoDB allows 100 items).
+	// MaxResults is how many closed windows one transaction carries with
+	// the state (DynamoDB allows 100 items); more go through
+	// pending_results.
 	MaxResults = 99
 )
 
-// Errors for saves that cannot fit DynamoDB's limits.
-var (
-	ErrStateTooLarge = errors.New("window state over the 400 KB item limit")
-	ErrTooManyClosed = errors.New("too many windows closed in one batch")
-)
+// ErrStateTooLarge refuses a save that cannot fit DynamoDB's item limit.
+var ErrStateTooLarge = errors.New("window state over the 400 KB item limit")
 
 // Store is a window.Store on one table.
 type Store struct {
@@ -75,6 +86,9 @@ func stateKey(shard string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"pk": s("shard#" + shard), "sk": s("state")}
 }
 
+// Table is the table's name.
+func (st *Store) Table() string { return st.table }
+
 // Load implements window.Store.
 func (st *Store) Load(ctx context.Context, shard string) (window.Snapshot, error) {
 	out, err := st.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.table), Key: stateKey(shard), ConsistentRead: aws.Bool(true)})
@@ -83,6 +97,15 @@ func (st *Store) Load(ctx context.Context, shard string) (window.Snapshot, error
 	}
 	if out.Item == nil {
 		return window.Snapshot{}, nil
+	}
+	if p, ok := out.Item["pending_results"].(*types.AttributeValueMemberS); ok {
+		var ver int64
+		if v, ok := out.Item["version"].(*types.AttributeValueMemberN); ok {
+			ver, _ = strconv.ParseInt(v.Value, 10, 64)
+		}
+		if err := st.flush(ctx, shard, ver, p.Value); err != nil {
+			return window.Snapshot{}, err
+		}
 	}
 	var snap window.Snapshot
 	body, ok := out.Item["state"].(*types.AttributeValueMemberS)
@@ -97,20 +120,28 @@ func (st *Store) Load(ctx context.Context, shard string) (window.Snapshot, error
 
 // Save implements window.Store.
 func (st *Store) Save(ctx context.Context, shard string, prev int64, next window.Snapshot, results []window.Cell) error {
-	if len(results) > MaxResults {
-		return fmt.Errorf("%w: %d (at most %d); use a smaller batch size", ErrTooManyClosed, len(results), MaxResults)
-	}
 	body, err := json.Marshal(next)
 	if err != nil {
 		return err
-	}
-	if len(body) > MaxStateBytes {
-		return fmt.Errorf("%w: shard %s state is %d bytes (at most %d); use fewer keys or a shorter window", ErrStateTooLarge, shard, len(body), MaxStateBytes)
 	}
 	item := stateKey(shard)
 	item["state"] = s(string(body))
 	item["version"] = n(next.Version)
 	item["last_seq"] = s(next.LastSeq)
+	size := len(body)
+	var pending string
+	if len(results) > MaxResults {
+		b, err := json.Marshal(results)
+		if err != nil {
+			return err
+		}
+		pending = string(b)
+		item["pending_results"] = s(pending)
+		size += len(b)
+	}
+	if size > MaxStateBytes {
+		return fmt.Errorf("%w: shard %s state is %d bytes (at most %d); use fewer keys, a shorter window or a smaller batch size", ErrStateTooLarge, shard, size, MaxStateBytes)
+	}
 	put := &types.Put{TableName: aws.String(st.table), Item: item}
 	if prev == 0 {
 		put.ConditionExpression = aws.String("attribute_not_exists(pk)")
@@ -119,16 +150,14 @@ func (st *Store) Save(ctx context.Context, shard string, prev int64, next window
 		put.ExpressionAttributeValues = map[string]types.AttributeValue{":prev": n(prev)}
 	}
 	items := []types.TransactWriteItem{{Put: put}}
-	expires := st.Now().Add(st.Keep).Unix()
-	for _, c := range results {
-		data, err := json.Marshal(c)
-		if err != nil {
-			return err
+	if pending == "" {
+		for _, c := range results {
+			it, err := st.resultItem(c)
+			if err != nil {
+				return err
+			}
+			items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.table), Item: it}})
 		}
-		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: aws.String(st.table), Item: map[string]types.AttributeValue{
-			"pk": s(fmt.Sprintf("window#%d/%d", c.Window.Start, c.Window.End)), "sk": s(c.Key),
-			"count": n(c.Count), "result": s(string(data)), "expires_at": n(expires),
-		}}})
 	}
 	_, err = st.api.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	var canceled *types.TransactionCanceledException
@@ -142,6 +171,92 @@ func (st *Store) Save(ctx context.Context, shard string, prev int64, next window
 	if err != nil {
 		return fmt.Errorf("save state of %s: %w", shard, err)
 	}
+	if pending != "" {
+		return st.flush(ctx, shard, next.Version, pending)
+	}
+	return nil
+}
+
+// ResultItem is a closed window's item.
+type ResultItem struct {
+	PK          string `dynamodbav:"pk"`
+	SK          string `dynamodbav:"sk"`
+	WindowStart int64  `dynamodbav:"window_start"`
+	WindowEnd   int64  `dynamodbav:"window_end"`
+	GroupKey    string `dynamodbav:"group_key"`
+	Shard       string `dynamodbav:"shard"`
+	Count       int64  `dynamodbav:"count"`
+	Result      string `dynamodbav:"result"`
+	ExpiresAt   int64  `dynamodbav:"expires_at"`
+}
+
+// WindowPK is the partition key of a window's results.
+func WindowPK(b window.Bounds) string { return fmt.Sprintf("window#%d/%d", b.Start, b.End) }
+
+func (st *Store) resultItem(c window.Cell) (map[string]types.AttributeValue, error) {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	return attributevalue.MarshalMap(ResultItem{PK: WindowPK(c.Window), SK: c.Key + "#" + c.Shard,
+		WindowStart: c.Window.Start, WindowEnd: c.Window.End, GroupKey: c.Key, Shard: c.Shard,
+		Count: c.Count, Result: string(data), ExpiresAt: st.Now().Add(st.Keep).Unix()})
+}
+
+// PutResults writes results outside a transaction, 25 to a request,
+// retrying unprocessed items. Keys are deterministic, so a repeat leaves
+// one item each.
+func (st *Store) PutResults(ctx context.Context, results []window.Cell) error {
+	for len(results) > 0 {
+		n := min(25, len(results))
+		var reqs []types.WriteRequest
+		for _, c := range results[:n] {
+			it, err := st.resultItem(c)
+			if err != nil {
+				return err
+			}
+			reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: it}})
+		}
+		results = results[n:]
+		for attempt := 0; len(reqs) > 0; attempt++ {
+			if attempt == 8 {
+				return fmt.Errorf("write window results: %d items still unprocessed", len(reqs))
+			}
+			if attempt > 0 {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(time.Duration(25<<attempt) * time.Millisecond):
+				}
+			}
+			out, err := st.api.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{st.table: reqs}})
+			if err != nil {
+				return fmt.Errorf("write window results: %w", err)
+			}
+			reqs = out.UnprocessedItems[st.table]
+		}
+	}
+	return nil
+}
+
+// flush writes results that rode in the state item, then removes them
+// from it unless a newer version has replaced the item.
+func (st *Store) flush(ctx context.Context, shard string, version int64, pending string) error {
+	var cells []window.Cell
+	if err := json.Unmarshal([]byte(pending), &cells); err != nil {
+		return fmt.Errorf("pending results of %s: %w", shard, err)
+	}
+	if err := st.PutResults(ctx, cells); err != nil {
+		return fmt.Errorf("pending results of %s: %w", shard, err)
+	}
+	_, err := st.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(st.table), Key: stateKey(shard),
+		UpdateExpression:          aws.String("REMOVE pending_results"),
+		ConditionExpression:       aws.String("version = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": n(version)}})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("clear pending results of %s: %w", shard, err)
+	}
 	return nil
 }
 
@@ -150,13 +265,17 @@ func (st *Store) Save(ctx context.Context, shard string, prev int64, next window
 func (st *Store) Window(ctx context.Context, b window.Bounds) ([]window.Cell, error) {
 	out, err := st.api.Query(ctx, &dynamodb.QueryInput{TableName: aws.String(st.table),
 		KeyConditionExpression:    aws.String("pk = :pk"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(fmt.Sprintf("window#%d/%d", b.Start, b.End))}})
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(WindowPK(b))}})
 	if err != nil {
 		return nil, fmt.Errorf("query window %d/%d: %w", b.Start, b.End, err)
 	}
+	return st.cells(out.Items), nil
+}
+
+func (st *Store) cells(items []map[string]types.AttributeValue) []window.Cell {
 	now := st.Now().Unix()
 	var cells []window.Cell
-	for _, it := range out.Items {
+	for _, it := range items {
 		if e, ok := it["expires_at"].(*types.AttributeValueMemberN); ok {
 			if v, _ := strconv.ParseInt(e.Value, 10, 64); v <= now {
 				continue
@@ -167,5 +286,35 @@ func (st *Store) Window(ctx context.Context, b window.Bounds) ([]window.Cell, er
 			cells = append(cells, c)
 		}
 	}
-	return cells, nil
+	return cells
+}
+
+// Closed reads one window's results with the shards merged.
+func (st *Store) Closed(ctx context.Context, b window.Bounds) ([]window.Cell, error) {
+	cells, err := st.Window(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	return window.MergeShards(cells), nil
+}
+
+// List reads every unexpired closed-window result whose window ends at or
+// after since (Unix ms), with the shards merged, sorted by window then key.
+func (st *Store) List(ctx context.Context, since int64) ([]window.Cell, error) {
+	var all []window.Cell
+	in := &dynamodb.ScanInput{TableName: aws.String(st.table),
+		FilterExpression:          aws.String("begins_with(pk, :w) AND window_end >= :since"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":w": s("window#"), ":since": n(since)}}
+	for {
+		out, err := st.api.Scan(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("scan window results: %w", err)
+		}
+		all = append(all, st.cells(out.Items)...)
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	return window.MergeShards(all), nil
 }

@@ -94,9 +94,56 @@ func TestLimitsRefusedClearly(t *testing.T) {
 	if err := st.Save(context.Background(), "s", 0, big, nil); !errors.Is(err, dynamostate.ErrStateTooLarge) {
 		t.Fatalf("large state: %v", err)
 	}
-	many := make([]window.Cell, 100)
-	if err := st.Save(context.Background(), "s", 0, window.Snapshot{Version: 1}, many); !errors.Is(err, dynamostate.ErrTooManyClosed) {
-		t.Fatalf("many results: %v", err)
+}
+
+// A batch that closes more windows than a transaction holds saves them
+// through the state item and writes them all.
+func TestManyClosedWindows(t *testing.T) {
+	ctx := context.Background()
+	st := dynamostate.New(db, newTable(t))
+	many := make([]window.Cell, 160)
+	for i := range many {
+		many[i] = window.Cell{Window: window.Bounds{Start: 0, End: 60000}, Key: fmt.Sprintf("k%03d", i), Shard: "s", Count: int64(i + 1)}
+	}
+	if err := st.Save(ctx, "s", 0, window.Snapshot{Version: 1, LastSeq: "5"}, many); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Closed(ctx, window.Bounds{Start: 0, End: 60000})
+	if err != nil || len(got) != 160 || got[0].Key != "k000" || got[159].Count != 160 {
+		t.Fatalf("closed = %d cells, %v", len(got), err)
+	}
+	raw, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(st.Table()), Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "shard#s"}, "sk": &types.AttributeValueMemberS{Value: "state"}}})
+	if err != nil || raw.Item["pending_results"] != nil || raw.Item["version"] == nil {
+		t.Fatalf("pending results left in the state item: %v %v", raw.Item, err)
+	}
+	if snap, err := st.Load(ctx, "s"); err != nil || snap.LastSeq != "5" {
+		t.Fatalf("load = %+v %v", snap, err)
+	}
+}
+
+// Cells of one window and key from two shards add up on reading.
+func TestShardsMergeOnRead(t *testing.T) {
+	ctx := context.Background()
+	st := dynamostate.New(db, newTable(t))
+	b := window.Bounds{Start: 60000, End: 120000}
+	a := window.Cell{Window: b, Key: "k", Shard: "s1", Count: 2, Fields: map[string]window.Agg{"v": {Count: 2, Sum: 5, Min: 1, Max: 4}}}
+	c := window.Cell{Window: b, Key: "k", Shard: "s2", Count: 1, Fields: map[string]window.Agg{"v": {Count: 1, Sum: 9, Min: 9, Max: 9}}}
+	if err := st.Save(ctx, "s1", 0, window.Snapshot{Version: 1, LastSeq: "1"}, []window.Cell{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Save(ctx, "s2", 0, window.Snapshot{Version: 1, LastSeq: "1"}, []window.Cell{c}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.List(ctx, 0)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("list = %v %v", got, err)
+	}
+	if m := got[0]; m.Count != 3 || m.Fields["v"] != (window.Agg{Count: 3, Sum: 14, Min: 1, Max: 9}) || m.Shard != "" {
+		t.Fatalf("merged = %+v", m)
+	}
+	if later, _ := st.List(ctx, 120001); len(later) != 0 {
+		t.Fatalf("since filter: %v", later)
 	}
 }
 
