@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 )
 
-//go:embed orders/spec.yaml orders/orders.csv
+//go:embed orders/spec.yaml orders/orders.csv clicks/spec.yaml
 var files embed.FS
 
 // WriteOrders writes the orders example into dir/orders and returns that

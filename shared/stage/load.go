@@ -74,8 +74,8 @@ type TableWriter interface {
 // upsertBatch is how many rows Commit hands a TableWriter at once.
 const upsertBatch = 500
 
-// upsertPart streams a staged JSON Lines part into t and returns the rows.
-func upsertPart(ctx context.Context, staging storage.Bucket, key string, t TableWriter) (int64, error) {
+// UpsertPart streams a staged JSON Lines part into t and returns the rows.
+func UpsertPart(ctx context.Context, staging storage.Bucket, key string, t TableWriter) (int64, error) {
 	r, err := storage.NewReader(ctx, staging, key)
 	if err != nil {
 		return 0, fmt.Errorf("read %s: %w", key, err)
@@ -221,7 +221,7 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *transform.Plan,
 		}
 		for _, r := range results {
 			for _, part := range r.Parts {
-				n, err := upsertPart(ctx, staging, part.Key, opt.Table)
+				n, err := UpsertPart(ctx, staging, part.Key, opt.Table)
 				if err != nil {
 					return nil, fmt.Errorf("load: %w", err)
 				}
@@ -460,6 +460,15 @@ func rebaseReject(dst, src []byte, lineBase, recBase int64) ([]byte, error) {
 func appendReject(b []byte, rr *RejectRecord) []byte {
 	b = append(b, `{"source":`...)
 	b = codec.AppendJSONString(b, []byte(rr.Source))
+	if rr.Shard != "" {
+		b = append(b, `,"shard":`...)
+		b = codec.AppendJSONString(b, []byte(rr.Shard))
+		b = append(b, `,"sequence_number":`...)
+		b = codec.AppendJSONString(b, []byte(rr.Seq))
+		if rr.SubSeq > 0 {
+			b = fmt.Appendf(b, `,"sub_sequence_number":%d`, rr.SubSeq)
+		}
+	}
 	b = fmt.Appendf(b, `,"chunk":%d,"line":%d,"record":%d,"offset":%d`, rr.Chunk, rr.Line, rr.Record, rr.Offset)
 	if rr.Field != "" {
 		b = append(b, `,"field":`...)

@@ -207,6 +207,11 @@ func deletePrefix(ctx context.Context, b storage.Bucket, prefix string) error {
 // RejectRecord is one quarantined record as written to rejects/.
 type RejectRecord struct {
 	Source string `json:"source"`
+	// Shard and Seq place a stream record: its shard and sequence number
+	// (SubSeq numbers the user records of a KPL aggregate).
+	Shard  string `json:"shard,omitempty"`
+	Seq    string `json:"sequence_number,omitempty"`
+	SubSeq int    `json:"sub_sequence_number,omitempty"`
 	Chunk  int    `json:"chunk"`
 	Line   int64  `json:"line,omitempty"`
 	Record int64  `json:"record"`
@@ -235,13 +240,6 @@ func newRejectWriter(ctx context.Context, b storage.Bucket, key, source string, 
 
 // write appends one reject as a JSON line.
 func (rw *rejectWriter) write(rec *codec.RawRecord, out *transform.Outcome) error {
-	if rw.w == nil {
-		w, err := rw.b.NewWriter(rw.ctx, rw.key)
-		if err != nil {
-			return fmt.Errorf("create %s: %w", rw.key, err)
-		}
-		rw.w, rw.cw = w, &countWriter{w: w}
-	}
 	// Invalid UTF-8, including a rune cut by the size limit, becomes U+FFFD.
 	raw := bytes.TrimRight(rec.Raw, "\r\n")
 	if len(raw) > maxRawInReject {
@@ -249,10 +247,24 @@ func (rw *rejectWriter) write(rec *codec.RawRecord, out *transform.Outcome) erro
 	}
 	rr := RejectRecord{Source: rw.source, Chunk: rw.chunk, Line: rec.Line, Record: rec.Index, Offset: rec.Offset,
 		Field: out.Field, Rule: out.Rule, Reason: out.Reason, Raw: string(raw)}
-	b := appendReject(rw.line[:0], &rr)
-	rw.line = b
+	return rw.writeRecord(&rr)
+}
+
+// writeRecord appends a reject built by the caller.
+func (rw *rejectWriter) writeRecord(rr *RejectRecord) error {
+	if rw.w == nil {
+		w, err := rw.b.NewWriter(rw.ctx, rw.key)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", rw.key, err)
+		}
+		rw.w, rw.cw = w, &countWriter{w: w}
+	}
+	if len(rr.Raw) > maxRawInReject {
+		rr.Raw = rr.Raw[:maxRawInReject]
+	}
+	rw.line = appendReject(rw.line[:0], rr)
 	rw.n++
-	_, err := rw.cw.Write(b)
+	_, err := rw.cw.Write(rw.line)
 	return err
 }
 
