@@ -37,12 +37,15 @@ const (
 	EnvMaxInlineChunks  = "SLUICE_MAX_INLINE_CHUNKS"
 	EnvMaxConcurrency   = "SLUICE_MAX_CONCURRENCY"
 	EnvIdempotencyTable = "SLUICE_IDEMPOTENCY_TABLE"
+	EnvStreamSpecs      = "SLUICE_STREAM_SPECS"
+	EnvWindowTable      = "SLUICE_WINDOW_TABLE"
 )
 
 // EnvByFunction lists, per function, the variables it requires (true) or
 // reads when set (false).
 var EnvByFunction = map[string]map[string]bool{
-	"extract":   {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false, EnvIdempotencyTable: false},
+	"extract": {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false, EnvIdempotencyTable: false,
+		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false},
 	"transform": {EnvSpecs: true, EnvStagingBucket: true},
 	"load":      {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false},
 }
@@ -62,6 +65,11 @@ type Settings struct {
 	ChunkBytes       int64
 	MaxInlineChunks  int
 	MaxConcurrency   int
+	// StreamSpecs maps Kinesis stream names ("*": any other) to spec
+	// locations, for the stream path of the extract function.
+	StreamSpecs map[string]string
+	// WindowTable keeps stream checkpoints, window state and results.
+	WindowTable string
 }
 
 // SettingsFromEnv reads the variables function fn uses. Required ones that
@@ -88,12 +96,18 @@ func SettingsFromEnv(fn string, getenv func(string) string) (Settings, error) {
 		StateMachineArn:  getenv(EnvStateMachineArn),
 		MetricsTable:     getenv(EnvMetricsTable),
 		IdempotencyTable: getenv(EnvIdempotencyTable),
+		WindowTable:      getenv(EnvWindowTable),
 		ChunkBytes:       64 << 20,
 		MaxInlineChunks:  40,
 		MaxConcurrency:   10,
 	}
 	if err := json.Unmarshal([]byte(getenv(EnvSpecs)), &s.Specs); err != nil {
 		return Settings{}, fmt.Errorf("%s: %s must be a JSON object of key prefix to spec location: %w", fn, EnvSpecs, err)
+	}
+	if v := getenv(EnvStreamSpecs); v != "" {
+		if err := json.Unmarshal([]byte(v), &s.StreamSpecs); err != nil {
+			return Settings{}, fmt.Errorf("%s: %s must be a JSON object of stream name to spec location: %w", fn, EnvStreamSpecs, err)
+		}
 	}
 	if v := getenv(EnvChunkBytes); v != "" {
 		n, err := spec.ParseSize(v)
@@ -127,6 +141,9 @@ type Deps struct {
 	Claims claims.Store
 	// Tables gives the load function a writer for a dynamodb sink.
 	Tables func(table string, key []string) stage.TableWriter
+	// Windows opens the window-state table (extract, for streams); keep
+	// is how long closed-window results live (0: the store's default).
+	Windows func(table string, keep time.Duration) WindowStore
 	Log    *slog.Logger
 	// EMF receives Embedded Metric Format lines (os.Stdout in Lambda).
 	EMF interface{ Write([]byte) (int, error) }

@@ -94,6 +94,7 @@ type Extractor struct {
 	s     Settings
 	d     Deps
 	plans planCache
+	pipes streamPipes
 }
 
 // NewExtractor returns the extract handler.
@@ -103,12 +104,17 @@ func NewExtractor(s Settings, d Deps) *Extractor {
 }
 
 // ErrUnknownEvent is returned for a payload of no supported shape.
-var ErrUnknownEvent = errors.New("unsupported event: want an S3 notification, an EventBridge Object Created event or {bucket, key}")
+var ErrUnknownEvent = errors.New("unsupported event: want an S3 notification, an EventBridge Object Created event, {bucket, key} or a Kinesis batch")
 
 // Handle accepts an S3 notification (and starts executions), an
 // EventBridge "Object Created" event or a task input {bucket, key} (and
-// plans the run).
+// plans the run), or a Kinesis batch, with or without Lambda's tumbling
+// window (and applies it: see handleKinesis).
 func (e *Extractor) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var kp kinesisProbe
+	if json.Unmarshal(raw, &kp) == nil && kp.isKinesis() {
+		return e.handleKinesis(ctx, raw)
+	}
 	owner := ""
 	var task TaskInput
 	if json.Unmarshal(raw, &task) == nil && len(task.Event) > 0 && task.Execution != "" {

@@ -134,6 +134,9 @@ func (p *Pipeline) windowRecord(m *Message, row []record.Value) window.Record {
 	return r
 }
 
+// Plan is the compiled spec the pipeline applies.
+func (p *Pipeline) Plan() *transform.Plan { return p.cfg.Plan }
+
 // NativeSpec is the window spec of a spec that uses Lambda's own windows.
 func (p *Pipeline) NativeSpec() (window.Spec, bool) { return p.nativeSpec, p.native != nil }
 

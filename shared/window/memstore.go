@@ -55,10 +55,26 @@ func (m *MemStore) Save(_ context.Context, shard string, prev int64, next Snapsh
 	}
 	if m.snaps == nil {
 		m.snaps = map[string][]byte{}
+	}
+	if m.Results == nil {
 		m.Results = map[string]Cell{}
 	}
 	m.snaps[shard] = b
 	for _, c := range results {
+		m.Results[ResultKey(c)] = c
+	}
+	return nil
+}
+
+// PutResults writes closed windows outside a save, as Lambda's own
+// windows do.
+func (m *MemStore) PutResults(_ context.Context, cells []Cell) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Results == nil {
+		m.Results = map[string]Cell{}
+	}
+	for _, c := range cells {
 		m.Results[ResultKey(c)] = c
 	}
 	return nil

@@ -1,0 +1,353 @@
+package handler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+	"github.com/awslabs/kinesis-aggregation/go/v2/deaggregator"
+
+	"github.com/sluice-etl/sluice/shared/codec"
+	"github.com/sluice-etl/sluice/shared/metrics"
+	"github.com/sluice-etl/sluice/shared/spec"
+	"github.com/sluice-etl/sluice/shared/stage"
+	"github.com/sluice-etl/sluice/shared/stream"
+	"github.com/sluice-etl/sluice/shared/window"
+)
+
+// WindowStore keeps stream checkpoints, window state and results: the
+// window-state table.
+type WindowStore interface {
+	window.Store
+	// PutResults writes closed windows outside a checkpoint (Lambda's own
+	// windows); keys are deterministic, so a repeat leaves one each.
+	PutResults(ctx context.Context, cells []window.Cell) error
+}
+
+// Lambda tumbling-window state keys.
+const (
+	nativeLast  = "sluice_last_seq"
+	nativeCells = "sluice_cells"
+)
+
+// kinesisProbe tells a Kinesis batch (and a tumbling-window one) apart.
+type kinesisProbe struct {
+	Records []struct {
+		EventSource string `json:"eventSource"`
+	} `json:"Records"`
+	Window *json.RawMessage `json:"window"`
+}
+
+func (p kinesisProbe) isKinesis() bool {
+	return len(p.Records) > 0 && p.Records[0].EventSource == "aws:kinesis" || p.Window != nil
+}
+
+// streamPipes caches one stream.Pipeline per spec location; a pipeline is
+// used by one invocation at a time.
+type streamPipes struct {
+	mu    sync.Mutex
+	pipes map[string]*stream.Pipeline
+}
+
+// shardBatch is one shard's part of a Kinesis event.
+type shardBatch struct {
+	stream, shard string
+	records       []events.KinesisEventRecord
+}
+
+// StreamName is the stream's name in a Kinesis stream ARN.
+func StreamName(arn string) string {
+	if i := strings.LastIndex(arn, ":stream/"); i >= 0 {
+		return arn[i+len(":stream/"):]
+	}
+	return arn
+}
+
+func splitShards(recs []events.KinesisEventRecord, shardID string) []*shardBatch {
+	var out []*shardBatch
+	by := map[string]*shardBatch{}
+	for _, r := range recs {
+		shard := shardID
+		if id, _, ok := strings.Cut(r.EventID, ":"); ok && shard == "" {
+			shard = id
+		}
+		name := StreamName(r.EventSourceArn)
+		k := name + "/" + shard
+		b, ok := by[k]
+		if !ok {
+			b = &shardBatch{stream: name, shard: shard}
+			by[k] = b
+			out = append(out, b)
+		}
+		b.records = append(b.records, r)
+	}
+	return out
+}
+
+// messages unpacks a shard's records, de-aggregating KPL aggregates. A
+// corrupt aggregate becomes one message with Err set, to be quarantined.
+func messages(scope string, recs []events.KinesisEventRecord) []stream.Message {
+	out := make([]stream.Message, 0, len(recs))
+	for _, r := range recs {
+		k := r.Kinesis
+		base := stream.Message{Shard: scope, Seq: k.SequenceNumber, PartitionKey: k.PartitionKey, Arrival: k.ApproximateArrivalTimestamp.Time, Data: k.Data}
+		if !isAggregate(k.Data) {
+			out = append(out, base)
+			continue
+		}
+		subs, err := deaggregate(k)
+		if err != nil {
+			base.Err = fmt.Errorf("KPL aggregate: %w", err)
+			out = append(out, base)
+			continue
+		}
+		for i, s := range subs {
+			m := base
+			m.SubSeq, m.Data, m.PartitionKey = i+1, s.Data, aws.ToString(s.PartitionKey)
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+var kplMagic = []byte{0xf3, 0x89, 0x9a, 0xc2}
+
+func isAggregate(b []byte) bool { return len(b) > len(kplMagic) && string(b[:4]) == string(kplMagic) }
+
+// deaggregate unpacks one KPL aggregate with the KPL's own library. It
+// passes a record back unchanged when the digest does not match, which is
+// an error here, and it can panic on a partition key index out of range.
+func deaggregate(k events.KinesisRecord) (subs []kinesistypes.Record, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			subs, err = nil, fmt.Errorf("malformed aggregate: %v", p)
+		}
+	}()
+	in := kinesistypes.Record{Data: k.Data, PartitionKey: aws.String(k.PartitionKey), SequenceNumber: aws.String(k.SequenceNumber)}
+	subs, err = deaggregator.DeaggregateRecords([]kinesistypes.Record{in})
+	if err != nil {
+		return nil, err
+	}
+	if len(subs) == 1 && len(subs[0].Data) == len(k.Data) && string(subs[0].Data[:4]) == string(kplMagic) {
+		return nil, errors.New("digest mismatch or truncated aggregate")
+	}
+	return subs, nil
+}
+
+func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pipeline, error) {
+	loc, ok := e.s.StreamSpecs[streamName]
+	if !ok {
+		loc, ok = e.s.StreamSpecs["*"]
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: stream %q (set %s)", ErrNoSpec, streamName, EnvStreamSpecs)
+	}
+	p, err := e.plans.load(ctx, e.d.Open, loc)
+	if err != nil {
+		return nil, err
+	}
+	e.pipes.mu.Lock()
+	defer e.pipes.mu.Unlock()
+	key := loc + "\x00" + p.Spec.Name
+	if pl, ok := e.pipes.pipes[key]; ok && pl.Plan() == p {
+		return pl, nil
+	}
+	if e.s.WindowTable == "" || e.d.Windows == nil {
+		return nil, fmt.Errorf("extract: the stream path needs %s (the window-state table)", EnvWindowTable)
+	}
+	if e.s.OutputBucket == "" {
+		return nil, fmt.Errorf("extract: the stream path needs %s", EnvOutputBucket)
+	}
+	staging, err := e.d.Open(ctx, e.s.StagingBucket)
+	if err != nil {
+		return nil, err
+	}
+	out, err := e.d.Open(ctx, e.s.OutputBucket)
+	if err != nil {
+		return nil, err
+	}
+	var keep time.Duration
+	if w := p.Spec.Window; w != nil {
+		keep = time.Duration(w.Keep)
+	}
+	cfg := stream.Config{Plan: p, Staging: staging, Out: out, StagingPrefix: StagingRoot, OutPrefix: e.s.OutputPrefix,
+		Store: e.d.Windows(e.s.WindowTable, keep), Now: e.d.Now, Nonce: nonce}
+	if codec.SinkFormat(p.Spec.Sink.Format) == stage.SinkDynamoDB {
+		if e.d.Tables == nil {
+			return nil, errors.New("extract: the spec's sink is dynamodb but no table writer is configured")
+		}
+		cfg.Table = e.d.Tables(p.Spec.Sink.Table, p.Spec.Sink.Key)
+	}
+	pl, err := stream.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if e.pipes.pipes == nil {
+		e.pipes.pipes = map[string]*stream.Pipeline{}
+	}
+	e.pipes.pipes[key] = pl
+	return pl, nil
+}
+
+func nonce() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// StreamResult is a Kinesis invocation's reply: the partial batch
+// failures, and for Lambda's tumbling windows the state to carry.
+type StreamResult struct {
+	State             map[string]string                `json:"state,omitempty"`
+	BatchItemFailures []events.KinesisBatchItemFailure `json:"batchItemFailures"`
+}
+
+// handleKinesis applies a Kinesis batch shard by shard. A shard whose
+// batch fails has its records returned as batch item failures, so Lambda
+// delivers them again from the first; nothing past a failure is
+// committed, so nothing is applied twice.
+func (e *Extractor) handleKinesis(ctx context.Context, raw json.RawMessage) (*StreamResult, error) {
+	var ev events.KinesisTimeWindowEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return nil, fmt.Errorf("extract: decode Kinesis event: %w", err)
+	}
+	native := ev.Window.Start.Time.Unix() > 0 || ev.State != nil || ev.IsFinalInvokeForWindow
+	res := &StreamResult{BatchItemFailures: []events.KinesisBatchItemFailure{}}
+	batches := splitShards(ev.Records, ev.ShardID)
+	if native && len(batches) == 0 {
+		// The final invoke of a window may carry no records.
+		name := StreamName(ev.EventSourceARN)
+		batches = []*shardBatch{{stream: name, shard: ev.ShardID}}
+	}
+	failFrom := -1
+	for bi, b := range batches {
+		pl, err := e.pipeline(ctx, b.stream)
+		if err != nil {
+			return nil, err
+		}
+		scope := b.stream + "/" + b.shard
+		msgs := messages(scope, b.records)
+		began := e.d.Now()
+		r, err := pl.Apply(ctx, scope, msgs)
+		e.streamMetrics(pl.Plan().Spec.Name, scope, began, r, err)
+		if err != nil {
+			e.d.Log.Error("stream batch failed", "shard", scope, "records", len(b.records), "err", err)
+			res.BatchItemFailures = append(res.BatchItemFailures, failures(b.records)...)
+			if pl.Plan().Spec.Stream.OnFailure == spec.OnFailureFailFast {
+				failFrom = bi + 1
+				break
+			}
+			continue
+		}
+		e.d.Log.Info("stream batch", "shard", scope, "new", r.New, "skipped", r.Skipped, "out", r.Counts.Out,
+			"rejected", r.Counts.Rejected, "filtered", r.Counts.Filtered, "late", r.Late, "closed_windows", len(r.Closed))
+		if native {
+			st, err := e.nativeWindow(ctx, pl, &ev, scope, msgs)
+			if err != nil {
+				return nil, err
+			}
+			res.State = st
+		}
+	}
+	if failFrom >= 0 {
+		for _, b := range batches[failFrom:] {
+			res.BatchItemFailures = append(res.BatchItemFailures, failures(b.records)...)
+		}
+	}
+	if native && len(res.BatchItemFailures) > 0 {
+		// Carry the state as it came: the retried records fold in then.
+		res.State = ev.State
+	}
+	return res, nil
+}
+
+// failures lists each Kinesis record once (the user records of a KPL
+// aggregate share its sequence number).
+func failures(recs []events.KinesisEventRecord) []events.KinesisBatchItemFailure {
+	out := make([]events.KinesisBatchItemFailure, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, events.KinesisBatchItemFailure{ItemIdentifier: r.Kinesis.SequenceNumber})
+	}
+	return out
+}
+
+// nativeWindow folds a batch into Lambda's tumbling-window state and, on
+// the window's final invoke, writes its results. The state carries its
+// own checkpoint, so a retried batch folds in once.
+func (e *Extractor) nativeWindow(ctx context.Context, pl *stream.Pipeline, ev *events.KinesisTimeWindowEvent, scope string, msgs []stream.Message) (map[string]string, error) {
+	if _, ok := pl.NativeSpec(); !ok {
+		return nil, fmt.Errorf("extract: Lambda passed a tumbling window, but spec %q does not set window.native", pl.Plan().Spec.Name)
+	}
+	b := window.Bounds{Start: ev.Window.Start.UnixMilli(), End: ev.Window.End.UnixMilli()}
+	cells := map[string]*window.Cell{}
+	if s := ev.State[nativeCells]; s != "" {
+		if err := json.Unmarshal([]byte(s), &cells); err != nil {
+			return nil, fmt.Errorf("extract: window state: %w", err)
+		}
+	}
+	last := ev.State[nativeLast]
+	recs, err := pl.WindowRecords(msgs, last)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		c, ok := cells[r.Key]
+		if !ok {
+			c = &window.Cell{Window: b, Key: r.Key, Shard: scope, Fields: map[string]window.Agg{}}
+			cells[r.Key] = c
+		}
+		c.Count++
+		for f, v := range r.Values {
+			a := c.Fields[f]
+			a.Add(v)
+			c.Fields[f] = a
+		}
+		last = r.Seq
+	}
+	if n := len(msgs); n > 0 && window.After(last, msgs[n-1].Seq) {
+		last = msgs[n-1].Seq
+	}
+	if ev.IsFinalInvokeForWindow {
+		out := make([]window.Cell, 0, len(cells))
+		for _, c := range cells {
+			out = append(out, *c)
+		}
+		if err := e.d.Windows(e.s.WindowTable, 0).PutResults(ctx, out); err != nil {
+			return nil, fmt.Errorf("extract: window %d/%d results: %w", b.Start, b.End, err)
+		}
+		e.d.Log.Info("window closed", "shard", scope, "window_start", b.Start, "keys", len(out))
+		return map[string]string{}, nil
+	}
+	data, err := json.Marshal(cells)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{nativeCells: string(data), nativeLast: last}, nil
+}
+
+// streamMetrics writes one EMF line per shard batch: counts, never values.
+func (e *Extractor) streamMetrics(pipeline, scope string, began time.Time, r stream.Result, err error) {
+	if e.d.EMF == nil {
+		return
+	}
+	run := metrics.Run{RunID: scope + "/" + r.Checkpoint, Pipeline: pipeline, Source: "kinesis:" + scope, Status: stage.StatusSucceeded,
+		In: r.Counts.In, Out: r.Counts.Out, Rejected: r.Counts.Rejected, Filtered: r.Counts.Filtered,
+		ByRule: r.Counts.RejectedByRule, ByReason: r.Counts.FilteredByReason, Parts: len(r.Published),
+		StartedAt: began, FinishedAt: e.d.Now()}
+	run.DurationMS = float64(run.FinishedAt.Sub(began)) / 1e6
+	if err != nil {
+		run.Status, run.Error = stage.StatusFailed, err.Error()
+	}
+	if werr := metrics.WriteEMF(e.d.EMF, run); werr != nil {
+		e.d.Log.Warn("emf", "err", werr)
+	}
+}
