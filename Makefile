@@ -74,7 +74,7 @@ lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
-	$(GO) run ./cmd/sluice lint
+	$(GO) run ./cmd/sluice lint examples/*/spec.yaml
 
 fmt: ## gofmt the tree
 	gofmt -w $$(git ls-files '*.go')

@@ -4,8 +4,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
+	"time"
 
 	"github.com/sluice-etl/sluice/shared/lint"
+	"github.com/sluice-etl/sluice/shared/samtemplate"
 	"github.com/sluice-etl/sluice/shared/transform"
 )
 
@@ -27,10 +30,26 @@ func cmdLint(args []string, stdout, stderr io.Writer) int {
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
 	}
+	var windows []int
+	if t, err := samtemplate.Load(*tmpl, "sluice", nil); err == nil {
+		evs, _ := t.KinesisEvents()
+		for _, ev := range evs {
+			windows = append(windows, ev.TumblingWindow)
+		}
+	}
 	for _, specPath := range fs.Args() {
-		if _, err := transform.Load(specPath); err != nil {
+		p, err := transform.Load(specPath)
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			n++
+			continue
+		}
+		if w := p.Spec.Window; w != nil && w.Native {
+			secs := int(time.Duration(w.Size) / time.Second)
+			if !slices.Contains(windows, secs) {
+				fmt.Fprintf(stderr, "%s: window.native needs a Kinesis event source with TumblingWindowInSeconds: %d; %s sets %v\n", specPath, secs, *tmpl, windows)
+				n++
+			}
 		}
 	}
 	if n > 0 {

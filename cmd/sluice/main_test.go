@@ -131,4 +131,11 @@ func TestLint(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "uses ${LoadFunctionArn}, which has no entry") || !strings.Contains(stderr, "1 problem(s)") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
+	// A spec on Lambda's own windows needs the event source to set them.
+	native := filepath.Join(dir, "native.yaml")
+	os.WriteFile(native, []byte("name: n\nfields: [{name: k}]\nwindow: {kind: tumbling, size: 5m, native: true, group_by: [k]}\n"), 0o644)
+	code, _, stderr = runCLI(t, "lint", "--template", "../../template.yaml", "../../examples/clicks/spec.yaml", native)
+	if code != 1 || !strings.Contains(stderr, "window.native needs a Kinesis event source with TumblingWindowInSeconds: 300") || !strings.Contains(stderr, "1 problem(s)") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
 }

@@ -1,10 +1,12 @@
 // Command extract is the extract Lambda: it turns S3 notifications into
-// state machine executions, and plans a run's chunks as a task.
+// state machine executions, plans a run's chunks as a task, and applies
+// Kinesis batches (the stream path) exactly once.
 package main
 
 import (
 	"context"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -15,7 +17,10 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/claims/dynamoclaims"
 	"github.com/sluice-etl/sluice/shared/handler"
+	"github.com/sluice-etl/sluice/shared/sink/dynamosink"
+	"github.com/sluice-etl/sluice/shared/stage"
 	"github.com/sluice-etl/sluice/shared/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/window/dynamostate"
 )
 
 func main() {
@@ -30,13 +35,25 @@ func main() {
 		log.Error("AWS configuration", "err", err)
 		os.Exit(1)
 	}
+	ddb := dynamodb.NewFromConfig(cfg)
 	deps := handler.Deps{
 		Open:    handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
 		Starter: sfn.NewFromConfig(cfg),
-		Log:     log,
+		Tables: func(table string, key []string) stage.TableWriter {
+			return dynamosink.New(ddb, table, key)
+		},
+		Windows: func(table string, keep time.Duration) handler.WindowStore {
+			st := dynamostate.New(ddb, table)
+			if keep > 0 {
+				st.Keep = keep
+			}
+			return st
+		},
+		EMF: os.Stdout,
+		Log: log,
 	}
 	if settings.IdempotencyTable != "" {
-		deps.Claims = dynamoclaims.New(dynamodb.NewFromConfig(cfg), settings.IdempotencyTable, nil)
+		deps.Claims = dynamoclaims.New(ddb, settings.IdempotencyTable, nil)
 	}
 	h := handler.NewExtractor(settings, deps)
 	lambda.Start(h.Handle)

@@ -50,6 +50,10 @@ var EnvByFunction = map[string]map[string]bool{
 	"load":      {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false},
 }
 
+// ReturnsBatchItemFailures names the functions that answer Kinesis
+// batches with partial batch failures.
+var ReturnsBatchItemFailures = map[string]bool{"extract": true}
+
 // Settings are a function's configuration, read from its environment.
 type Settings struct {
 	// Specs maps object key prefixes to spec locations: s3://bucket/key,
@@ -144,7 +148,7 @@ type Deps struct {
 	// Windows opens the window-state table (extract, for streams); keep
 	// is how long closed-window results live (0: the store's default).
 	Windows func(table string, keep time.Duration) WindowStore
-	Log    *slog.Logger
+	Log     *slog.Logger
 	// EMF receives Embedded Metric Format lines (os.Stdout in Lambda).
 	EMF interface{ Write([]byte) (int, error) }
 	Now func() time.Time

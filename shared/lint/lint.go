@@ -276,7 +276,95 @@ func Template(file string, data []byte, readFile func(string) ([]byte, error)) [
 	if functions == 0 {
 		add("Resources", "no AWS::Serverless::Function")
 	}
+	checkStreamSources(resources, add)
 	return out
+}
+
+// streamSource is one Kinesis event source: where it is declared, the
+// function it invokes and its settings.
+type streamSource struct {
+	path, function string
+	props          *yaml.Node
+}
+
+// checkStreamSources checks the Kinesis event sources of functions that
+// return batch item failures (extract): Lambda ignores those unless the
+// source sets FunctionResponseTypes, and retries whole batches instead.
+func checkStreamSources(resources *yaml.Node, add func(path, format string, args ...any)) {
+	fnOf := map[string]string{}
+	var sources []streamSource
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		switch scalar(get(res, "Type")) {
+		case "AWS::Serverless::Function":
+			fnOf[name] = scalar(get(res, "Metadata", "SluiceFunction"))
+			evs := get(res, "Properties", "Events")
+			if evs == nil {
+				continue
+			}
+			for j := 0; j+1 < len(evs.Content); j += 2 {
+				if scalar(get(evs.Content[j+1], "Type")) == "Kinesis" {
+					sources = append(sources, streamSource{"Resources." + name + ".Properties.Events." + evs.Content[j].Value + ".Properties", name, get(evs.Content[j+1], "Properties")})
+				}
+			}
+		case "AWS::Lambda::EventSourceMapping":
+			p := get(res, "Properties")
+			if src := refTarget(get(p, "EventSourceArn")); src != "" && scalar(get(resources, src, "Type")) == "AWS::Kinesis::Stream" {
+				sources = append(sources, streamSource{"Resources." + name + ".Properties", refTarget(get(p, "FunctionName")), p})
+			}
+		}
+	}
+	for _, src := range sources {
+		if !handler.ReturnsBatchItemFailures[fnOf[src.function]] {
+			continue
+		}
+		reports := false
+		for _, t := range seqOf(get(src.props, "FunctionResponseTypes")) {
+			reports = reports || t.Value == "ReportBatchItemFailures"
+		}
+		if !reports {
+			add(src.path, "%s returns BatchItemFailures, but FunctionResponseTypes does not list ReportBatchItemFailures: Lambda would ignore them and retry whole batches", src.function)
+		}
+		if v := scalar(get(src.props, "ParallelizationFactor")); v != "" && v != "1" {
+			add(src.path+".ParallelizationFactor", "must be 1: a shard's checkpoint orders its records, and concurrent batches of one shard would skip each other's records")
+		}
+		if get(src.props, "DestinationConfig", "OnFailure", "Destination") == nil {
+			add(src.path+".DestinationConfig", "no OnFailure destination: records that use up their retries would be dropped without a trace")
+		}
+	}
+}
+
+// refTarget is the resource a !Ref, Ref, !GetAtt or Fn::GetAtt names.
+func refTarget(n *yaml.Node) string {
+	if n == nil {
+		return ""
+	}
+	switch {
+	case n.Tag == "!Ref":
+		return n.Value
+	case n.Tag == "!GetAtt":
+		id, _, _ := strings.Cut(n.Value, ".")
+		return id
+	case n.Kind == yaml.MappingNode && len(n.Content) == 2:
+		switch n.Content[0].Value {
+		case "Ref":
+			return n.Content[1].Value
+		case "Fn::GetAtt":
+			if v := n.Content[1]; v.Kind == yaml.SequenceNode && len(v.Content) > 0 {
+				return v.Content[0].Value
+			}
+			id, _, _ := strings.Cut(n.Content[1].Value, ".")
+			return id
+		}
+	}
+	return ""
+}
+
+func seqOf(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return n.Content
 }
 
 // Files lints a template file and the definitions it names.

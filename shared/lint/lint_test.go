@@ -91,6 +91,15 @@ func TestTemplateProblems(t *testing.T) {
 			"template.yaml: Resources.LoadFunction.Properties.Environment: SLUICE_METRIC_TABLE is set but the load function does not read it"},
 		{"unknown function", "      SluiceFunction: transform\n", "      SluiceFunction: transfrom\n",
 			`template.yaml: Resources.TransformFunction.Metadata.SluiceFunction: must name the sluice function (extract, transform or load), not "transfrom"`},
+		{"no FunctionResponseTypes", "      FunctionResponseTypes: [ReportBatchItemFailures]\n", "",
+			"template.yaml: Resources.InputStreamMapping.Properties: ExtractFunction returns BatchItemFailures, but FunctionResponseTypes does not list ReportBatchItemFailures: Lambda would ignore them and retry whole batches"},
+		{"parallel batches per shard", "      ParallelizationFactor: 1\n", "      ParallelizationFactor: 4\n",
+			"template.yaml: Resources.InputStreamMapping.Properties.ParallelizationFactor: must be 1: a shard's checkpoint orders its records, and concurrent batches of one shard would skip each other's records"},
+		{"no OnFailure destination", "      DestinationConfig:\n        OnFailure: {Destination: !GetAtt StreamFailureQueue.Arn}\n", "",
+			"template.yaml: Resources.InputStreamMapping.Properties.DestinationConfig: no OnFailure destination: records that use up their retries would be dropped without a trace"},
+		{"SAM Kinesis event without FunctionResponseTypes", "      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetterQueue.Arn}\n      Policies:\n        - Statement:\n            - Sid: ReadInputAndSpecs\n",
+			"      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetterQueue.Arn}\n      Events:\n        Clicks:\n          Type: Kinesis\n          Properties:\n            Stream: !GetAtt InputStream.Arn\n            StartingPosition: LATEST\n            DestinationConfig: {OnFailure: {Destination: !GetAtt StreamFailureQueue.Arn}}\n      Policies:\n        - Statement:\n            - Sid: ReadInputAndSpecs\n",
+			"template.yaml: Resources.ExtractFunction.Properties.Events.Clicks.Properties: ExtractFunction returns BatchItemFailures, but FunctionResponseTypes does not list ReportBatchItemFailures: Lambda would ignore them and retry whole batches"},
 	} {
 		mod := strings.Replace(string(tmpl), c.from, c.to, 1)
 		if mod == string(tmpl) {

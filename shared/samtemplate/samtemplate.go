@@ -408,7 +408,8 @@ func seq(n *yaml.Node) []*yaml.Node {
 }
 
 // KinesisEvent is a function's Kinesis event source as the template
-// declares it (SAM's Type: Kinesis event).
+// declares it: a SAM Type: Kinesis event, or an
+// AWS::Lambda::EventSourceMapping on a stream.
 type KinesisEvent struct {
 	Function                string
 	Stream                  string // the stream's local name
@@ -420,7 +421,10 @@ type KinesisEvent struct {
 	ReportBatchItemFailures bool
 	Bisect                  bool
 	MaxRetryAttempts        int
+	ParallelizationFactor   int
 	OnFailure               string // destination ARN
+	// Source names the declaration, for messages.
+	Source string
 }
 
 // KinesisEvents lists every function's Kinesis event sources.
@@ -436,44 +440,73 @@ func (t *Template) KinesisEvents() ([]KinesisEvent, error) {
 			if scalar(get(e, "Type")) != "Kinesis" {
 				continue
 			}
-			p := get(e, "Properties")
-			arn, err := t.Value(get(p, "Stream"))
+			ke, err := t.kinesisEvent(r.ID+" "+evs.Content[i].Value, r.Name, get(e, "Properties"), "Stream")
 			if err != nil {
-				return nil, fmt.Errorf("%s %s: Stream: %w", r.ID, evs.Content[i].Value, err)
-			}
-			ke := KinesisEvent{Function: r.Name, StreamArn: arn, BatchSize: 100, StartingPosition: "LATEST", MaxRetryAttempts: -1}
-			if j := strings.LastIndex(arn, "/"); j >= 0 {
-				ke.Stream = arn[j+1:]
-			}
-			ints := map[string]*int{"BatchSize": &ke.BatchSize, "MaximumBatchingWindowInSeconds": &ke.MaxBatchingWindow,
-				"TumblingWindowInSeconds": &ke.TumblingWindow, "MaximumRetryAttempts": &ke.MaxRetryAttempts}
-			for k, dst := range ints {
-				if n := get(p, k); n != nil {
-					s, err := t.Value(n)
-					if err != nil {
-						return nil, err
-					}
-					if *dst, err = strconv.Atoi(s); err != nil {
-						return nil, fmt.Errorf("%s: %s %q: %w", r.ID, k, s, err)
-					}
-				}
-			}
-			if n := get(p, "StartingPosition"); n != nil {
-				ke.StartingPosition, _ = t.Value(n)
-			}
-			ke.Bisect = scalar(get(p, "BisectBatchOnFunctionError")) == "true"
-			for _, f := range seq(get(p, "FunctionResponseTypes")) {
-				if f.Value == "ReportBatchItemFailures" {
-					ke.ReportBatchItemFailures = true
-				}
-			}
-			if n := get(p, "DestinationConfig", "OnFailure", "Destination"); n != nil {
-				if ke.OnFailure, err = t.Value(n); err != nil {
-					return nil, err
-				}
+				return nil, err
 			}
 			out = append(out, ke)
 		}
 	}
+	for _, r := range t.Resources("AWS::Lambda::EventSourceMapping") {
+		p := get(r.node, "Properties")
+		fn, err := t.Value(get(p, "FunctionName"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: FunctionName: %w", r.ID, err)
+		}
+		if arn, err := t.Value(get(p, "EventSourceArn")); err != nil || !strings.HasPrefix(arn, "arn:aws:kinesis:") {
+			continue
+		}
+		ke, err := t.kinesisEvent(r.ID, fn, p, "EventSourceArn")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ke)
+	}
 	return out, nil
+}
+
+func (t *Template) kinesisEvent(source, function string, p *yaml.Node, streamKey string) (KinesisEvent, error) {
+	arn, err := t.Value(get(p, streamKey))
+	if err != nil {
+		return KinesisEvent{}, fmt.Errorf("%s: %s: %w", source, streamKey, err)
+	}
+	ke := KinesisEvent{Function: function, StreamArn: arn, BatchSize: 100, StartingPosition: "LATEST", MaxRetryAttempts: -1, ParallelizationFactor: 1, Source: source}
+	if j := strings.LastIndex(arn, "/"); j >= 0 {
+		ke.Stream = arn[j+1:]
+	}
+	ints := map[string]*int{"BatchSize": &ke.BatchSize, "MaximumBatchingWindowInSeconds": &ke.MaxBatchingWindow,
+		"TumblingWindowInSeconds": &ke.TumblingWindow, "MaximumRetryAttempts": &ke.MaxRetryAttempts,
+		"ParallelizationFactor": &ke.ParallelizationFactor}
+	for k, dst := range ints {
+		if n := get(p, k); n != nil {
+			s, err := t.Value(n)
+			if err != nil {
+				return ke, err
+			}
+			if *dst, err = strconv.Atoi(s); err != nil {
+				return ke, fmt.Errorf("%s: %s %q: %w", source, k, s, err)
+			}
+		}
+	}
+	if n := get(p, "StartingPosition"); n != nil {
+		ke.StartingPosition, _ = t.Value(n)
+	}
+	if n := get(p, "BisectBatchOnFunctionError"); n != nil {
+		v, err := t.Value(n)
+		if err != nil {
+			return ke, err
+		}
+		ke.Bisect = v == "true"
+	}
+	for _, f := range seq(get(p, "FunctionResponseTypes")) {
+		if f.Value == "ReportBatchItemFailures" {
+			ke.ReportBatchItemFailures = true
+		}
+	}
+	if n := get(p, "DestinationConfig", "OnFailure", "Destination"); n != nil {
+		if ke.OnFailure, err = t.Value(n); err != nil {
+			return ke, err
+		}
+	}
+	return ke, nil
 }

@@ -23,7 +23,7 @@ func TestRepoTemplateResolves(t *testing.T) {
 		got[f.Sluice] = f
 	}
 	ex, ld := got["extract"], got["load"]
-	if ex.Name != "sluice-extract-function" || ex.Timeout != 120 || ex.MemorySize != 256 || ex.Arch != "arm64" || ex.Runtime != "provided.al2023" {
+	if ex.Name != "sluice-extract-function" || ex.Timeout != 120 || ex.MemorySize != 512 || ex.Arch != "arm64" || ex.Runtime != "provided.al2023" {
 		t.Fatalf("extract = %+v", ex)
 	}
 	if ex.Env["SLUICE_MAX_CONCURRENCY"] != "3" || ex.Env["SLUICE_STAGING_BUCKET"] != "sluice-staging-bucket" || ex.Env["SLUICE_SPECS"] != `{"incoming/orders/":"bundled:orders"}` {
@@ -87,6 +87,19 @@ Resources:
             BisectBatchOnFunctionError: true
             MaximumRetryAttempts: 3
             DestinationConfig: {OnFailure: {Destination: !GetAtt Failures.Arn}}
+  Mapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Fn
+      EventSourceArn: !GetAtt Stream.Arn
+      StartingPosition: LATEST
+      ParallelizationFactor: 2
+      BisectBatchOnFunctionError: false
+  QueueMapping:
+    Type: AWS::Lambda::EventSourceMapping
+    Properties:
+      FunctionName: !Ref Fn
+      EventSourceArn: !GetAtt Failures.Arn
 `
 	if err := os.WriteFile(dir+"/template.yaml", []byte(tmpl), 0o644); err != nil {
 		t.Fatal(err)
@@ -96,17 +109,24 @@ Resources:
 		t.Fatal(err)
 	}
 	evs, err := tp.KinesisEvents()
-	if err != nil || len(evs) != 1 {
+	if err != nil || len(evs) != 2 {
 		t.Fatalf("events %v %v", evs, err)
 	}
 	want := samtemplate.KinesisEvent{Function: "s-fn", Stream: "s-stream", StreamArn: "arn:aws:kinesis:us-east-1:000000000000:stream/s-stream",
 		BatchSize: 50, MaxBatchingWindow: 2, StartingPosition: "TRIM_HORIZON", TumblingWindow: 60, ReportBatchItemFailures: true,
-		Bisect: true, MaxRetryAttempts: 3, OnFailure: "arn:aws:sqs:us-east-1:000000000000:s-failures"}
+		Bisect: true, MaxRetryAttempts: 3, ParallelizationFactor: 1, OnFailure: "arn:aws:sqs:us-east-1:000000000000:s-failures", Source: "Fn Records"}
 	if evs[0] != want {
 		t.Fatalf("event %+v\nwant  %+v", evs[0], want)
 	}
+	want = samtemplate.KinesisEvent{Function: "s-fn", Stream: "s-stream", StreamArn: "arn:aws:kinesis:us-east-1:000000000000:stream/s-stream",
+		BatchSize: 100, StartingPosition: "LATEST", MaxRetryAttempts: -1, ParallelizationFactor: 2, Source: "Mapping"}
+	if evs[1] != want {
+		t.Fatalf("mapping %+v\nwant    %+v", evs[1], want)
+	}
 	repo, _ := samtemplate.Load("../../template.yaml", "sluice", nil)
-	if evs, err := repo.KinesisEvents(); err != nil || len(evs) != 0 {
-		t.Fatalf("repo template: %v %v", evs, err)
+	if evs, err := repo.KinesisEvents(); err != nil || len(evs) != 1 || evs[0].Function != "sluice-extract-function" ||
+		!evs[0].ReportBatchItemFailures || !evs[0].Bisect || evs[0].MaxRetryAttempts != 10 || evs[0].ParallelizationFactor != 1 ||
+		evs[0].BatchSize != 500 || evs[0].StartingPosition != "TRIM_HORIZON" || evs[0].OnFailure == "" || evs[0].Stream != "sluice-input-stream" {
+		t.Fatalf("repo template: %+v %v", evs, err)
 	}
 }
