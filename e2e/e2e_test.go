@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -41,6 +42,7 @@ var (
 	s3c   *s3.Client
 	sfnc  *sfn.Client
 	ddb   *dynamodb.Client
+	kc    *kinesis.Client
 	logs  bytes.Buffer
 	smArn string
 )
@@ -70,7 +72,7 @@ func TestMain(m *testing.M) {
 		// Small chunks so a few hundred KB fan out, and a low inline limit
 		// so that fan-out goes through the Distributed Map.
 		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs,
-			Params: map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3",
+			Params: map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3", "StreamShards": "2", "StreamBatchSize": "250",
 				"Specs": `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml"}`}}
 		if os.Getenv("SLUICE_E2E_LOG") != "" {
 			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -89,6 +91,7 @@ func TestMain(m *testing.M) {
 			s3c = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 			sfnc = sfn.NewFromConfig(cfg)
 			ddb = dynamodb.NewFromConfig(cfg)
+			kc = kinesis.NewFromConfig(cfg)
 			smArn, _ = stack.Template.Arn("EtlStateMachine")
 		}
 		return m.Run()

@@ -109,8 +109,10 @@ func Deploy(ctx context.Context, t *samtemplate.Template, c Clients, o Options) 
 	}
 	for _, st := range t.Resources("AWS::Kinesis::Stream") {
 		shards := int32(1)
-		if n, err := strconv.Atoi(samtemplate.Scalar(samtemplate.Get(st.Node(), "Properties", "ShardCount"))); err == nil && n > 0 {
-			shards = int32(n)
+		if v, _ := t.Value(samtemplate.Get(st.Node(), "Properties", "ShardCount")); v != "" {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				shards = int32(n)
+			}
 		}
 		_, err := c.Kinesis.CreateStream(ctx, &kinesis.CreateStreamInput{StreamName: aws.String(st.Name), ShardCount: aws.Int32(shards)})
 		var inUse *kinesistypes.ResourceInUseException
