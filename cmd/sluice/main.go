@@ -3,6 +3,7 @@
 //	sluice run --spec FILE --input PATH --output DIR [--parallel N] [--json]
 //	sluice validate SPEC
 //	sluice lint [--template template.yaml] [SPEC...]
+//	sluice windows --table T [--since T] [--key K] [--shards] [--json]
 //	sluice version
 package main
 
@@ -36,6 +37,8 @@ Usage:
                                   create the template's resources on a local AWS endpoint
   sluice invoke FUNCTION --event FILE
                                   run a function's real bootstrap once (sam local invoke, no Docker)
+  sluice windows --table T [--endpoint URL] [--since 1h|RFC3339] [--key K] [--shards] [--json]
+                                  list closed stream windows (merged across shards), or the shards' checkpoints
   sluice version
 
 Run 'sluice COMMAND -h' for a command's flags.
@@ -58,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdLocal(ctx, args[1:], stdout, stderr)
 	case "invoke":
 		return cmdInvoke(ctx, args[1:], stdout, stderr)
+	case "windows":
+		return cmdWindows(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -26,7 +26,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -317,4 +319,42 @@ func (st *Store) List(ctx context.Context, since int64) ([]window.Cell, error) {
 		in.ExclusiveStartKey = out.LastEvaluatedKey
 	}
 	return window.MergeShards(all), nil
+}
+
+// ShardState is a shard's checkpoint and running counts, as `sluice
+// windows --shards` lists them.
+type ShardState struct {
+	Shard    string          `json:"shard"`
+	Snapshot window.Snapshot `json:"snapshot"`
+}
+
+// Shards reads every shard's state item.
+func (st *Store) Shards(ctx context.Context) ([]ShardState, error) {
+	var out []ShardState
+	in := &dynamodb.ScanInput{TableName: aws.String(st.table), FilterExpression: aws.String("begins_with(pk, :s) AND sk = :state"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":s": s("shard#"), ":state": s("state")}}
+	for {
+		page, err := st.api.Scan(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("scan shard states: %w", err)
+		}
+		for _, it := range page.Items {
+			pk, _ := it["pk"].(*types.AttributeValueMemberS)
+			body, ok := it["state"].(*types.AttributeValueMemberS)
+			if pk == nil || !ok {
+				continue
+			}
+			var snap window.Snapshot
+			if err := json.Unmarshal([]byte(body.Value), &snap); err != nil {
+				return nil, fmt.Errorf("decode state of %s: %w", pk.Value, err)
+			}
+			out = append(out, ShardState{Shard: strings.TrimPrefix(pk.Value, "shard#"), Snapshot: snap})
+		}
+		if len(page.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = page.LastEvaluatedKey
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Shard < out[j].Shard })
+	return out, nil
 }

@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func newTable(t *testing.T) string {
+func newTable(t testing.TB) string {
 	t.Helper()
 	motoserver.Need(t, dbErr)
 	tables++
@@ -161,5 +161,81 @@ func TestExpiredResultsAreIgnored(t *testing.T) {
 	later.Now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
 	if cells, _ := later.Window(context.Background(), c.Window); len(cells) != 0 {
 		t.Fatalf("expired result still read: %v", cells)
+	}
+}
+
+// counting wraps the client and counts the write requests and the items
+// they carry.
+type counting struct {
+	dynamostate.API
+	calls, items int
+}
+
+func (c *counting) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, o ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.calls++
+	c.items += len(in.TransactItems)
+	return c.API.TransactWriteItems(ctx, in, o...)
+}
+
+func (c *counting) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	c.calls++
+	for _, reqs := range in.RequestItems {
+		c.items += len(reqs)
+	}
+	return c.API.BatchWriteItem(ctx, in, o...)
+}
+
+// batch makes n records over keys group keys in one minute, plus one
+// record two minutes on that closes that minute.
+func batch(n, keys, base int) []window.SeqRecord {
+	t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	out := make([]window.SeqRecord, 0, n+1)
+	for i := range n {
+		out = append(out, window.SeqRecord{Seq: fmt.Sprintf("%012d", base+i), Record: window.Record{
+			Time: t0.Add(time.Duration(i%60) * time.Second), Key: fmt.Sprintf("k%d", i%keys), Values: map[string]float64{"amount": float64(i)}}})
+	}
+	return append(out, window.SeqRecord{Seq: fmt.Sprintf("%012d", base+n), Record: window.Record{Time: t0.Add(3 * time.Minute), Key: "k0"}})
+}
+
+// TestWritesGrowWithWindowsNotRecords: a batch costs one transaction
+// whose items are the state plus the windows and keys it closed, however
+// many records it held.
+func TestWritesGrowWithWindowsNotRecords(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct{ records, keys, items int }{
+		{100, 5, 6}, {10_000, 5, 6}, {10_000, 50, 51},
+	} {
+		c := &counting{API: db}
+		st := dynamostate.New(c, newTable(t))
+		if _, err := window.Apply(ctx, st, windowtest.Spec, "s", batch(tc.records, tc.keys, 0)); err != nil {
+			t.Fatal(err)
+		}
+		if c.calls != 1 || c.items != tc.items {
+			t.Errorf("%d records over %d keys: %d write calls with %d items, want 1 with %d", tc.records, tc.keys, c.calls, c.items, tc.items)
+		}
+	}
+}
+
+// BenchmarkWritesPerBatch reports the DynamoDB write calls and items of
+// one batch on moto, by records and keys.
+func BenchmarkWritesPerBatch(b *testing.B) {
+	ctx := context.Background()
+	for _, records := range []int{100, 1000, 10_000} {
+		for _, keys := range []int{1, 10, 50} {
+			b.Run(fmt.Sprintf("records=%d/keys=%d", records, keys), func(b *testing.B) {
+				c := &counting{API: db}
+				st := dynamostate.New(c, newTable(b))
+				base := 0
+				for b.Loop() {
+					shard := fmt.Sprintf("s%d", base)
+					if _, err := window.Apply(ctx, st, windowtest.Spec, shard, batch(records, keys, base)); err != nil {
+						b.Fatal(err)
+					}
+					base += records + 1
+				}
+				b.ReportMetric(float64(c.calls)/float64(b.N), "writes/batch")
+				b.ReportMetric(float64(c.items)/float64(b.N), "items/batch")
+			})
+		}
 	}
 }
