@@ -17,7 +17,8 @@ import (
 	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/awslabs/kinesis-aggregation/go/v2/records"
-	"github.com/golang/protobuf/proto" //nolint:staticcheck // the KPL records are APIv1 messages
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/sluice-etl/sluice/shared/window"
 	"github.com/sluice-etl/sluice/shared/window/dynamostate"
@@ -113,7 +114,7 @@ func TestStreamWindowsMatchAReference(t *testing.T) {
 		sent++
 		kept++
 	}
-	body, _ := proto.Marshal(agg)
+	body, _ := proto.Marshal(protoadapt.MessageV2Of(agg))
 	sum := md5.Sum(body)
 	entries = append(entries, ktypes.PutRecordsRequestEntry{Data: append(append([]byte{0xf3, 0x89, 0x9a, 0xc2}, body...), sum[:]...), PartitionKey: aws.String("kpl")})
 	// A flush record on each shard, an hour on, closes every window above.

@@ -55,6 +55,5 @@ func main() {
 	if settings.IdempotencyTable != "" {
 		deps.Claims = dynamoclaims.New(ddb, settings.IdempotencyTable, nil)
 	}
-	h := handler.NewExtractor(settings, deps)
-	lambda.Start(h.Handle)
+	lambda.StartHandler(handler.NewExtractor(settings, deps))
 }

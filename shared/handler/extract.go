@@ -106,13 +106,23 @@ func NewExtractor(s Settings, d Deps) *Extractor {
 // ErrUnknownEvent is returned for a payload of no supported shape.
 var ErrUnknownEvent = errors.New("unsupported event: want an S3 notification, an EventBridge Object Created event, {bucket, key} or a Kinesis batch")
 
+// Invoke is Handle on the raw payload, for lambda.Start: it spares the
+// runtime's own decoding pass over a Kinesis batch, which Handle reads
+// anyway.
+func (e *Extractor) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	out, err := e.Handle(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
 // Handle accepts an S3 notification (and starts executions), an
 // EventBridge "Object Created" event or a task input {bucket, key} (and
 // plans the run), or a Kinesis batch, with or without Lambda's tumbling
 // window (and applies it: see handleKinesis).
 func (e *Extractor) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var kp kinesisProbe
-	if json.Unmarshal(raw, &kp) == nil && kp.isKinesis() {
+	if isKinesis(raw) {
 		return e.handleKinesis(ctx, raw)
 	}
 	owner := ""

@@ -5,20 +5,25 @@ import (
 	"crypto/md5"
 	"encoding/json"
 	"errors"
+	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/kinesis-aggregation/go/v2/records"
-	"github.com/golang/protobuf/proto" //nolint:staticcheck // the KPL records are APIv1 messages
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 
 	"github.com/sluice-etl/sluice/examples"
 	"github.com/sluice-etl/sluice/shared/handler"
 	"github.com/sluice-etl/sluice/shared/stage"
 	"github.com/sluice-etl/sluice/shared/storage"
+	"github.com/sluice-etl/sluice/shared/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/window"
 )
 
@@ -42,7 +47,7 @@ func kplAggregate(t *testing.T, keys []string, data ...string) []byte {
 		idx := uint64(i % len(keys))
 		agg.Records = append(agg.Records, &records.Record{PartitionKeyIndex: &idx, Data: []byte(d)})
 	}
-	body, err := proto.Marshal(agg)
+	body, err := proto.Marshal(protoadapt.MessageV2Of(agg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +125,8 @@ func TestKinesisFixture(t *testing.T) {
 	h := handler.NewExtractor(e.s, e.streamDeps(st))
 	payload := fixture(t, "kinesis.json")
 	var res handler.StreamResult
-	if err := invoke(t, h.Handle, payload, &res); err != nil {
+	// Through Invoke, the raw-payload entry point the function starts with.
+	if err := invoke(t, h, payload, &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.BatchItemFailures) != 0 || res.State != nil {
@@ -360,5 +366,62 @@ window: {kind: tumbling, size: 5m, native: true, group_by: [page], aggregate: [a
 	want := fmt.Sprintf("/buy %d-%d n=1 sum=7 min=7 max=7|/home %d-%d n=2 sum=150 min=50 max=100", s, en, s, en)
 	if strings.Join(got, "|") != want {
 		t.Fatalf("results:\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+}
+
+// BenchmarkKinesisInvocation is one extract invocation on a Kinesis batch
+// of ~200-byte JSON events, in-process (memory buckets and window store):
+// event decoding, the spec, a three-field tumbling window, staging, the
+// commit and publishing.
+func BenchmarkKinesisInvocation(b *testing.B) {
+	for _, n := range []int{1000, 10_000} {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			spec, err := os.ReadFile("../../bench/stream-spec.yaml")
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := &env{buckets: map[string]*memblob.Bucket{}}
+			e.s = handler.Settings{StagingBucket: "staging", OutputBucket: "out", OutputPrefix: "tables", WindowTable: "w",
+				StreamSpecs: map[string]string{"*": "s3://specs/events.yaml"}}
+			if err := storage.WriteAll(ctx, e.bucket("specs"), "events.yaml", spec); err != nil {
+				b.Fatal(err)
+			}
+			st := &window.MemStore{}
+			d := handler.Deps{Open: func(_ context.Context, name string) (storage.Bucket, error) { return e.bucket(name), nil },
+				Windows: func(string, time.Duration) handler.WindowStore { return st }}
+			invokeH := lambda.NewHandler(handler.NewExtractor(e.s, d))
+			var payloads [][]byte
+			var size int
+			for round := range 4 {
+				ev := events.KinesisEvent{}
+				for i := range n {
+					j := round*n + i
+					data := fmt.Sprintf(`{"event_id":"ev-%09d","user":"user-%05d","page":"/shop/item/%d","at":%q,"amount_cents":%d,"qty":%d,"latency_ms":%d.%d,"agent":"Mozilla/5.0 (X11)"}`,
+						j, j%5000, j%20, fixtureT0.Add(time.Duration(j)*10*time.Millisecond).Format(time.RFC3339Nano), j%10_000, 1+j%5, 20+j%300, j%10)
+					size += len(data)
+					ev.Records = append(ev.Records, kinesisRecord("shardId-000000000000", j, []byte(data)))
+				}
+				p, _ := json.Marshal(ev)
+				payloads = append(payloads, p)
+			}
+			b.Logf("%d bytes a record", size/(4*n))
+			i := 0
+			for b.Loop() {
+				if i == len(payloads) {
+					// Start the shard over, so every batch is new.
+					b.StopTimer()
+					*st = window.MemStore{}
+					i = 0
+					b.StartTimer()
+				}
+				// Through the runtime's handler machinery, as Lambda invokes it.
+				out, err := invokeH.Invoke(ctx, payloads[i])
+				if err != nil || !bytes.Equal(out, []byte(`{"batchItemFailures":[]}`)) {
+					b.Fatalf("%s %v", out, err)
+				}
+				i++
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+		})
 	}
 }
