@@ -8,7 +8,7 @@ FUNCTIONS := extract transform load
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help build example lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-go lint fmt clean
+.PHONY: help build example lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-stream bench-go lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -67,8 +67,12 @@ fuzz: ## run every fuzz target for FUZZTIME each
 bench-go: ## Go micro and stage benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench: build ## the reference-job benchmark; rewrites BENCHMARKS.md
+bench: build ## the reference-job and stream benchmarks; rewrite BENCHMARKS.md
 	./bench/run.sh
+	./bench/stream.sh
+
+bench-stream: ## the stream-path benchmarks; rewrite that section of BENCHMARKS.md
+	./bench/stream.sh
 
 lint: ## gofmt, go vet and staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
