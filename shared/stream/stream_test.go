@@ -418,3 +418,50 @@ func BenchmarkApplyTumbling(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// CSV messages with the spec's columns, windowed by arrival time: a
+// sliding window of two minutes every minute, per region.
+func TestCSVMessagesSlidingByArrival(t *testing.T) {
+	ctx := context.Background()
+	p, err := transform.Parse("csv.yaml", []byte(`name: temps
+source: {format: csv, csv: {header: false, columns: [sensor, region, celsius]}}
+fields:
+  - {name: sensor, required: true}
+  - {name: region, required: true}
+  - {name: celsius, type: float, required: true}
+window: {kind: sliding, size: 2m, hop: 1m, time: arrival, group_by: [region], aggregate: [celsius]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv()
+	e.store = &window.MemStore{}
+	pl, err := stream.New(stream.Config{Plan: p, Staging: e.staging, Out: e.out, StagingPrefix: "staging", OutPrefix: "out", Store: e.store,
+		Now: func() time.Time { return t0.Add(10 * time.Minute) }, Nonce: func() string { return "n" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(i int, data string, sec int) stream.Message {
+		return stream.Message{Shard: shard, Seq: seq(i), Data: []byte(data), Arrival: t0.Add(time.Duration(sec) * time.Second)}
+	}
+	res, err := pl.Apply(ctx, shard, []stream.Message{
+		msg(1, "s1,north,10.5", 10), msg(2, "s2,north,11.5\n", 70), msg(3, "s3,south,-2", 75),
+		msg(4, "s4,north", 80),       // too few columns
+		msg(5, "s5,north,warm", 85), // not a number
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := res.Counts; c.In != 5 || c.Out != 3 || c.RejectedByRule["decode"] != 1 || c.RejectedByRule["celsius.type"] != 1 {
+		t.Fatalf("counts = %+v", c)
+	}
+	// By the wall clock (10 minutes on) every window has closed: north in
+	// [-1m,1m) once, [0,2m) twice, [1m,3m) once; south in [0,2m) and [1m,3m).
+	var got []string
+	for _, c := range res.Closed {
+		got = append(got, fmt.Sprintf("%s@%d:%d:%g", c.Key, (c.Window.Start-t0.UnixMilli())/60000, c.Count, c.Fields["celsius"].Sum))
+	}
+	if want := "north@-1:1:10.5 north@0:2:22 south@0:1:-2 north@1:1:11.5 south@1:1:-2"; strings.Join(got, " ") != want {
+		t.Fatalf("closed = %s\nwant     %s", strings.Join(got, " "), want)
+	}
+}
