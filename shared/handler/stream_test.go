@@ -2,10 +2,10 @@ package handler_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/json"
 	"errors"
-	"context"
 	"fmt"
 	"os"
 	"sort"

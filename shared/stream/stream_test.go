@@ -446,7 +446,7 @@ window: {kind: sliding, size: 2m, hop: 1m, time: arrival, group_by: [region], ag
 	}
 	res, err := pl.Apply(ctx, shard, []stream.Message{
 		msg(1, "s1,north,10.5", 10), msg(2, "s2,north,11.5\n", 70), msg(3, "s3,south,-2", 75),
-		msg(4, "s4,north", 80),       // too few columns
+		msg(4, "s4,north", 80),      // too few columns
 		msg(5, "s5,north,warm", 85), // not a number
 	})
 	if err != nil {
