@@ -55,5 +55,6 @@ func main() {
 	if settings.IdempotencyTable != "" {
 		deps.Claims = dynamoclaims.New(ddb, settings.IdempotencyTable, nil)
 	}
-	lambda.StartHandler(handler.NewExtractor(settings, deps))
+	// The extractor implements lambda.Handler: it takes the raw payload.
+	lambda.Start(handler.NewExtractor(settings, deps))
 }
