@@ -232,7 +232,7 @@ func TestStreamWindowsMatchAReference(t *testing.T) {
 	for _, o := range listAll(t, "tables/clicks/late/") {
 		lateLines += strings.Count(string(getObject(t, aws.ToString(o.Key))), "\n")
 	}
-	for _, o := range listAll(t, "tables/clicks/rejects/") {
+	for _, o := range listAll(t, "quarantine/clicks/") {
 		body := string(getObject(t, aws.ToString(o.Key)))
 		rejLines += strings.Count(body, "\n")
 		if !strings.Contains(body, `"sequence_number":"`) || !strings.Contains(body, `"shard":"`+stream+"/shardId-") {

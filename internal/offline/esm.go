@@ -58,6 +58,9 @@ type ESM struct {
 	Log      *slog.Logger
 	// Poll is the wait between empty reads (default 100 ms).
 	Poll time.Duration
+	// Duplicate, if set, is asked after each successful batch; true
+	// delivers the same batch once more, as Kinesis may.
+	Duplicate func() bool
 	Now  func() time.Time
 }
 
@@ -218,6 +221,13 @@ func (e *ESM) attempt(ctx context.Context, shardID string, recs []ktypes.Record,
 		if failedFrom < 0 {
 			if win != nil && len(recs) == 0 {
 				win.state = map[string]string{}
+			}
+			if len(recs) > 0 && e.Duplicate != nil && e.Duplicate() {
+				// At-least-once delivery: the same records again. Their
+				// outcome is the function's business; it must change nothing.
+				if _, err := e.Invoke(ctx, e.event(shardID, recs, win)); err != nil && e.Log != nil {
+					e.Log.Debug("duplicate delivery", "err", err)
+				}
 			}
 			return
 		}

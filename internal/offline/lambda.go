@@ -73,6 +73,8 @@ type Lambda struct {
 	mu   sync.Mutex
 	// faults holds injected faults; none unless a test posts them.
 	faults map[string]*Fault
+	// chaos is the stack's fault plan (nil outside a stack).
+	chaos *chaos
 }
 
 // Fault makes the next Count invocations of Function fail: Kind "error"
@@ -163,7 +165,7 @@ func NewLambda(t *samtemplate.Template, bootstrapDir, endpoint string, concurren
 		for k, v := range f.Env {
 			fn.Env = append(fn.Env, k+"="+v)
 		}
-		fn.Env = append(fn.Env, "AWS_ENDPOINT_URL="+endpoint, "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
+		fn.Env = append(fn.Env, "AWS_ENDPOINT_URL="+endpoint, "AWS_ACCESS_KEY_ID="+FunctionAccessKey, "AWS_SECRET_ACCESS_KEY=testing",
 			"AWS_REGION="+samtemplate.Region, "AWS_DEFAULT_REGION="+samtemplate.Region, "AWS_EC2_METADATA_DISABLED=true",
 			// moto sends no response checksums; do not log about each one.
 			"AWS_RESPONSE_CHECKSUM_VALIDATION=when_required",
@@ -209,6 +211,27 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 	}
 	defer func() { <-l.sem }()
 	res := &Result{RequestID: newID()}
+	timeout := f.Timeout
+	var kill time.Duration
+	if l.chaos != nil {
+		if plan := l.chaos.current(); plan != nil {
+			if plan.FunctionTimeoutMS > 0 {
+				timeout = time.Duration(plan.FunctionTimeoutMS) * time.Millisecond
+			}
+			if plan.forFunction(f.Name) {
+				if l.chaos.roll(func(p *Chaos) float64 { return p.LambdaThrottle }, FaultLambdaThrottle) {
+					return nil, ErrThrottled
+				}
+				if l.chaos.roll(func(p *Chaos) float64 { return p.Kill }, FaultKill) {
+					within := plan.KillWithinMS
+					if within <= 0 {
+						within = 300
+					}
+					kill = time.Duration(1+l.chaos.intn(within)) * time.Millisecond
+				}
+			}
+		}
+	}
 	switch l.takeFault(f.Name) {
 	case "throttle":
 		return nil, ErrThrottled
@@ -224,7 +247,13 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 		res.Payload, _ = json.Marshal(runtimeapi.FunctionError{Type: "Runtime.InitError", Message: err.Error()})
 		return res, nil
 	}
-	out, err := p.Invoke(ctx, payload, f.Timeout)
+	if kill > 0 {
+		// The process dies part way through, as an out-of-memory kill or
+		// a host failure would end it.
+		stop := time.AfterFunc(kill, p.Stop)
+		defer stop.Stop()
+	}
+	out, err := p.Invoke(ctx, payload, timeout)
 	res.Duration = time.Since(began)
 	// The lines Lambda adds around every invocation.
 	res.Logs = append([]byte("START RequestId: "+res.RequestID+" Version: $LATEST\n"), p.logs.take()...)
@@ -241,7 +270,7 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 		p.Stop()
 		res.FunctionError = "Unhandled"
 		res.Payload, _ = json.Marshal(map[string]string{"errorMessage": fmt.Sprintf("%s %s Task timed out after %.2f seconds",
-			time.Now().UTC().Format(time.RFC3339), res.RequestID, f.Timeout.Seconds())})
+			time.Now().UTC().Format(time.RFC3339), res.RequestID, timeout.Seconds())})
 	case errors.As(err, &fe):
 		res.FunctionError = "Unhandled"
 		res.Payload, _ = json.Marshal(fe)

@@ -53,6 +53,9 @@ type Options struct {
 	Log         *slog.Logger
 	// FunctionLogs receives the functions' output.
 	FunctionLogs io.Writer
+	// Chaos, when set, is the fault plan from the start (tests usually
+	// post one to /_sluice/chaos instead).
+	Chaos *Chaos
 }
 
 // Stack is a running offline stack.
@@ -68,6 +71,7 @@ type Stack struct {
 	glueDone chan struct{}
 	mappings sync.WaitGroup
 	log      *slog.Logger
+	chaos    *chaos
 }
 
 // S3EventQueue is the queue the input bucket notifies; the glue turns its
@@ -138,10 +142,18 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 	}
 	l.Logs = o.FunctionLogs
 	s.Lambda = l
+	s.chaos = &chaos{}
+	if err := s.chaos.set(o.Chaos); err != nil {
+		s.Down()
+		ln.Close()
+		return nil, err
+	}
+	l.chaos = s.chaos
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", l.ServeInvoke)
 	mux.HandleFunc("/_sluice/faults", l.ServeFaults)
-	mux.Handle("/", httputil.NewSingleHostReverseProxy(motoURL))
+	mux.Handle("/_sluice/chaos", s.chaos)
+	mux.Handle("/", s.chaos.wrap(httputil.NewSingleHostReverseProxy(motoURL)))
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	go s.srv.Serve(ln)
 
@@ -224,6 +236,9 @@ func (s *Stack) startMappings(ctx context.Context, t *samtemplate.Template, kc *
 				return aws.ToString(out.QueueUrl)
 			},
 			Invoke: func(ctx context.Context, payload []byte) (*Result, error) { return s.Lambda.Invoke(ctx, f, payload) },
+			Duplicate: func() bool {
+				return s.chaos.roll(func(p *Chaos) float64 { return p.DuplicateKinesis }, FaultDuplicateBatch)
+			},
 		}
 		s.mappings.Add(1)
 		go func() {
@@ -326,10 +341,16 @@ func (s *Stack) startGlue(ctx context.Context, t *samtemplate.Template, s3c *s3.
 							input := eventBridgeEvent(t.Account, rec)
 							h := sha256.Sum256([]byte(fmt.Sprintf("%s/%d", aws.ToString(m.MessageId), i)))
 							name := "eb-" + hex.EncodeToString(h[:])[:32]
-							if _, err := sfnc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(r.arn), Name: aws.String(name), Input: aws.String(input)}); err != nil {
-								s.log.Warn("glue start execution", "err", err)
-							} else {
-								s.log.Info("execution started", "name", name, "key", key)
+							names := []string{name}
+							if s.chaos.roll(func(p *Chaos) float64 { return p.DuplicateS3 }, FaultDuplicateS3) {
+								names = append(names, name[:len(name)-4]+"dup0") // the same event again
+							}
+							for _, name := range names {
+								if _, err := sfnc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(r.arn), Name: aws.String(name), Input: aws.String(input)}); err != nil {
+									s.log.Warn("glue start execution", "err", err)
+								} else {
+									s.log.Info("execution started", "name", name, "key", key)
+								}
 							}
 						}
 					}

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/metrics"
 	"github.com/sluice-etl/sluice/shared/spec"
 	"github.com/sluice-etl/sluice/shared/stage"
+	"github.com/sluice-etl/sluice/shared/storage"
 	"github.com/sluice-etl/sluice/shared/stream"
 	"github.com/sluice-etl/sluice/shared/window"
 )
@@ -210,6 +211,7 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 		keep = time.Duration(w.Keep)
 	}
 	cfg := stream.Config{Plan: p, Staging: staging, Out: out, StagingPrefix: StagingRoot, OutPrefix: e.s.OutputPrefix,
+		RejectsPrefix: storage.Join(QuarantineRoot, p.Spec.Name),
 		Store: e.d.Windows(e.s.WindowTable, keep), Now: e.d.Now, Nonce: nonce}
 	if codec.SinkFormat(p.Spec.Sink.Format) == stage.SinkDynamoDB {
 		if e.d.Tables == nil {

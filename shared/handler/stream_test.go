@@ -141,7 +141,7 @@ func TestKinesisFixture(t *testing.T) {
 	if c.In != 9 || c.Out != 6 || c.Rejected != 2 || c.Filtered != 1 || c.RejectedByRule["page.regex"] != 1 || c.RejectedByRule["decode"] != 1 || snap.Late != 1 {
 		t.Fatalf("counts = %+v late %d", c, snap.Late)
 	}
-	rej, err := stage.ReadRejects(ctx, out, "tables/clicks/rejects/kinesis-sluice-clicks-shardId-000000000000-"+snap.LastSeq[:len(snap.LastSeq)-3]+"101.jsonl")
+	rej, err := stage.ReadRejects(ctx, out, "quarantine/clicks/kinesis-sluice-clicks-shardId-000000000000-"+snap.LastSeq[:len(snap.LastSeq)-3]+"101.jsonl")
 	if err != nil || len(rej) != 2 || rej[0].Shard != shard0 || rej[0].Seq != fmt.Sprintf("4963%052d", 104) || rej[1].Rule != "decode" {
 		t.Fatalf("rejects = %+v, %v", rej, err)
 	}
@@ -191,7 +191,7 @@ func TestKinesisCorruptAggregateIsQuarantined(t *testing.T) {
 	if snap.Counts.In != 2 || snap.Counts.Out != 1 || snap.Counts.RejectedByRule["decode"] != 1 {
 		t.Fatalf("counts = %+v", snap.Counts)
 	}
-	objs, _ := e.bucket("sluice-output-bucket").List(ctx, "tables/clicks/rejects/")
+	objs, _ := e.bucket("sluice-output-bucket").List(ctx, "quarantine/clicks/")
 	rej, _ := stage.ReadRejects(ctx, e.bucket("sluice-output-bucket"), objs[0].Key)
 	if len(rej) != 1 || !strings.Contains(rej[0].Reason, "KPL aggregate") {
 		t.Fatalf("rejects = %+v", rej)

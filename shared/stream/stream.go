@@ -53,6 +53,9 @@ type Config struct {
 	Staging, Out  storage.Bucket
 	StagingPrefix string
 	OutPrefix     string
+	// RejectsPrefix is where quarantined records go (default
+	// OutPrefix/<pipeline>/rejects).
+	RejectsPrefix string
 	// Table receives the rows of a dynamodb sink.
 	Table stage.TableWriter
 	Store window.Store
@@ -410,7 +413,11 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 		out.moves = append(out.moves, window.Move{From: part.Key, To: storage.Join(outPrefix, part.Partition, base+"-"+name)})
 	}
 	if rp != nil {
-		out.moves = append(out.moves, window.Move{From: rp.Key, To: storage.Join(outPrefix, stage.RejectsDir, base+".jsonl")})
+		rejects := p.cfg.RejectsPrefix
+		if rejects == "" {
+			rejects = storage.Join(outPrefix, stage.RejectsDir)
+		}
+		out.moves = append(out.moves, window.Move{From: rp.Key, To: storage.Join(rejects, base+".jsonl")})
 	}
 	if lp != "" {
 		out.moves = append(out.moves, window.Move{From: lp, To: storage.Join(outPrefix, LateDir, base+".jsonl")})
