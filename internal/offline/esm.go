@@ -61,7 +61,7 @@ type ESM struct {
 	// Duplicate, if set, is asked after each successful batch; true
 	// delivers the same batch once more, as Kinesis may.
 	Duplicate func() bool
-	Now  func() time.Time
+	Now       func() time.Time
 }
 
 // Run polls until ctx ends.
