@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
 
-	"github.com/sluice-etl/sluice/shared/window"
 	"github.com/sluice-etl/sluice/shared/window/dynamostate"
 )
 
@@ -39,177 +37,171 @@ type refCell struct {
 	sum, min, max float64
 }
 
-// TestStreamWindowsMatchAReference puts clicks on the two-shard input
-// stream; the event source mapping delivers them to the real extract
-// binary, which applies them exactly once. The closed windows in the
-// window-state table must equal a reference computed here.
-func TestStreamWindowsMatchAReference(t *testing.T) {
-	needStack(t)
+// clicksSent is what one test put on the stream and what must come of
+// it: the reference aggregates, computed from the records sent.
+type clicksSent struct {
+	stream   string
+	prefix   string // of the pages and event ids
+	total    int
+	kept     int
+	rejected int
+	filtered int
+	late     int
+	baseline int64 // records the shards had applied before
+	ref      map[string]*refCell
+	began    time.Time
+}
+
+// appliedIn sums the records every shard has applied.
+func appliedIn(t *testing.T, stream string) int64 {
+	t.Helper()
 	ctx := context.Background()
-	stream := stack.Template.PhysicalName("InputStream")
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewPCG(seed, 5))
-	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	ref := map[string]*refCell{}
-	var sent, kept, rejected, filtered, late int
+	st := dynamostate.New(ddb, stack.Template.PhysicalName("WindowStateTable"))
+	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in int64
+	for _, sh := range shards.Shards {
+		snap, err := st.Load(ctx, stream+"/"+aws.ToString(sh.ShardId))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in += snap.Counts.In
+	}
+	return in
+}
+
+// putClicks puts n clicks from t0 on, out of order within the 30s
+// lateness, with bots (filtered), bad pages (rejected), three records far
+// behind every watermark (late), one KPL aggregate of three clicks, and a
+// flush record on each shard two hours on that closes every window.
+func putClicks(t *testing.T, r *rand.Rand, t0 time.Time, prefix string, n int) *clicksSent {
+	t.Helper()
+	ctx := context.Background()
+	s := &clicksSent{stream: stack.Template.PhysicalName("InputStream"), prefix: prefix, ref: map[string]*refCell{}}
+	s.baseline = appliedIn(t, s.stream)
+	add := func(at time.Time, page string, cents int) {
+		key := fmt.Sprintf("%d|%s", at.Truncate(time.Minute).UnixMilli(), page)
+		rc, ok := s.ref[key]
+		if !ok {
+			rc = &refCell{min: 1e18, max: -1e18}
+			s.ref[key] = rc
+		}
+		rc.n++
+		rc.sum += float64(cents)
+		rc.min, rc.max = min(rc.min, float64(cents)), max(rc.max, float64(cents))
+	}
 	var entries []ktypes.PutRecordsRequestEntry
+	entry := func(c click, pk string, hash *string) {
+		data, _ := json.Marshal(c)
+		entries = append(entries, ktypes.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(pk), ExplicitHashKey: hash})
+		s.total++
+	}
 	clock := 0
-	for i := range 1500 {
+	for i := range n {
 		clock += r.IntN(3)
-		sec := clock - r.IntN(20) // out of order, within the 30s lateness
-		c := click{EventID: fmt.Sprintf("s%05d", i), User: fmt.Sprintf("U%02d", r.IntN(40)), Page: fmt.Sprintf("/p%d", r.IntN(4)),
-			At: t0.Add(time.Duration(sec) * time.Second).Format(time.RFC3339), Cents: r.IntN(10_000)}
+		at := t0.Add(time.Duration(clock-r.IntN(20)) * time.Second)
+		c := click{EventID: fmt.Sprintf("%s-%05d", prefix, i), User: fmt.Sprintf("U%02d", r.IntN(40)), Page: fmt.Sprintf("%s/p%d", prefix, r.IntN(4)),
+			At: at.Format(time.RFC3339), Cents: r.IntN(10_000)}
 		switch {
 		case i%97 == 5:
 			c.User = "bot-3"
-			filtered++
+			s.filtered++
 		case i%89 == 7:
 			c.Page = "no-slash"
-			rejected++
+			s.rejected++
 		default:
-			kept++
-			key := fmt.Sprintf("%d|%s", t0.Add(time.Duration(sec)*time.Second).Truncate(time.Minute).UnixMilli(), c.Page)
-			rc, ok := ref[key]
-			if !ok {
-				rc = &refCell{min: 1e18, max: -1e18}
-				ref[key] = rc
-			}
-			rc.n++
-			rc.sum += float64(c.Cents)
-			rc.min = min(rc.min, float64(c.Cents))
-			rc.max = max(rc.max, float64(c.Cents))
+			s.kept++
+			add(at, c.Page, c.Cents)
 		}
-		data, _ := json.Marshal(c)
-		entries = append(entries, ktypes.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(c.User)})
-		sent++
+		entry(c, c.User, nil)
 	}
-	// Records far behind every shard's watermark: counted as late and
-	// written to the late/ side output, not aggregated.
 	for i := range 3 {
-		c := click{EventID: fmt.Sprintf("late%d", i), User: "late", Page: "/p0", At: t0.Format(time.RFC3339), Cents: 1}
-		data, _ := json.Marshal(c)
-		entries = append(entries, ktypes.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String(fmt.Sprintf("late-%d", i))})
-		sent++
-		kept++
-		late++
+		entry(click{EventID: fmt.Sprintf("%s-late%d", prefix, i), User: "late", Page: prefix + "/p0", At: t0.Format(time.RFC3339), Cents: 1}, fmt.Sprintf("late-%d", i), nil)
+		s.kept++
+		s.late++
 	}
-	// One KPL aggregate of three clicks.
 	agg := &records.AggregatedRecord{PartitionKeyTable: []string{"kpl"}}
 	for i := range 3 {
-		sec := clock - 5
-		c := click{EventID: fmt.Sprintf("kpl%d", i), User: "kpl", Page: "/p1", At: t0.Add(time.Duration(sec) * time.Second).Format(time.RFC3339), Cents: 100 * (i + 1)}
+		at := t0.Add(time.Duration(clock-5) * time.Second)
+		c := click{EventID: fmt.Sprintf("%s-kpl%d", prefix, i), User: "kpl", Page: prefix + "/p1", At: at.Format(time.RFC3339), Cents: 100 * (i + 1)}
 		data, _ := json.Marshal(c)
 		idx := uint64(0)
 		agg.Records = append(agg.Records, &records.Record{PartitionKeyIndex: &idx, Data: data})
-		key := fmt.Sprintf("%d|/p1", t0.Add(time.Duration(sec)*time.Second).Truncate(time.Minute).UnixMilli())
-		rc, ok := ref[key]
-		if !ok {
-			rc = &refCell{min: 1e18, max: -1e18}
-			ref[key] = rc
-		}
-		rc.n++
-		rc.sum += float64(c.Cents)
-		rc.min, rc.max = min(rc.min, float64(c.Cents)), max(rc.max, float64(c.Cents))
-		sent++
-		kept++
+		add(at, c.Page, c.Cents)
+		s.total++
+		s.kept++
 	}
 	body, _ := proto.Marshal(protoadapt.MessageV2Of(agg))
 	sum := md5.Sum(body)
 	entries = append(entries, ktypes.PutRecordsRequestEntry{Data: append(append([]byte{0xf3, 0x89, 0x9a, 0xc2}, body...), sum[:]...), PartitionKey: aws.String("kpl")})
-	// A flush record on each shard, an hour on, closes every window above.
-	// (The hash keys sit in each half of the key space; moto refuses the
-	// very top of it.)
+	// The hash keys sit in each half of the key space (moto refuses the
+	// very top of it).
 	for i, hash := range []string{"0", "170141183460469231731687303715884105729"} {
-		c := click{EventID: fmt.Sprintf("flush%d", i), User: "flush", Page: "/flush", At: t0.Add(2 * time.Hour).Format(time.RFC3339)}
-		data, _ := json.Marshal(c)
-		entries = append(entries, ktypes.PutRecordsRequestEntry{Data: data, PartitionKey: aws.String("flush"), ExplicitHashKey: aws.String(hash)})
-		sent++
-		kept++
+		entry(click{EventID: fmt.Sprintf("%s-flush%d", prefix, i), User: "flush", Page: prefix + "/flush", At: t0.Add(2 * time.Hour).Format(time.RFC3339)}, "flush", aws.String(hash))
+		s.kept++
 	}
-	began := time.Now()
+	s.began = time.Now()
 	for len(entries) > 0 {
-		n := min(500, len(entries))
-		out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(stream), Records: entries[:n]})
+		k := min(500, len(entries))
+		out, err := kc.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(s.stream), Records: entries[:k]})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if aws.ToInt32(out.FailedRecordCount) != 0 {
 			t.Fatalf("PutRecords: %d failed", aws.ToInt32(out.FailedRecordCount))
 		}
-		entries = entries[n:]
+		entries = entries[k:]
 	}
+	return s
+}
 
-	// Wait until both shards have applied every record.
-	st := dynamostate.New(ddb, stack.Template.PhysicalName("WindowStateTable"))
-	shards, err := kc.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(stream)})
-	if err != nil || len(shards.Shards) != 2 {
-		t.Fatalf("shards: %v %v", shards, err)
-	}
-	var snaps []window.Snapshot
-	deadline := time.Now().Add(90 * time.Second)
+// wait waits until the shards have applied every record sent.
+func (s *clicksSent) wait(t *testing.T, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
-		snaps = snaps[:0]
-		var in int64
-		for _, sh := range shards.Shards {
-			snap, err := st.Load(ctx, stream+"/"+aws.ToString(sh.ShardId))
-			if err != nil {
-				t.Fatal(err)
-			}
-			snaps = append(snaps, snap)
-			in += snap.Counts.In
+		in := appliedIn(t, s.stream) - s.baseline
+		if in == int64(s.total) {
+			t.Logf("%d records through the stream path in %s", s.total, time.Since(s.began).Round(time.Millisecond))
+			return
 		}
-		if in == int64(sent) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d records applied after 90s; function logs:\n%s", in, sent, tail(logs.String(), 4000))
+		if in > int64(s.total) || time.Now().After(deadline) {
+			t.Fatalf("%d of %d records applied; function logs:\n%s", in, s.total, tail(logs.String(), 4000))
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	t.Logf("%d records through the stream path in %s", sent, time.Since(began).Round(time.Millisecond))
+}
 
-	var out, rej, filt, lateSeen int64
-	for _, s := range snaps {
-		if s.LastSeq == "" || len(s.Pending) == 0 {
-			t.Fatalf("shard snapshot %+v", s)
-		}
-		out += s.Counts.Out
-		rej += s.Counts.Rejected
-		filt += s.Counts.Filtered
-		lateSeen += s.Late
-		if err := s.Counts.Check(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out != int64(kept) || rej != int64(rejected) || filt != int64(filtered) || lateSeen != int64(late) {
-		t.Fatalf("out %d/%d rejected %d/%d filtered %d/%d late %d/%d", out, kept, rej, rejected, filt, filtered, lateSeen, late)
-	}
-
-	cells, err := st.List(ctx, 0)
+// check compares the closed windows with the reference, and the output,
+// the late side output and the quarantine with what was sent.
+func (s *clicksSent) check(t *testing.T) {
+	t.Helper()
+	st := dynamostate.New(ddb, stack.Template.PhysicalName("WindowStateTable"))
+	cells, err := st.List(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]string{}
 	for _, c := range cells {
+		if !strings.HasPrefix(c.Key, s.prefix+"/p") {
+			continue
+		}
 		a := c.Fields["amount_cents"]
 		got[fmt.Sprintf("%d|%s", c.Window.Start, c.Key)] = fmt.Sprintf("n=%d sum=%g min=%g max=%g", c.Count, a.Sum, a.Min, a.Max)
 	}
-	want := map[string]string{}
-	for k, rc := range ref {
-		want[k] = fmt.Sprintf("n=%d sum=%g min=%g max=%g", rc.n, rc.sum, rc.min, rc.max)
-	}
-	if len(got) != len(want) {
-		t.Fatalf("%d closed windows, want %d", len(got), len(want))
-	}
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("window %s: %s, want %s", k, got[k], w)
+	bad := 0
+	for k, rc := range s.ref {
+		if want := fmt.Sprintf("n=%d sum=%g min=%g max=%g", rc.n, rc.sum, rc.min, rc.max); got[k] != want {
+			if bad++; bad < 10 {
+				t.Errorf("window %s: %s, want %s", k, got[k], want)
+			}
 		}
 	}
-
-	// Every kept record landed in the output once; the late ones also in
-	// late/, the rejects in rejects/ with their shard and sequence number.
+	if len(got) != len(s.ref) || bad > 0 {
+		t.Fatalf("%d closed windows, want %d; %d differ", len(got), len(s.ref), bad)
+	}
 	ids := map[string]int{}
 	for _, o := range listAll(t, "tables/clicks/hour=") {
 		for _, l := range strings.Split(strings.TrimSpace(string(getObject(t, aws.ToString(o.Key)))), "\n") {
@@ -217,42 +209,63 @@ func TestStreamWindowsMatchAReference(t *testing.T) {
 			if err := json.Unmarshal([]byte(l), &c); err != nil {
 				t.Fatalf("%s: %v", aws.ToString(o.Key), err)
 			}
-			ids[c.EventID]++
+			if strings.HasPrefix(c.EventID, s.prefix+"-") {
+				ids[c.EventID]++
+			}
 		}
 	}
-	if len(ids) != kept {
-		t.Fatalf("%d distinct rows out, want %d", len(ids), kept)
+	dups := 0
+	for _, n := range ids {
+		dups += n - 1
 	}
-	for id, n := range ids {
-		if n != 1 {
-			t.Fatalf("%s written %d times", id, n)
-		}
+	if len(ids) != s.kept || dups != 0 {
+		t.Fatalf("%d distinct rows out (%d repeated), want %d", len(ids), dups, s.kept)
 	}
-	var lateLines, rejLines int
+	lateLines, rejLines := 0, 0
 	for _, o := range listAll(t, "tables/clicks/late/") {
-		lateLines += strings.Count(string(getObject(t, aws.ToString(o.Key))), "\n")
+		lateLines += strings.Count(string(getObject(t, aws.ToString(o.Key))), `\"event_id\":\"`+s.prefix+"-")
 	}
 	for _, o := range listAll(t, "quarantine/clicks/") {
 		body := string(getObject(t, aws.ToString(o.Key)))
-		rejLines += strings.Count(body, "\n")
-		if !strings.Contains(body, `"sequence_number":"`) || !strings.Contains(body, `"shard":"`+stream+"/shardId-") {
-			t.Fatalf("reject without its place: %s", body)
+		for _, l := range strings.Split(strings.TrimSpace(body), "\n") {
+			if !strings.Contains(l, `\"event_id\":\"`+s.prefix+"-") {
+				continue
+			}
+			rejLines++
+			if !strings.Contains(l, `"sequence_number":"`) || !strings.Contains(l, `"shard":"`+s.stream+"/shardId-") {
+				t.Fatalf("reject without its place: %s", l)
+			}
 		}
 	}
-	if lateLines != late || rejLines != rejected {
-		t.Fatalf("late lines %d/%d, reject lines %d/%d", lateLines, late, rejLines, rejected)
+	if lateLines != s.late || rejLines != s.rejected {
+		t.Fatalf("late lines %d/%d, reject lines %d/%d", lateLines, s.late, rejLines, s.rejected)
 	}
+	t.Logf("%d windows match the reference; %d rows out once each, %d late, %d quarantined", len(s.ref), len(ids), lateLines, rejLines)
+}
+
+// TestStreamWindowsMatchAReference puts clicks on the two-shard input
+// stream; the event source mapping delivers them to the real extract
+// binary, which applies them exactly once. The closed windows in the
+// window-state table must equal a reference computed here.
+func TestStreamWindowsMatchAReference(t *testing.T) {
+	needStack(t)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	s := putClicks(t, rand.New(rand.NewPCG(seed, 5)), time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), "/clean", 1500)
+	s.wait(t, 90*time.Second)
+	s.check(t)
 	// Nothing is left in staging once published.
-	left, err := s3c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String(stack.Template.PhysicalName("StagingBucket")), Prefix: aws.String("runs/stream/")})
+	left, err := s3c.ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String(stack.Template.PhysicalName("StagingBucket")), Prefix: aws.String("runs/stream/")})
 	if err != nil || len(left.Contents) != 0 {
 		t.Fatalf("staging after the stream: %d objects, %v", len(left.Contents), err)
 	}
-	keys := make([]string, 0, len(want))
-	for k := range want {
-		keys = append(keys, k)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
 	}
-	sort.Strings(keys)
-	t.Logf("%d windows match the reference, e.g. %s: %s", len(want), keys[0], want[keys[0]])
+	return s
 }
 
 func getObject(t *testing.T, key string) []byte {
@@ -267,11 +280,4 @@ func getObject(t *testing.T, key string) []byte {
 		t.Fatal(err)
 	}
 	return data
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
 }

@@ -79,11 +79,13 @@ type Lambda struct {
 
 // Fault makes the next Count invocations of Function fail: Kind "error"
 // returns a function error of type Sluice.InjectedFault without running
-// the function; "throttle" answers 429 TooManyRequestsException.
+// the function; "throttle" answers 429 TooManyRequestsException; "kill"
+// kills the function's process AfterMS into the invocation.
 type Fault struct {
 	Function string `json:"function"`
 	Kind     string `json:"kind"`
 	Count    int    `json:"count"`
+	AfterMS  int    `json:"after_ms,omitempty"`
 }
 
 // SetFault installs a fault (Count 0 removes it).
@@ -91,8 +93,8 @@ func (l *Lambda) SetFault(f Fault) error {
 	if _, ok := l.Function(f.Function); !ok {
 		return fmt.Errorf("no function %q", f.Function)
 	}
-	if f.Kind != "error" && f.Kind != "throttle" {
-		return fmt.Errorf("fault kind %q: want error or throttle", f.Kind)
+	if f.Kind != "error" && f.Kind != "throttle" && f.Kind != "kill" {
+		return fmt.Errorf("fault kind %q: want error, throttle or kill", f.Kind)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -119,18 +121,18 @@ func (l *Lambda) Faults() []Fault {
 	return out
 }
 
-func (l *Lambda) takeFault(name string) string {
+func (l *Lambda) takeFault(name string) Fault {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	f, ok := l.faults[name]
 	if !ok {
-		return ""
+		return Fault{}
 	}
 	f.Count--
 	if f.Count <= 0 {
 		delete(l.faults, name)
 	}
-	return f.Kind
+	return *f
 }
 
 // ServeFaults serves GET and POST /_sluice/faults.
@@ -232,7 +234,9 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 			}
 		}
 	}
-	switch l.takeFault(f.Name) {
+	switch ft := l.takeFault(f.Name); ft.Kind {
+	case "kill":
+		kill = time.Duration(max(ft.AfterMS, 1)) * time.Millisecond
 	case "throttle":
 		return nil, ErrThrottled
 	case "error":

@@ -20,6 +20,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sluice-etl/sluice/shared/codec"
+	"github.com/sluice-etl/sluice/shared/deadline"
 	"github.com/sluice-etl/sluice/shared/metrics"
 	"github.com/sluice-etl/sluice/shared/spec"
 	"github.com/sluice-etl/sluice/shared/stage"
@@ -263,7 +264,15 @@ func (e *Extractor) handleKinesis(ctx context.Context, raw json.RawMessage) (*St
 		batches = []*shardBatch{{stream: name, shard: ev.ShardID}}
 	}
 	failFrom := -1
+	reserve := deadline.Reserve(ctx)
 	for bi, b := range batches {
+		if dl, ok := ctx.Deadline(); ok && bi > 0 && time.Until(dl) < reserve {
+			// Too little time left to apply another shard: Lambda
+			// delivers these again.
+			e.d.Log.Warn("deadline near: shards deferred", "shards", len(batches)-bi)
+			failFrom = bi
+			break
+		}
 		pl, err := e.pipeline(ctx, b.stream)
 		if err != nil {
 			return nil, err
@@ -283,7 +292,15 @@ func (e *Extractor) handleKinesis(ctx context.Context, raw json.RawMessage) (*St
 			continue
 		}
 		e.d.Log.Info("stream batch", "shard", scope, "new", r.New, "skipped", r.Skipped, "out", r.Counts.Out,
-			"rejected", r.Counts.Rejected, "filtered", r.Counts.Filtered, "late", r.Late, "closed_windows", len(r.Closed))
+			"rejected", r.Counts.Rejected, "filtered", r.Counts.Filtered, "late", r.Late, "closed_windows", len(r.Closed), "deferred", r.Deferred)
+		if r.Deferred > 0 {
+			// The deadline came near: what was not applied goes back.
+			for _, rec := range b.records {
+				if window.After(r.Checkpoint, rec.Kinesis.SequenceNumber) {
+					res.BatchItemFailures = append(res.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: rec.Kinesis.SequenceNumber})
+				}
+			}
+		}
 		if native {
 			st, err := e.nativeWindow(ctx, pl, &ev, scope, msgs)
 			if err != nil {

@@ -425,3 +425,59 @@ func BenchmarkKinesisInvocation(b *testing.B) {
 		})
 	}
 }
+
+// An invocation whose deadline is near stops taking records, commits
+// what it took and returns the rest as failures; Lambda's next delivery
+// from the first failure finishes the batch with nothing twice.
+func TestKinesisDeadlineDefersTheRest(t *testing.T) {
+	e := newEnv(t)
+	e.streamSettings()
+	st := &window.MemStore{}
+	h := handler.NewExtractor(e.s, e.streamDeps(st))
+	var ev events.KinesisEvent
+	const n = 20_000 // far more than 10 ms of work
+	for i := range n {
+		ev.Records = append(ev.Records, kinesisRecord("shardId-000000000000", i, []byte(clickJSON(fmt.Sprintf("d%05d", i), "u", "/x", i/100, 1))))
+	}
+	payload, _ := json.Marshal(ev)
+	// 110 ms left: the pipeline keeps 100 ms for its commit, so it takes
+	// records for about 10 ms and no more.
+	t.Logf("applying %d records with 110 ms left", n)
+	slow := handler.NewExtractor(e.s, e.streamDeps(st))
+	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Millisecond)
+	defer cancel()
+	time.Sleep(5 * time.Millisecond)
+	out, err := slow.Handle(ctx, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := out.(*handler.StreamResult)
+	snap, _ := st.Load(context.Background(), shard0)
+	done := int(snap.Counts.In)
+	if done == 0 || done == n || done+len(res.BatchItemFailures) != n {
+		t.Fatalf("%d applied, %d returned as failures, of %d", done, len(res.BatchItemFailures), n)
+	}
+	if first := res.BatchItemFailures[0].ItemIdentifier; first != ev.Records[done].Kinesis.SequenceNumber {
+		t.Fatalf("first failure %s, want the record after the checkpoint", first)
+	}
+	// Lambda resumes from the first failure, with its full time.
+	var rest events.KinesisEvent
+	rest.Records = ev.Records[done:]
+	p2, _ := json.Marshal(rest)
+	var res2 handler.StreamResult
+	if err := invoke(t, h, p2, &res2); err != nil || len(res2.BatchItemFailures) != 0 {
+		t.Fatalf("resume: %+v %v", res2, err)
+	}
+	got := outRows(t, e.bucket("sluice-output-bucket"), "tables/clicks/hour=")
+	for i, id := range got {
+		if id != fmt.Sprintf("d%05d", i) {
+			t.Fatalf("row %d is %s: lost or repeated", i, id)
+		}
+	}
+	if len(got) != n {
+		t.Fatalf("%d rows after the resume", len(got))
+	}
+	if snap, _ := st.Load(context.Background(), shard0); snap.Counts.In != n {
+		t.Fatalf("counts after the resume: %+v", snap.Counts)
+	}
+}

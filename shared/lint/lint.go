@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -277,7 +278,89 @@ func Template(file string, data []byte, readFile func(string) ([]byte, error)) [
 		add("Resources", "no AWS::Serverless::Function")
 	}
 	checkStreamSources(resources, add)
+	checkSecurity(resources, add)
 	return out
+}
+
+// dataActionPrefixes are the actions that read or write data.
+var dataActionPrefixes = []string{"s3:Get", "s3:Put", "s3:Delete", "s3:List", "s3:Abort", "s3:*", "dynamodb:", "kinesis:Get", "kinesis:Put",
+	"kinesis:Subscribe", "kinesis:*", "sqs:Send", "sqs:Receive", "sqs:Delete", "sqs:*", "states:Start", "lambda:Invoke", "kms:Decrypt", "*"}
+
+func isDataAction(a string) bool {
+	for _, p := range dataActionPrefixes {
+		if a == p || strings.HasPrefix(a, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSecurity: no Allow statement grants a data action on Resource
+// "*"; every bucket is encrypted, blocks public access and has a policy
+// that denies requests without TLS.
+func checkSecurity(resources *yaml.Node, add func(path, format string, args ...any)) {
+	tlsDenied := map[string]bool{}
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		if scalar(get(res, "Type")) == "AWS::S3::BucketPolicy" {
+			for _, st := range seqOf(get(res, "Properties", "PolicyDocument", "Statement")) {
+				if scalar(get(st, "Effect")) == "Deny" && scalar(get(st, "Condition", "Bool", "aws:SecureTransport")) == "false" {
+					tlsDenied[refTarget(get(res, "Properties", "Bucket"))] = true
+				}
+			}
+		}
+		statements := func(path string, n *yaml.Node) {
+			for j, st := range seqOf(n) {
+				if scalar(get(st, "Effect")) != "Allow" {
+					continue
+				}
+				var resources []string
+				if r := get(st, "Resource"); r != nil && r.Kind == yaml.SequenceNode {
+					for _, x := range r.Content {
+						resources = append(resources, x.Value)
+					}
+				} else if r != nil {
+					resources = append(resources, r.Value)
+				}
+				if !slices.Contains(resources, "*") {
+					continue
+				}
+				actions := seqOf(get(st, "Action"))
+				if a := get(st, "Action"); a != nil && a.Kind == yaml.ScalarNode {
+					actions = []*yaml.Node{a}
+				}
+				for _, a := range actions {
+					if isDataAction(a.Value) {
+						add(fmt.Sprintf("%s.Statement[%d]", path, j), "%s on Resource \"*\": scope data actions to the resources they need", a.Value)
+						break
+					}
+				}
+			}
+		}
+		for j, pol := range seqOf(get(res, "Properties", "Policies")) {
+			statements(fmt.Sprintf("Resources.%s.Properties.Policies[%d]", name, j), get(pol, "Statement"))
+		}
+		statements("Resources."+name+".Properties.PolicyDocument", get(res, "Properties", "PolicyDocument", "Statement"))
+	}
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		if scalar(get(res, "Type")) != "AWS::S3::Bucket" {
+			continue
+		}
+		path := "Resources." + name + ".Properties"
+		if get(res, "Properties", "BucketEncryption", "ServerSideEncryptionConfiguration") == nil {
+			add(path+".BucketEncryption", "the bucket is not encrypted by default")
+		}
+		pab := get(res, "Properties", "PublicAccessBlockConfiguration")
+		for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+			if scalar(get(pab, k)) != "true" {
+				add(path+".PublicAccessBlockConfiguration", "%s is not true", k)
+			}
+		}
+		if !tlsDenied[name] {
+			add(path, "no bucket policy denies requests without TLS (aws:SecureTransport false)")
+		}
+	}
 }
 
 // streamSource is one Kinesis event source: where it is declared, the

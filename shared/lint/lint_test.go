@@ -100,6 +100,21 @@ func TestTemplateProblems(t *testing.T) {
 		{"SAM Kinesis event without FunctionResponseTypes", "      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetterQueue.Arn}\n      Policies:\n        - Statement:\n            - Sid: ReadInputAndSpecs\n",
 			"      DeadLetterQueue: {Type: SQS, TargetArn: !GetAtt DeadLetterQueue.Arn}\n      Events:\n        Clicks:\n          Type: Kinesis\n          Properties:\n            Stream: !GetAtt InputStream.Arn\n            StartingPosition: LATEST\n            DestinationConfig: {OnFailure: {Destination: !GetAtt StreamFailureQueue.Arn}}\n      Policies:\n        - Statement:\n            - Sid: ReadInputAndSpecs\n",
 			"template.yaml: Resources.ExtractFunction.Properties.Events.Clicks.Properties: ExtractFunction returns BatchItemFailures, but FunctionResponseTypes does not list ReportBatchItemFailures: Lambda would ignore them and retry whole batches"},
+		{"data action on every resource", "              Action: [dynamodb:PutItem]\n              Resource: !GetAtt MetricsTable.Arn\n",
+			"              Action: [dynamodb:PutItem]\n              Resource: \"*\"\n",
+			`template.yaml: Resources.LoadFunction.Properties.Policies[0].Statement[5]: dynamodb:PutItem on Resource "*": scope data actions to the resources they need`},
+		{"wildcard in a resource list", "              Action: [s3:GetObject]\n              Resource: !Sub \"${StagingBucket.Arn}/runs/*\"\n",
+			"              Action: [s3:GetObject]\n              Resource: [\"*\"]\n",
+			`template.yaml: Resources.EtlStateMachine.Properties.Policies[3].Statement[0]: s3:GetObject on Resource "*": scope data actions to the resources they need`},
+		{"unencrypted bucket", "  StagingBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}\n            BucketKeyEnabled: true\n",
+			"  StagingBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n",
+			"template.yaml: Resources.StagingBucket.Properties.BucketEncryption: the bucket is not encrypted by default"},
+		{"bucket without the TLS deny", "            Resource: [!GetAtt OutputBucket.Arn, !Sub \"${OutputBucket.Arn}/*\"]\n            Condition: {Bool: {\"aws:SecureTransport\": \"false\"}}\n",
+			"            Resource: [!GetAtt OutputBucket.Arn, !Sub \"${OutputBucket.Arn}/*\"]\n",
+			"template.yaml: Resources.OutputBucket.Properties: no bucket policy denies requests without TLS (aws:SecureTransport false)"},
+		{"public bucket", "  InputBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}\n            BucketKeyEnabled: true\n      PublicAccessBlockConfiguration:\n        BlockPublicAcls: true\n",
+			"  InputBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}\n            BucketKeyEnabled: true\n      PublicAccessBlockConfiguration:\n        BlockPublicAcls: false\n",
+			"template.yaml: Resources.InputBucket.Properties.PublicAccessBlockConfiguration: BlockPublicAcls is not true"},
 	} {
 		mod := strings.Replace(string(tmpl), c.from, c.to, 1)
 		if mod == string(tmpl) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/accounting"
 	"github.com/sluice-etl/sluice/shared/codec"
+	"github.com/sluice-etl/sluice/shared/deadline"
 	"github.com/sluice-etl/sluice/shared/storage"
 	"github.com/sluice-etl/sluice/shared/transform"
 )
@@ -232,12 +233,29 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *transform.Plan,
 			}
 		}
 	} else if m.Status == StatusSucceeded {
+		// A retried load resumes: parts an earlier attempt published (same
+		// key, same size) are not copied again.
+		have, err := publishedSizes(ctx, out, opt.OutPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		reserve := deadline.Reserve(ctx)
+		total, done := 0, 0
+		for _, r := range results {
+			total += len(r.Parts)
+		}
 		for _, r := range results {
 			for _, part := range r.Parts {
 				key := FinalPartKey(opt.OutPrefix, job.RunID, r.Index, part)
-				if err := storage.CopyBetween(ctx, out, key, staging, part.Key); err != nil {
-					return nil, fmt.Errorf("load: publish %s: %w", key, err)
+				if size, ok := have[key]; !ok || size != part.Bytes {
+					if deadline.Near(ctx, reserve) {
+						return nil, &deadline.Error{What: "load: publish parts of run " + job.RunID, Done: done, Of: total}
+					}
+					if err := storage.CopyBetween(ctx, out, key, staging, part.Key); err != nil {
+						return nil, fmt.Errorf("load: publish %s: %w", key, err)
+					}
 				}
+				done++
 				m.Parts = append(m.Parts, Part{Key: key, Partition: part.Partition, Records: part.Records, Bytes: part.Bytes})
 				m.BytesOut += part.Bytes
 			}
@@ -250,6 +268,19 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *transform.Plan,
 	}
 	m.Stages["load"] = StageStats{DurationMS: float64(time.Since(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
 	return m, nil
+}
+
+// publishedSizes lists the objects under prefix with their sizes.
+func publishedSizes(ctx context.Context, out storage.Bucket, prefix string) (map[string]int64, error) {
+	objs, err := out.List(ctx, prefix+"/")
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	have := make(map[string]int64, len(objs))
+	for _, o := range objs {
+		have[o.Key] = o.Size
+	}
+	return have, nil
 }
 
 // Finalize writes _manifest.json and, for a successful run, _SUCCESS

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/accounting"
 	"github.com/sluice-etl/sluice/shared/codec"
+	"github.com/sluice-etl/sluice/shared/deadline"
 	"github.com/sluice-etl/sluice/shared/storage"
 	"github.com/sluice-etl/sluice/shared/transform"
 )
@@ -102,6 +103,7 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *transform.Pla
 	pt := newPartitioner(p.Spec, &p.Full)
 	proc := p.NewProcessor()
 	failOnReject := p.Spec.Rejects.Policy == "fail"
+	reserve := deadline.Reserve(ctx)
 	var n int
 	for {
 		rec, err := dec.Next()
@@ -114,6 +116,11 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *transform.Pla
 		if n++; n&4095 == 0 {
 			if err := ctx.Err(); err != nil {
 				return fail(err)
+			}
+			if deadline.Near(ctx, reserve) {
+				// Stop with nothing staged rather than be killed half way;
+				// the retry transforms the chunk again from its start.
+				return fail(&deadline.Error{What: fmt.Sprintf("transform %s chunk %d", job.Source.Key, chunk.Index), Done: n, Of: -1})
 			}
 		}
 		out, err := proc.Process(rec)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/accounting"
 	"github.com/sluice-etl/sluice/shared/codec"
+	"github.com/sluice-etl/sluice/shared/deadline"
 	"github.com/sluice-etl/sluice/shared/record"
 	"github.com/sluice-etl/sluice/shared/spec"
 	"github.com/sluice-etl/sluice/shared/stage"
@@ -249,14 +250,23 @@ type Result struct {
 	// Checkpoint is the shard's last applied sequence number.
 	Checkpoint string
 	Attempts   int
+	// Deferred records were left for the next invocation: the deadline
+	// came near. They are after Checkpoint.
+	Deferred int
 }
 
 // Apply applies a shard's batch exactly once. msgs must all be of the
 // shard, in sequence order. On error nothing of the batch is published
 // unless it was committed, and the caller should report the batch's
 // records as failed so the source delivers them again.
+//
+// When the context's deadline comes near, it stops taking records (at a
+// Kinesis record's boundary, after at least one), commits what it took,
+// and reports the rest as Deferred: the caller returns them as failures,
+// and the next invocation resumes after the checkpoint.
 func (p *Pipeline) Apply(ctx context.Context, shard string, msgs []Message) (Result, error) {
 	res := Result{Shard: shard}
+	reserve := deadline.Reserve(ctx)
 	var published []string
 	c, err := window.Transact(ctx, p.cfg.Store, p.win, shard, p.cfg.Now(),
 		func(ctx context.Context, snap window.Snapshot, w *window.Windower) (window.Attempt, error) {
@@ -276,11 +286,12 @@ func (p *Pipeline) Apply(ctx context.Context, shard string, msgs []Message) (Res
 			if len(fresh) == 0 {
 				return a, nil
 			}
-			b, err := p.stage(ctx, shard, fresh, w)
+			b, err := p.stage(ctx, shard, fresh, w, reserve)
 			if err != nil {
 				return window.Attempt{}, err
 			}
-			a.LastSeq, a.Pending, a.Counts, a.Late = fresh[len(fresh)-1].Seq, b.moves, b.counts, b.late
+			res.Deferred = len(fresh) - b.taken
+			a.LastSeq, a.Pending, a.Counts, a.Late = fresh[b.taken-1].Seq, b.moves, b.counts, b.late
 			return a, nil
 		},
 		func(a window.Attempt) { p.discard(ctx, a.Pending) })
@@ -309,6 +320,7 @@ type staged struct {
 	moves  []window.Move
 	counts accounting.Counts
 	late   int64
+	taken  int // records of fresh processed
 }
 
 // keyPart makes a shard name safe as one key segment.
@@ -317,7 +329,7 @@ func keyPart(shard string) string {
 }
 
 // stage processes the fresh records and writes their outputs to staging.
-func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *window.Windower) (staged, error) {
+func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *window.Windower, reserve time.Duration) (staged, error) {
 	sp := p.cfg.Plan.Spec
 	first := fresh[0].Seq
 	sk := keyPart(shard)
@@ -341,11 +353,13 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 	var out staged
 	for i := range fresh {
 		m := &fresh[i]
-		if i&1023 == 1023 {
-			if err := ctx.Err(); err != nil {
-				return abort(err)
-			}
+		if i > 0 && m.Seq != fresh[i-1].Seq && (i&63 == 0 || i < 64) && deadline.Near(ctx, reserve) {
+			break // the rest waits for the next invocation
 		}
+		if err := ctx.Err(); err != nil && i&1023 == 1023 {
+			return abort(err)
+		}
+		out.taken = i + 1
 		var rec *codec.RawRecord
 		if m.Err != nil {
 			rec = &codec.RawRecord{Err: m.Err, Raw: m.Data, Index: 1}
@@ -422,8 +436,8 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 	if lp != "" {
 		out.moves = append(out.moves, window.Move{From: lp, To: storage.Join(outPrefix, LateDir, base+".jsonl")})
 	}
-	if out.counts.In != int64(len(fresh)) {
-		return abort(fmt.Errorf("stream: %d records in, counted %d", len(fresh), out.counts.In))
+	if out.counts.In != int64(out.taken) {
+		return abort(fmt.Errorf("stream: %d records in, counted %d", out.taken, out.counts.In))
 	}
 	return out, nil
 }

@@ -1,0 +1,46 @@
+// Package deadline helps a function stop taking work while it still has
+// time to finish what it took: a Lambda invocation's context carries its
+// deadline, and work past it is killed half done.
+package deadline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Reserve is how much of an invocation's time to keep for finishing: a
+// fifth of what is left now, between 100 ms and 5 s; 0 without a
+// deadline.
+func Reserve(ctx context.Context) time.Duration {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 0
+	}
+	return min(max(time.Until(dl)/5, 100*time.Millisecond), 5*time.Second)
+}
+
+// Near reports whether less than reserve is left before ctx's deadline.
+func Near(ctx context.Context, reserve time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && reserve > 0 && time.Until(dl) < reserve
+}
+
+// ErrNear is wrapped by the errors of work stopped for the deadline:
+// nothing half-written was left, and a retry resumes.
+var ErrNear = errors.New("stopped before the deadline; retry to resume")
+
+// Error is work stopped for the deadline, with what it had done.
+type Error struct {
+	What string
+	Done int
+	Of   int
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s: %d of %d done: %v", e.What, e.Done, e.Of, ErrNear)
+}
+
+// Unwrap makes errors.Is(err, ErrNear) true.
+func (e *Error) Unwrap() error { return ErrNear }
