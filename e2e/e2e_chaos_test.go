@@ -23,6 +23,8 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/sluice-etl/sluice/internal/offline"
@@ -215,6 +217,7 @@ func runRound(t *testing.T, name string, plan *offline.Chaos, uploads []chaosUpl
 	fig := roundFigures{Round: name, Plan: plan, Uploads: len(uploads)}
 	if plan != nil {
 		postChaos(t, http.MethodPost, plan)
+		t.Cleanup(func() { postChaos(t, http.MethodDelete, nil) })
 	}
 	before := seen(t)
 	began := time.Now()
@@ -517,23 +520,30 @@ func asErr[T error](err error, target *T) bool {
 func TestChaosStream(t *testing.T) {
 	needStack(t)
 	seed := seedOf(t)
-	n := 600
+	n := 4000
 	if *chaosFull {
-		n = 3000
+		n = 10_000
 	}
-	plan := &offline.Chaos{Seed: seed, DynamoThrottle: 0.1, Kill: 0.08, KillWithinMS: 100, LambdaThrottle: 0.1, DuplicateKinesis: 0.3,
+	// A batch of 250 records is one invocation, so a run has a few dozen
+	// invocations to meet the faults; at these shares a batch fails all
+	// of its 10 retries about once in a million.
+	plan := &offline.Chaos{Seed: seed, DynamoThrottle: 0.1, Kill: 0.15, KillWithinMS: 100, LambdaThrottle: 0.15, DuplicateKinesis: 0.5,
 		S3Errors: 0.02, Functions: []string{"extract-function"}}
 	postChaos(t, http.MethodPost, plan)
+	t.Cleanup(func() { postChaos(t, http.MethodDelete, nil) })
 	began := time.Now()
-	// A day after the other stream test's clicks, on pages of its own.
-	sent := putClicks(t, rand.New(rand.NewPCG(seed, 3)), time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), "/chaos", n)
+	sent := putClicks(t, rand.New(rand.NewPCG(seed, 3)), "/chaos", n)
 	sent.wait(t, 3*time.Minute)
 	st := postChaos(t, http.MethodGet, nil)
 	postChaos(t, http.MethodDelete, nil)
 	sent.check(t)
+	// No batch used up its retries: the failure queue is empty.
+	if n := failureQueueDepth(t); n != 0 {
+		t.Fatalf("%d batches in the stream failure queue", n)
+	}
 	report(t, roundFigures{Round: "stream: throttling, kills, duplicate batches", Plan: plan, Sent: sent.total, Verified: sent.total,
 		Seconds: time.Since(began).Seconds(), Injected: st.Injected})
-	if st.Injected[offline.FaultDuplicateBatch] == 0 || st.Injected[offline.FaultDynamoThrottle] == 0 {
+	if st.Injected[offline.FaultDuplicateBatch] == 0 || st.Injected[offline.FaultKill]+st.Injected[offline.FaultLambdaThrottle] == 0 {
 		t.Fatalf("the faults did not happen: %v", st.Injected)
 	}
 }
@@ -557,31 +567,45 @@ func TestChaosLoadKilledHalfway(t *testing.T) {
 	}
 	u.key, u.body = "incoming/chaos/killed-load/orders.csv", plain.Bytes()
 	fault(t, `{"function":"sluice-load-function","kind":"kill","count":1,"after_ms":40}`)
+	old := map[string]bool{}
+	for _, o := range listAll(t, "tables/chaos/_runs/") {
+		old[aws.ToString(o.Key)] = true
+	}
 	before := seen(t)
 	put(t, u.key, u.body)
-	// Watch for _SUCCESS: when it appears, every part must be there.
+	// Watch for this run's _SUCCESS: when it appears, the manifest and
+	// every part it lists must be there.
 	done := make(chan struct{})
 	var early string
 	go func() {
 		defer close(done)
-		for range 600 {
-			var success bool
-			var parts int
-			for _, o := range listAll(t, "tables/chaos/") {
+		for range 1500 {
+			objs := listAll(t, "tables/chaos/")
+			have := map[string]bool{}
+			success := ""
+			for _, o := range objs {
 				k := aws.ToString(o.Key)
-				success = success || (strings.HasSuffix(k, "/_SUCCESS") && strings.Contains(k, "_runs/"))
-				if strings.Contains(k, "/part-") {
-					parts++
+				have[k] = true
+				if strings.HasSuffix(k, "/_SUCCESS") && !old[k] {
+					success = k
 				}
 			}
-			if success {
-				m := manifestsForPrefix(t, u.key)
-				if m == nil || int(m["records_out"].(float64)) != len(u.kept) {
-					early = "_SUCCESS before the manifest was complete"
-				}
+			if success == "" {
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal(getObject(t, strings.TrimSuffix(success, "_SUCCESS")+"_manifest.json"), &m); err != nil {
+				early = "_SUCCESS without a manifest"
 				return
 			}
-			time.Sleep(20 * time.Millisecond)
+			for _, p := range m["parts"].([]any) {
+				if k := p.(map[string]any)["key"].(string); !have[k] {
+					early = "_SUCCESS before part " + k
+					return
+				}
+			}
+			return
 		}
 	}()
 	execs := finishedWithin(t, before, 1, 3*time.Minute)
@@ -638,4 +662,20 @@ func manifestsForPrefix(t *testing.T, key string) map[string]any {
 		}
 	}
 	return nil
+}
+
+// failureQueueDepth counts the messages in the stream's OnFailure queue.
+func failureQueueDepth(t *testing.T) int {
+	t.Helper()
+	ctx := context.Background()
+	q, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String(stack.Template.PhysicalName("StreamFailureQueue"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := sqsc.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameApproximateNumberOfMessages}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(a.Attributes[string(sqstypes.QueueAttributeNameApproximateNumberOfMessages)])
+	return n
 }

@@ -30,6 +30,7 @@ import (
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sluice-etl/sluice/internal/buildtest"
 	"github.com/sluice-etl/sluice/internal/motoserver"
@@ -43,6 +44,7 @@ var (
 	sfnc  *sfn.Client
 	ddb   *dynamodb.Client
 	kc    *kinesis.Client
+	sqsc  *sqs.Client
 	logs  bytes.Buffer
 	smArn string
 )
@@ -92,6 +94,7 @@ func TestMain(m *testing.M) {
 			sfnc = sfn.NewFromConfig(cfg)
 			ddb = dynamodb.NewFromConfig(cfg)
 			kc = kinesis.NewFromConfig(cfg)
+			sqsc = sqs.NewFromConfig(cfg)
 			smArn, _ = stack.Template.Arn("EtlStateMachine")
 		}
 		return m.Run()
