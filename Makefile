@@ -8,7 +8,7 @@ FUNCTIONS := extract transform load
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help build example lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-stream bench-go lint fmt clean
+.PHONY: help build example lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-stream chaos bench-go lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ test: ## unit, golden, fuzz-seed and moto integration tests with the race detect
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 e2e: ## end-to-end: the real bootstraps through the real state machine on the offline stack
-	$(GO) test -count=1 -v ./e2e
+	$(GO) test -count=1 -v -timeout 30m ./e2e
 
 LOCAL_DIR := .local
 LOCAL_ADDR ?= 127.0.0.1:4566
@@ -70,6 +70,9 @@ bench-go: ## Go micro and stage benchmarks
 bench: build ## the reference-job and stream benchmarks; rewrite BENCHMARKS.md
 	./bench/run.sh
 	./bench/stream.sh
+
+chaos: build ## every fault class against the offline stack; rewrites RELIABILITY.md (CHAOS_SEED=N replays)
+	./bench/chaos.sh
 
 bench-stream: ## the stream-path benchmarks; rewrite that section of BENCHMARKS.md
 	./bench/stream.sh

@@ -9,8 +9,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/sluice-etl/sluice/shared/claims/dynamoclaims"
 	"github.com/sluice-etl/sluice/shared/handler"
 	"github.com/sluice-etl/sluice/shared/storage/s3blob"
 )
@@ -27,9 +29,12 @@ func main() {
 		log.Error("AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	h := handler.NewTransformer(settings, handler.Deps{
+	deps := handler.Deps{
 		Open: handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
 		Log:  log,
-	})
-	lambda.Start(h.Handle)
+	}
+	if settings.IdempotencyTable != "" {
+		deps.Claims = dynamoclaims.New(dynamodb.NewFromConfig(cfg), settings.IdempotencyTable, nil)
+	}
+	lambda.Start(handler.NewTransformer(settings, deps).Handle)
 }

@@ -28,6 +28,10 @@ type Store interface {
 	Complete(ctx context.Context, runID string, keep time.Duration) error
 	// Release drops the claim so the run can be retried.
 	Release(ctx context.Context, runID string) error
+	// Extend moves a live in-progress claim's expiry to ttl from now when
+	// that is later. An expired, released or completed claim is left
+	// alone: a run that lost its claim does not take it back.
+	Extend(ctx context.Context, runID string, ttl time.Duration) error
 }
 
 // Mem is an in-memory Store with an injected clock.
@@ -88,5 +92,20 @@ func (m *Mem) Release(_ context.Context, runID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.items, runID)
+	return nil
+}
+
+// Extend implements Store.
+func (m *Mem) Extend(_ context.Context, runID string, ttl time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.items[runID]
+	if !ok || it.state != InProgress || !m.now().Before(it.expires) {
+		return nil
+	}
+	if t := m.now().Add(ttl); t.After(it.expires) {
+		it.expires = t
+		m.items[runID] = it
+	}
 	return nil
 }

@@ -46,7 +46,7 @@ const (
 var EnvByFunction = map[string]map[string]bool{
 	"extract": {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false, EnvIdempotencyTable: false,
 		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false},
-	"transform": {EnvSpecs: true, EnvStagingBucket: true},
+	"transform": {EnvSpecs: true, EnvStagingBucket: true, EnvIdempotencyTable: false},
 	"load":      {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false},
 }
 

@@ -71,13 +71,38 @@ type TaskInput struct {
 	Execution string          `json:"execution"`
 }
 
-// Claim times: a run's claim outlives any run (the state machine's
-// functions time out long before), and a completed run stays done long
-// enough to absorb repeated deliveries.
+// Claim times. As Powertools' idempotency does, an in-progress claim
+// lives as long as the invocation holding it may run (its remaining time)
+// plus ClaimGrace for the state machine's retry backoff and the next
+// task's start; each task of the run extends it the same way. A run whose
+// invocations died is free to retry ClaimGrace after the last deadline.
+// ClaimTTL is the life of a claim taken without a deadline (tests, the
+// CLI). A completed run stays done long enough to absorb repeated
+// deliveries.
 const (
-	ClaimTTL  = 2 * time.Hour
-	ClaimKeep = 7 * 24 * time.Hour
+	ClaimTTL   = 2 * time.Hour
+	ClaimGrace = 10 * time.Minute
+	ClaimKeep  = 7 * 24 * time.Hour
 )
+
+// claimTTL is how long a claim taken or extended now must live.
+func claimTTL(ctx context.Context, now time.Time) time.Duration {
+	if dl, ok := ctx.Deadline(); ok {
+		return max(dl.Sub(now), 0) + ClaimGrace
+	}
+	return ClaimTTL
+}
+
+// extendClaim keeps the run's claim alive while this task runs.
+func extendClaim(ctx context.Context, d *Deps, runID string) error {
+	if d.Claims == nil || runID == "" {
+		return nil
+	}
+	if err := d.Claims.Extend(ctx, runID, claimTTL(ctx, d.Now())); err != nil {
+		return fmt.Errorf("extend the claim of run %s: %w", runID, err)
+	}
+	return nil
+}
 
 // Started is the extract function's answer to an S3 notification.
 type Started struct {
@@ -300,7 +325,7 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 		if owner == "" {
 			owner = "task-" + job.RunID
 		}
-		st, err := e.d.Claims.Claim(ctx, job.RunID, owner, ClaimTTL)
+		st, err := e.d.Claims.Claim(ctx, job.RunID, owner, claimTTL(ctx, e.d.Now()))
 		if err != nil {
 			return nil, fmt.Errorf("extract: %w", err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -458,4 +459,64 @@ func TestClaimsMakeARunHappenOnce(t *testing.T) {
 	if err := invoke(t, ex.Handle, task("exec-d"), &retry); err != nil || retry.Skip {
 		t.Fatalf("retry after a failure: %+v %v", retry, err)
 	}
+}
+
+// An in-progress claim lives as long as the invocation holding it may
+// run, plus the grace for the state machine's retries; each task of the
+// run extends it. A run whose invocations died can run again soon after,
+// not hours later.
+func TestClaimExpiresWithTheRemainingTime(t *testing.T) {
+	e := newEnv(t)
+	t0 := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	task := []byte(`{"event":` + string(fixture(t, "eventbridge-object-created.json")) + `,"execution":"exec-a"}`)
+	// start claims the run in an extract invocation with 30 s left.
+	start := func(t *testing.T) (*claims.Mem, *time.Time, handler.Deps, *handler.Planned) {
+		now := t0
+		mem := &claims.Mem{Now: func() time.Time { return now }}
+		d := e.deps()
+		d.Claims, d.Now = mem, func() time.Time { return now }
+		ctx, cancel := context.WithDeadline(context.Background(), now.Add(30*time.Second))
+		defer cancel()
+		out, err := handler.NewExtractor(e.s, d).Handle(ctx, task)
+		if err != nil || out.(*handler.Planned).Skip {
+			t.Fatalf("claim: %+v %v", out, err)
+		}
+		return mem, &now, d, out.(*handler.Planned)
+	}
+	// held reports whether another execution would find the run in
+	// progress at t (probing takes the claim when it is free).
+	held := func(t *testing.T, mem *claims.Mem, now *time.Time, at time.Time, runID string) bool {
+		*now = at
+		st, err := mem.Claim(context.Background(), runID, "exec-b", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st == claims.InProgress
+	}
+	t.Run("extract", func(t *testing.T) {
+		mem, now, _, a := start(t)
+		if !held(t, mem, now, t0.Add(30*time.Second+handler.ClaimGrace-time.Second), a.RunID) {
+			t.Fatal("the claim expired before the invocation's deadline plus the grace")
+		}
+		if held(t, mem, now, t0.Add(30*time.Second+handler.ClaimGrace+time.Second), a.RunID) {
+			t.Fatal("the claim outlived the invocation's deadline plus the grace")
+		}
+	})
+	t.Run("transform extends", func(t *testing.T) {
+		mem, now, d, a := start(t)
+		// Five minutes on, a transform task with 15 minutes left.
+		*now = t0.Add(5 * time.Minute)
+		ctx, cancel := context.WithDeadline(context.Background(), now.Add(15*time.Minute))
+		defer cancel()
+		if _, err := handler.NewTransformer(e.s, d).Handle(ctx, a.Chunks[0]); err != nil {
+			t.Fatal(err)
+		}
+		end := t0.Add(20*time.Minute + handler.ClaimGrace)
+		if !held(t, mem, now, end.Add(-time.Second), a.RunID) {
+			t.Fatal("the transform task did not extend the claim")
+		}
+		if held(t, mem, now, end.Add(time.Second), a.RunID) {
+			t.Fatal("the extension outlived the transform's deadline plus the grace")
+		}
+	})
 }

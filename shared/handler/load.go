@@ -68,6 +68,11 @@ func NewLoader(s Settings, d Deps) *Loader {
 
 // Handle dispatches on the action.
 func (l *Loader) Handle(ctx context.Context, in LoadInput) (*LoadOutput, error) {
+	if in.Action == ActionLoad || in.Action == ActionFinalize {
+		if err := extendClaim(ctx, &l.d, in.Run.RunID); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+	}
 	switch in.Action {
 	case ActionLoad:
 		return l.load(ctx, in)

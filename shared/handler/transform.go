@@ -52,6 +52,9 @@ func (t *Transformer) Handle(ctx context.Context, task ChunkTask) (*ChunkDone, e
 	if err != nil {
 		return nil, err
 	}
+	if err := extendClaim(ctx, &t.d, job.RunID); err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
 	p, in, err := openRun(ctx, &t.plans, t.d.Open, job)
 	if err != nil {
 		return nil, err

@@ -65,4 +65,44 @@ func Run(t *testing.T, newStore func(t *testing.T, now *time.Time) claims.Store)
 		st, err = s.Claim(ctx, "r", "b", time.Hour)
 		expect(t, st, err, claims.Claimed)
 	})
+	t.Run("ExtendFollowsTheLiveClaimOnly", func(t *testing.T) {
+		now := time.Unix(1_800_000_000, 0)
+		s := newStore(t, &now)
+		st, err := s.Claim(ctx, "r", "a", time.Minute)
+		expect(t, st, err, claims.Claimed)
+		now = now.Add(50 * time.Second)
+		if err := s.Extend(ctx, "r", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(50 * time.Second) // past the first expiry, within the extension
+		st, err = s.Claim(ctx, "r", "b", time.Minute)
+		expect(t, st, err, claims.InProgress)
+		// A shorter extension does not pull the expiry in.
+		if err := s.Extend(ctx, "r", time.Second); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(5 * time.Second)
+		st, err = s.Claim(ctx, "r", "b", time.Minute)
+		expect(t, st, err, claims.InProgress)
+		// Once expired, an extension does not bring the claim back.
+		now = now.Add(time.Minute)
+		if err := s.Extend(ctx, "r", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		st, err = s.Claim(ctx, "r", "b", time.Minute)
+		expect(t, st, err, claims.Claimed)
+		// A completed run stays completed.
+		if err := s.Complete(ctx, "r", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Extend(ctx, "r", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(2 * time.Minute)
+		st, err = s.Claim(ctx, "r", "c", time.Minute)
+		expect(t, st, err, claims.Claimed)
+		if err := s.Extend(ctx, "missing", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

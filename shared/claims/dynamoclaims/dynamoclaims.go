@@ -22,6 +22,7 @@ import (
 type API interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
@@ -95,6 +96,28 @@ func (s *Store) Complete(ctx context.Context, runID string, keep time.Duration) 
 func (s *Store) Release(ctx context.Context, runID string) error {
 	if _, err := s.api.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(runID)}); err != nil {
 		return fmt.Errorf("release run %s in %s: %w", runID, s.table, err)
+	}
+	return nil
+}
+
+// Extend implements claims.Store: one conditional update that only moves
+// a live in-progress claim's expiry later.
+func (s *Store) Extend(ctx context.Context, runID string, ttl time.Duration) error {
+	now := s.now()
+	at := now.Add(ttl).Unix()
+	cond := expression.Name("status").Equal(expression.Value(string(claims.InProgress))).
+		And(expression.Name("expires_at").GreaterThan(expression.Value(now.Unix()))).
+		And(expression.Name("expires_at").LessThan(expression.Value(at)))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(expression.Set(expression.Name("expires_at"), expression.Value(at))).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.api.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(s.table), Key: key(runID),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("extend run %s in %s: %w", runID, s.table, err)
 	}
 	return nil
 }
