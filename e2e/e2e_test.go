@@ -207,13 +207,16 @@ func put(t *testing.T, key string, body []byte) {
 // seen lists the executions that exist now.
 func seen(t *testing.T) map[string]bool {
 	t.Helper()
-	out, err := sfnc.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	m := map[string]bool{}
-	for _, e := range out.Executions {
-		m[aws.ToString(e.ExecutionArn)] = true
+	p := sfn.NewListExecutionsPaginator(sfnc, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Executions {
+			m[aws.ToString(e.ExecutionArn)] = true
+		}
 	}
 	return m
 }
@@ -221,30 +224,7 @@ func seen(t *testing.T) map[string]bool {
 // finished waits for n executions not in before to end, and returns them.
 func finished(t *testing.T, before map[string]bool, n int) []sfntypes.ExecutionListItem {
 	t.Helper()
-	deadline := time.Now().Add(180 * time.Second)
-	for {
-		out, err := sfnc.ListExecutions(context.Background(), &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var mine []sfntypes.ExecutionListItem
-		running := 0
-		for _, e := range out.Executions {
-			if !before[aws.ToString(e.ExecutionArn)] {
-				mine = append(mine, e)
-				if e.Status == sfntypes.ExecutionStatusRunning {
-					running++
-				}
-			}
-		}
-		if len(mine) >= n && running == 0 {
-			return mine
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d executions, %d running, after 180s; logs:\n%s", len(mine), running, logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return finishedWithin(t, before, n, 180*time.Second)
 }
 
 func manifestOf(t *testing.T, runKeyPart string) map[string]any {
