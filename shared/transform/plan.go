@@ -290,7 +290,7 @@ func copyEnv(m map[string]any) map[string]any {
 var disabledBuiltins = []string{"now", "repeat"}
 
 func compileExpr(src string, env map[string]any, maxNodes uint, asBool bool, used map[string]bool) (*vm.Program, error) {
-	opts := []expr.Option{expr.Env(env), expr.MaxNodes(maxNodes)}
+	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(maxNodes)}, boundedStrings()...)
 	for _, b := range disabledBuiltins {
 		opts = append(opts, expr.DisableBuiltin(b))
 	}
