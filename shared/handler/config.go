@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,14 +40,15 @@ const (
 	EnvIdempotencyTable = "SLUICE_IDEMPOTENCY_TABLE"
 	EnvStreamSpecs      = "SLUICE_STREAM_SPECS"
 	EnvWindowTable      = "SLUICE_WINDOW_TABLE"
+	EnvDebugSample      = "SLUICE_DEBUG_SAMPLE"
 )
 
 // EnvByFunction lists, per function, the variables it requires (true) or
 // reads when set (false).
 var EnvByFunction = map[string]map[string]bool{
 	"extract": {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false, EnvIdempotencyTable: false,
-		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false},
-	"transform": {EnvSpecs: true, EnvStagingBucket: true, EnvIdempotencyTable: false},
+		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false, EnvDebugSample: false},
+	"transform": {EnvSpecs: true, EnvStagingBucket: true, EnvIdempotencyTable: false, EnvDebugSample: false},
 	"load":      {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false},
 }
 
@@ -74,6 +76,10 @@ type Settings struct {
 	StreamSpecs map[string]string
 	// WindowTable keeps stream checkpoints, window state and results.
 	WindowTable string
+	// DebugSample is the share (0 to 1) of quarantined records whose
+	// contents are logged, for debugging. 0, the default, logs none:
+	// logs never hold record values otherwise.
+	DebugSample float64
 }
 
 // SettingsFromEnv reads the variables function fn uses. Required ones that
@@ -107,6 +113,13 @@ func SettingsFromEnv(fn string, getenv func(string) string) (Settings, error) {
 	}
 	if err := json.Unmarshal([]byte(getenv(EnvSpecs)), &s.Specs); err != nil {
 		return Settings{}, fmt.Errorf("%s: %s must be a JSON object of key prefix to spec location: %w", fn, EnvSpecs, err)
+	}
+	if v := getenv(EnvDebugSample); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || f > 1 {
+			return Settings{}, fmt.Errorf("%s: %s must be a share from 0 to 1, not %q", fn, EnvDebugSample, v)
+		}
+		s.DebugSample = f
 	}
 	if v := getenv(EnvStreamSpecs); v != "" {
 		if err := json.Unmarshal([]byte(v), &s.StreamSpecs); err != nil {
@@ -243,4 +256,23 @@ func (c *planCache) load(ctx context.Context, open Opener, loc string) (*transfo
 	}
 	c.plans[loc] = cachedPlan{etag: etag, plan: p}
 	return p, nil
+}
+
+// rejectSampler logs a share of quarantined records with their contents,
+// when debug sampling is on; nil otherwise.
+func rejectSampler(s Settings, d *Deps, pipeline string) func(*stage.RejectRecord) {
+	if s.DebugSample <= 0 {
+		return nil
+	}
+	return func(rr *stage.RejectRecord) {
+		if rand.Float64() >= s.DebugSample {
+			return
+		}
+		raw := rr.Raw
+		if len(raw) > 512 {
+			raw = raw[:512]
+		}
+		d.Log.Info("debug sample: quarantined record", "pipeline", pipeline, "source", rr.Source, "shard", rr.Shard,
+			"sequence_number", rr.Seq, "line", rr.Line, "rule", rr.Rule, "reason", rr.Reason, "raw", raw)
+	}
 }

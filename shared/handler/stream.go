@@ -213,7 +213,7 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 	}
 	cfg := stream.Config{Plan: p, Staging: staging, Out: out, StagingPrefix: StagingRoot, OutPrefix: e.s.OutputPrefix,
 		RejectsPrefix: storage.Join(QuarantineRoot, p.Spec.Name),
-		Store:         e.d.Windows(e.s.WindowTable, keep), Now: e.d.Now, Nonce: nonce}
+		Store:         e.d.Windows(e.s.WindowTable, keep), Now: e.d.Now, Nonce: nonce, OnReject: rejectSampler(e.s, &e.d, p.Spec.Name)}
 	if codec.SinkFormat(p.Spec.Sink.Format) == stage.SinkDynamoDB {
 		if e.d.Tables == nil {
 			return nil, errors.New("extract: the spec's sink is dynamodb but no table writer is configured")

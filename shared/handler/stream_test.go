@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sort"
 	"strings"
@@ -480,4 +481,66 @@ func TestKinesisDeadlineDefersTheRest(t *testing.T) {
 	if snap, _ := st.Load(context.Background(), shard0); snap.Counts.In != n {
 		t.Fatalf("counts after the resume: %+v", snap.Counts)
 	}
+}
+
+// Logs hold no record values unless debug sampling is on: a batch run
+// and a Kinesis batch, logged as JSON at debug level, mention none of
+// the values sent; with SLUICE_DEBUG_SAMPLE=1 the quarantined records
+// appear in the log.
+func TestLogsHoldNoRecordValues(t *testing.T) {
+	values := []string{"alice@example.com", "Bob.Smith", "not-an-email", "gift wrap", "carol@example.org", // orders.csv
+		"Ann", "bot-9", `"home"`, "fay", "gus"} // events/kinesis.json
+	run := func(t *testing.T, sample float64) string {
+		e := newEnv(t)
+		e.streamSettings()
+		e.s.DebugSample = sample
+		var logs bytes.Buffer
+		d := e.streamDeps(&window.MemStore{})
+		d.Log = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		d.EMF = &logs
+		ex := handler.NewExtractor(e.s, d)
+		var p handler.Planned
+		if err := invoke(t, ex.Handle, fixture(t, "eventbridge-object-created.json"), &p); err != nil {
+			t.Fatal(err)
+		}
+		var done handler.ChunkDone
+		if err := invoke(t, handler.NewTransformer(e.s, d).Handle, mustJSON(p.Chunks[0]), &done); err != nil {
+			t.Fatal(err)
+		}
+		var loaded, final handler.LoadOutput
+		if err := invoke(t, handler.NewLoader(e.s, d).Handle, mustJSON(handler.LoadInput{Action: handler.ActionLoad, Run: p}), &loaded); err != nil {
+			t.Fatal(err)
+		}
+		if err := invoke(t, handler.NewLoader(e.s, d).Handle, mustJSON(handler.LoadInput{Action: handler.ActionFinalize, Run: p, ManifestKey: loaded.ManifestKey}), &final); err != nil || final.Rejected != 12 {
+			t.Fatalf("batch run: %+v %v", final, err)
+		}
+		var res handler.StreamResult
+		if err := invoke(t, ex, fixture(t, "kinesis.json"), &res); err != nil {
+			t.Fatal(err)
+		}
+		if logs.Len() == 0 {
+			t.Fatal("nothing was logged")
+		}
+		return logs.String()
+	}
+	quiet := run(t, 0)
+	for _, v := range values {
+		if strings.Contains(quiet, v) {
+			t.Errorf("the log holds the record value %q", v)
+		}
+	}
+	loud := run(t, 1)
+	for _, v := range []string{"not-an-email", `\"page\":\"home\"`} { // quarantined in the batch run and the stream
+		if !strings.Contains(loud, v) {
+			t.Errorf("debug sampling is on, yet the log lacks %q", v)
+		}
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -60,7 +60,7 @@ func (t *Transformer) Handle(ctx context.Context, task ChunkTask) (*ChunkDone, e
 		return nil, err
 	}
 	res, err := stage.Transform(ctx, in, staging, p, job, stage.Chunk{Index: task.Index, Start: task.Start, End: task.End},
-		stage.TransformOptions{StagingPrefix: StagingRoot})
+		stage.TransformOptions{StagingPrefix: StagingRoot, OnReject: rejectSampler(t.s, &t.d, p.Spec.Name)})
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,8 @@ type TransformOptions struct {
 	StagingPrefix string
 	// Progress, if set, is advanced by decoded bytes as the chunk goes.
 	Progress *atomic.Int64
+	// OnReject, if set, sees each quarantined record (debug sampling).
+	OnReject func(*RejectRecord)
 }
 
 // RejectError is returned under the fail reject policy.
@@ -95,6 +97,7 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *transform.Pla
 	res := &ChunkResult{Index: chunk.Index, Start: chunk.Start}
 	parts := newPartSet(ctx, staging, prefix, p.Spec, &p.Out)
 	rejects := newRejectWriter(ctx, staging, storage.Join(prefix, "rejects.jsonl"), job.Source.Key, chunk.Index)
+	rejects.onReject = opt.OnReject
 	fail := func(err error) (*ChunkResult, error) {
 		parts.abort()
 		rejects.abort()
@@ -230,15 +233,16 @@ type RejectRecord struct {
 }
 
 type rejectWriter struct {
-	ctx    context.Context
-	b      storage.Bucket
-	key    string
-	source string
-	chunk  int
-	w      storage.Writer
-	cw     *countWriter
-	n      int64
-	line   []byte
+	onReject func(*RejectRecord)
+	ctx      context.Context
+	b        storage.Bucket
+	key      string
+	source   string
+	chunk    int
+	w        storage.Writer
+	cw       *countWriter
+	n        int64
+	line     []byte
 }
 
 func newRejectWriter(ctx context.Context, b storage.Bucket, key, source string, chunk int) *rejectWriter {
@@ -254,6 +258,9 @@ func (rw *rejectWriter) write(rec *codec.RawRecord, out *transform.Outcome) erro
 	}
 	rr := RejectRecord{Source: rw.source, Chunk: rw.chunk, Line: rec.Line, Record: rec.Index, Offset: rec.Offset,
 		Field: out.Field, Rule: out.Rule, Reason: out.Reason, Raw: string(raw)}
+	if rw.onReject != nil {
+		rw.onReject(&rr)
+	}
 	return rw.writeRecord(&rr)
 }
 

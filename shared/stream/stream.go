@@ -63,6 +63,8 @@ type Config struct {
 	Now   func() time.Time
 	// Nonce names one attempt's staging objects apart from another's.
 	Nonce func() string
+	// OnReject, if set, sees each quarantined record (debug sampling).
+	OnReject func(*stage.RejectRecord)
 }
 
 // Pipeline applies one spec to stream batches.
@@ -392,6 +394,9 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 			out.counts.AddRejected(o.RuleKey())
 			rr := stage.RejectRecord{Source: sp.Name, Shard: shard, Seq: m.Seq, SubSeq: m.SubSeq, Record: int64(i + 1),
 				Field: o.Field, Rule: o.Rule, Reason: o.Reason, Raw: strings.ToValidUTF8(string(m.Data), "\uFFFD")}
+			if p.cfg.OnReject != nil {
+				p.cfg.OnReject(&rr)
+			}
 			if err := rejects.Write(&rr); err != nil {
 				return abort(err)
 			}

@@ -81,4 +81,3 @@ func TestExpressionsAreBounded(t *testing.T) {
 		t.Fatalf("a 1200-node expression: %v", err)
 	}
 }
-
