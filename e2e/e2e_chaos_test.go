@@ -259,6 +259,9 @@ func runRound(t *testing.T, name string, plan *offline.Chaos, uploads []chaosUpl
 			t.Fatal(err)
 		}
 		again := finishedWithin(t, b4, 1, 3*time.Minute)
+		rd, _ := sfnc.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: again[0].ExecutionArn})
+		t.Logf("%s failed (%s: %s); its retry ended %s: %s", aws.ToString(e.Name), aws.ToString(desc.Error), tail(aws.ToString(desc.Cause), 200),
+			again[0].Status, tail(aws.ToString(rd.Output), 300))
 		if again[0].Status != sfntypes.ExecutionStatusSucceeded {
 			t.Fatalf("the retry of %s ended %s", aws.ToString(e.Name), again[0].Status)
 		}

@@ -1,11 +1,20 @@
-"""Start moto_server for the sluice offline stack, with one workaround.
+"""Start moto_server for the sluice offline stack, with two workarounds.
 
-moto 5.2.1 deep-copies a state machine on every StartExecution, and the
-copy drags in the previous execution's worker thread and its RLock, so the
-second execution of a state machine fails with HTTP 500 "cannot pickle
-'_thread.RLock'". Execution workers and the parser backend are live
-objects, never values, so copying them must give the same object back.
-The patch below does exactly that and nothing else.
+moto 5.2.1 deep-copies a state machine on every StartExecution, together
+with every earlier execution of it:
+
+1. The copy drags in the previous execution's worker thread and its RLock,
+   so the second execution of a state machine fails with HTTP 500 "cannot
+   pickle '_thread.RLock'".
+2. Each execution keeps its own copy of the state machine, which holds
+   copies of the executions before it, and so on: memory and CPU grow
+   much faster than the number of executions. After a few dozen executions
+   with retries and Map iterations moto holds gigabytes and answers in
+   seconds.
+
+Execution workers, the parser backend and executions are live objects,
+never values, so copying them must give the same object back. The patch
+below does exactly that and nothing else.
 
 Used as: python3 moto_launcher.py -H 127.0.0.1 -p PORT
 The offline stack sets MOTO_PORT to its own front port, so the Step
@@ -16,6 +25,8 @@ import sys
 
 from moto import server
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+from moto.stepfunctions.models import Execution
+from moto.stepfunctions.parser.backend.execution import Execution as ParserExecution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 
@@ -25,6 +36,8 @@ def _same(self, memo):
 
 ExecutionWorker.__deepcopy__ = _same
 StepFunctionsParserBackend.__deepcopy__ = _same
+Execution.__deepcopy__ = _same
+ParserExecution.__deepcopy__ = _same
 
 if __name__ == "__main__":
     server.main(sys.argv[1:])

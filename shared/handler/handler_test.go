@@ -520,3 +520,58 @@ func TestClaimExpiresWithTheRemainingTime(t *testing.T) {
 		}
 	})
 }
+
+// flakyMetrics fails its first PutRun, as a throttled table does after
+// the SDK's retries.
+type flakyMetrics struct {
+	metrics.MemStore
+	failed bool
+}
+
+func (f *flakyMetrics) PutRun(ctx context.Context, r metrics.Run) error {
+	if !f.failed {
+		f.failed = true
+		return errors.New("ProvisionedThroughputExceededException")
+	}
+	return f.MemStore.PutRun(ctx, r)
+}
+
+// A finalize whose metrics write fails after _SUCCESS is retried by the
+// state machine; the retry finds staging cleared and must still write
+// the metrics item and complete the claim.
+func TestFinalizeRetryAfterAFailedMetricsWrite(t *testing.T) {
+	e := newEnv(t)
+	fm := &flakyMetrics{MemStore: metrics.MemStore{Runs: map[string]metrics.Run{}}}
+	mem := &claims.Mem{}
+	d := e.deps()
+	d.Metrics, d.Claims = fm, mem
+	var p handler.Planned
+	if err := invoke(t, handler.NewExtractor(e.s, d).Handle, []byte(`{"event":`+string(fixture(t, "eventbridge-object-created.json"))+`,"execution":"x"}`), &p); err != nil {
+		t.Fatal(err)
+	}
+	var done handler.ChunkDone
+	if err := invoke(t, handler.NewTransformer(e.s, d).Handle, mustJSON(p.Chunks[0]), &done); err != nil {
+		t.Fatal(err)
+	}
+	ld := handler.NewLoader(e.s, d)
+	var loaded, final handler.LoadOutput
+	if err := invoke(t, ld.Handle, mustJSON(handler.LoadInput{Action: handler.ActionLoad, Run: p}), &loaded); err != nil {
+		t.Fatal(err)
+	}
+	fin := mustJSON(handler.LoadInput{Action: handler.ActionFinalize, Run: p, ManifestKey: loaded.ManifestKey})
+	if err := invoke(t, ld.Handle, fin, &final); err == nil {
+		t.Fatal("the failed metrics write was not reported")
+	}
+	if len(fm.Runs) != 0 {
+		t.Fatalf("metrics = %v", fm.Runs)
+	}
+	if err := invoke(t, ld.Handle, fin, &final); err != nil || final.Status != "succeeded" {
+		t.Fatalf("retry: %+v %v", final, err)
+	}
+	if r, ok := fm.Runs[p.RunID]; !ok || r.Out != 10 || r.Status != "succeeded" {
+		t.Fatalf("metrics after the retry = %+v", fm.Runs)
+	}
+	if st, _ := mem.Claim(ctx, p.RunID, "another", time.Hour); st != claims.Done {
+		t.Fatalf("claim after the retry: %s", st)
+	}
+}

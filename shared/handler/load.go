@@ -175,10 +175,20 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 	if err := stage.Finalize(ctx, staging, out, &m, opt); err != nil && m.Status != stage.StatusFailed {
 		return nil, err
 	}
-	if err := l.record(ctx, in.Run.Pipeline, &m); err != nil {
+	return l.settle(ctx, in.Run.Pipeline, &m, true)
+}
+
+// settle records a finalized run's metrics and completes or releases its
+// claim. Both are idempotent, and a retried finalize whose first attempt
+// cleared staging (alreadyFinal) settles again: a metrics write that
+// failed after _SUCCESS is not lost.
+// EMF counts are summed by CloudWatch, so a repeat writes no EMF line.
+func (l *Loader) settle(ctx context.Context, pipeline string, m *stage.Manifest, emf bool) (*LoadOutput, error) {
+	if err := l.record(ctx, pipeline, m, emf); err != nil {
 		return nil, err
 	}
 	if l.d.Claims != nil {
+		var err error
 		if m.Status == stage.StatusSucceeded {
 			err = l.d.Claims.Complete(ctx, m.RunID, ClaimKeep)
 		} else {
@@ -188,18 +198,18 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 			return nil, fmt.Errorf("finalize: %w", err)
 		}
 	}
-	return outputOf(in.Run.Pipeline, "", &m), nil
+	return outputOf(pipeline, "", m), nil
 }
 
 // alreadyFinal answers a repeated finalize whose staging is gone: the
-// manifest in the output says how the run ended.
+// manifest in the output says how the run ended, and it is settled again.
 func (l *Loader) alreadyFinal(ctx context.Context, out storage.Bucket, in LoadInput) (*LoadOutput, error) {
 	var m stage.Manifest
 	key := storage.Join(l.loadOptions(in.Run.Pipeline, in.Run.RunID, time.Time{}).ManifestPrefix, stage.ManifestName)
 	if err := getJSON(ctx, out, key, &m); err != nil {
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
-	return outputOf(in.Run.Pipeline, "", &m), nil
+	return l.settle(ctx, in.Run.Pipeline, &m, false)
 }
 
 // fail records a run the state machine caught failing.
@@ -236,7 +246,7 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 			return nil, err
 		}
 	}
-	if err := l.record(ctx, pipeline, m); err != nil {
+	if err := l.record(ctx, pipeline, m, true); err != nil {
 		return nil, err
 	}
 	if l.d.Claims != nil && in.Run.RunID != "" {
@@ -248,9 +258,9 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	return outputOf(pipeline, "", m), nil
 }
 
-func (l *Loader) record(ctx context.Context, pipeline string, m *stage.Manifest) error {
+func (l *Loader) record(ctx context.Context, pipeline string, m *stage.Manifest, emf bool) error {
 	r := metrics.FromManifest(pipeline, m)
-	if l.d.EMF != nil {
+	if l.d.EMF != nil && emf {
 		if err := metrics.WriteEMF(l.d.EMF, r); err != nil {
 			return err
 		}
