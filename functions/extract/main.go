@@ -36,9 +36,11 @@ func main() {
 		os.Exit(1)
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
+	sfnc := sfn.NewFromConfig(cfg)
 	deps := handler.Deps{
-		Open:    handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
-		Starter: sfn.NewFromConfig(cfg),
+		Open:       handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
+		Starter:    sfnc,
+		Executions: sfnc,
 		Tables: func(table string, key []string) stage.TableWriter {
 			return dynamosink.New(ddb, table, key)
 		},

@@ -28,6 +28,11 @@ type Store interface {
 	Complete(ctx context.Context, runID string, keep time.Duration) error
 	// Release drops the claim so the run can be retried.
 	Release(ctx context.Context, runID string) error
+	// Holder returns the owner of a live in-progress claim ("" if none).
+	Holder(ctx context.Context, runID string) (string, error)
+	// TakeOver gives a live in-progress claim held by from to to, for
+	// ttl, and reports whether it did: for a holder known to be dead.
+	TakeOver(ctx context.Context, runID, from, to string, ttl time.Duration) (bool, error)
 	// Extend moves a live in-progress claim's expiry to ttl from now when
 	// that is later. An expired, released or completed claim is left
 	// alone: a run that lost its claim does not take it back.
@@ -108,4 +113,26 @@ func (m *Mem) Extend(_ context.Context, runID string, ttl time.Duration) error {
 		m.items[runID] = it
 	}
 	return nil
+}
+
+// Holder implements Store.
+func (m *Mem) Holder(_ context.Context, runID string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if it, ok := m.items[runID]; ok && it.state == InProgress && m.now().Before(it.expires) {
+		return it.owner, nil
+	}
+	return "", nil
+}
+
+// TakeOver implements Store.
+func (m *Mem) TakeOver(_ context.Context, runID, from, to string, ttl time.Duration) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	it, ok := m.items[runID]
+	if !ok || it.state != InProgress || it.owner != from || !m.now().Before(it.expires) {
+		return false, nil
+	}
+	m.items[runID] = memItem{state: InProgress, owner: to, expires: m.now().Add(ttl)}
+	return true, nil
 }

@@ -152,7 +152,10 @@ type Opener func(ctx context.Context, name string) (storage.Bucket, error)
 type Deps struct {
 	Open    Opener
 	Starter ExecutionStarter // extract, when S3 notifications invoke it
-	Metrics metrics.Store    // load
+	// Executions lets extract take a run's claim from an execution that
+	// has ended without releasing it.
+	Executions ExecutionDescriber
+	Metrics    metrics.Store // load
 	// Claims, when set, makes a run id run once at a time (extract claims,
 	// load completes or releases).
 	Claims claims.Store

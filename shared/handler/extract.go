@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -25,6 +26,13 @@ type ExecutionStarter interface {
 }
 
 var _ ExecutionStarter = (*sfn.Client)(nil)
+
+// ExecutionDescriber tells whether an execution still runs (*sfn.Client).
+type ExecutionDescriber interface {
+	DescribeExecution(context.Context, *sfn.DescribeExecutionInput, ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+var _ ExecutionDescriber = (*sfn.Client)(nil)
 
 // ObjectRef names one input object; it is the state machine's input when
 // the extract function starts an execution, and a valid task input.
@@ -65,10 +73,11 @@ type Planned struct {
 }
 
 // TaskInput is how the state machine calls extract: the execution's
-// input and its name, which owns the run's claim.
+// input, its name and its ARN, which owns the run's claim.
 type TaskInput struct {
-	Event     json.RawMessage `json:"event"`
-	Execution string          `json:"execution"`
+	Event        json.RawMessage `json:"event"`
+	Execution    string          `json:"execution"`
+	ExecutionArn string          `json:"execution_arn,omitempty"`
 }
 
 // Claim times. As Powertools' idempotency does, an in-progress claim
@@ -154,6 +163,9 @@ func (e *Extractor) Handle(ctx context.Context, raw json.RawMessage) (any, error
 	var task TaskInput
 	if json.Unmarshal(raw, &task) == nil && len(task.Event) > 0 && task.Execution != "" {
 		raw, owner = task.Event, task.Execution
+		if task.ExecutionArn != "" {
+			owner = task.ExecutionArn
+		}
 	}
 	var probe struct {
 		Records    []json.RawMessage `json:"Records"`
@@ -329,6 +341,11 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 		if err != nil {
 			return nil, fmt.Errorf("extract: %w", err)
 		}
+		if st == claims.InProgress {
+			if st, err = e.takeOverFromTheDead(ctx, job.RunID, owner); err != nil {
+				return nil, fmt.Errorf("extract: %w", err)
+			}
+		}
 		if st != claims.Claimed {
 			e.d.Log.InfoContext(ctx, "run already handled; standing down", "run_id", job.RunID, "state", st)
 			skipped := &Planned{RunID: out.RunID, Pipeline: out.Pipeline, Source: out.Source, StagingBucket: out.StagingBucket,
@@ -338,6 +355,32 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 	}
 	e.d.Log.InfoContext(ctx, "run planned", "run_id", job.RunID, "pipeline", out.Pipeline, "format", job.Format, "compression", job.Compression, "chunks", len(tasks), "distributed", out.Distributed)
 	return out, nil
+}
+
+// takeOverFromTheDead takes a run's claim from an execution that is no
+// longer running (it failed before it could release the claim, or was
+// stopped), so a retry does not stand down for a run nobody is doing.
+func (e *Extractor) takeOverFromTheDead(ctx context.Context, runID, owner string) (claims.State, error) {
+	if e.d.Executions == nil || !strings.HasPrefix(owner, "arn:") {
+		return claims.InProgress, nil
+	}
+	holder, err := e.d.Claims.Holder(ctx, runID)
+	if err != nil || !strings.HasPrefix(holder, "arn:") || holder == owner {
+		return claims.InProgress, err
+	}
+	out, err := e.d.Executions.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(holder)})
+	if err != nil {
+		return "", fmt.Errorf("describe the execution holding run %s: %w", runID, err)
+	}
+	if out.Status == sfntypes.ExecutionStatusRunning {
+		return claims.InProgress, nil
+	}
+	ok, err := e.d.Claims.TakeOver(ctx, runID, holder, owner, claimTTL(ctx, e.d.Now()))
+	if err != nil || !ok {
+		return claims.InProgress, err
+	}
+	e.d.Log.InfoContext(ctx, "took over the claim of an execution that ended", "run_id", runID, "holder_status", out.Status)
+	return claims.Claimed, nil
 }
 
 // pipelineName names a run's pipeline: the spec's name, which becomes a

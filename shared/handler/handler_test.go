@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
@@ -573,5 +574,54 @@ func TestFinalizeRetryAfterAFailedMetricsWrite(t *testing.T) {
 	}
 	if st, _ := mem.Claim(ctx, p.RunID, "another", time.Hour); st != claims.Done {
 		t.Fatalf("claim after the retry: %s", st)
+	}
+}
+
+// describer answers DescribeExecution from a map of statuses.
+type describer map[string]sfntypes.ExecutionStatus
+
+func (d describer) DescribeExecution(_ context.Context, in *sfn.DescribeExecutionInput, _ ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error) {
+	st, ok := d[aws.ToString(in.ExecutionArn)]
+	if !ok {
+		return nil, errors.New("ExecutionDoesNotExist")
+	}
+	return &sfn.DescribeExecutionOutput{ExecutionArn: in.ExecutionArn, Status: st}, nil
+}
+
+// An execution that failed without releasing its run's claim does not
+// make a retry stand down: the retry sees the holder has ended and takes
+// the claim over. A holder still running keeps it.
+func TestRetryTakesTheClaimOfAnEndedExecution(t *testing.T) {
+	e := newEnv(t)
+	mem := &claims.Mem{}
+	execs := describer{}
+	d := e.deps()
+	d.Claims, d.Executions = mem, execs
+	ex := handler.NewExtractor(e.s, d)
+	arn := func(name string) string { return "arn:aws:states:us-east-1:123456789012:execution:sluice-etl:" + name }
+	task := func(name string) []byte {
+		return []byte(`{"event":` + string(fixture(t, "eventbridge-object-created.json")) + `,"execution":"` + name + `","execution_arn":"` + arn(name) + `"}`)
+	}
+	var a handler.Planned
+	if err := invoke(t, ex.Handle, task("first"), &a); err != nil || a.Skip {
+		t.Fatalf("first: %+v %v", a, err)
+	}
+	execs[arn("first")] = sfntypes.ExecutionStatusRunning
+	var b handler.Planned
+	if err := invoke(t, ex.Handle, task("second"), &b); err != nil || !b.Skip || b.SkipReason != "in_progress" {
+		t.Fatalf("while the first runs: %+v %v", b, err)
+	}
+	execs[arn("first")] = sfntypes.ExecutionStatusFailed // died holding the claim
+	var c handler.Planned
+	if err := invoke(t, ex.Handle, task("retry"), &c); err != nil || c.Skip || c.RunID != a.RunID {
+		t.Fatalf("the retry stood down for a failed holder: %+v %v", c, err)
+	}
+	if h, _ := mem.Holder(ctx, a.RunID); h != arn("retry") {
+		t.Fatalf("holder = %q", h)
+	}
+	execs[arn("retry")] = sfntypes.ExecutionStatusRunning
+	var late handler.Planned
+	if err := invoke(t, ex.Handle, task("late"), &late); err != nil || !late.Skip {
+		t.Fatalf("a duplicate while the retry runs: %+v %v", late, err)
 	}
 }

@@ -105,4 +105,36 @@ func Run(t *testing.T, newStore func(t *testing.T, now *time.Time) claims.Store)
 			t.Fatal(err)
 		}
 	})
+	t.Run("TakeOverFromTheHolderOnly", func(t *testing.T) {
+		now := time.Unix(1_800_000_000, 0)
+		s := newStore(t, &now)
+		if h, err := s.Holder(ctx, "r"); err != nil || h != "" {
+			t.Fatalf("holder of nothing = %q, %v", h, err)
+		}
+		st, err := s.Claim(ctx, "r", "dead", time.Hour)
+		expect(t, st, err, claims.Claimed)
+		if h, err := s.Holder(ctx, "r"); err != nil || h != "dead" {
+			t.Fatalf("holder = %q, %v", h, err)
+		}
+		if ok, err := s.TakeOver(ctx, "r", "someone-else", "live", time.Hour); err != nil || ok {
+			t.Fatalf("took over from the wrong holder: %v %v", ok, err)
+		}
+		if ok, err := s.TakeOver(ctx, "r", "dead", "live", time.Hour); err != nil || !ok {
+			t.Fatalf("take over = %v, %v", ok, err)
+		}
+		if h, _ := s.Holder(ctx, "r"); h != "live" {
+			t.Fatalf("holder after the take-over = %q", h)
+		}
+		st, err = s.Claim(ctx, "r", "dead", time.Hour) // the dead one cannot come back
+		expect(t, st, err, claims.InProgress)
+		if err := s.Complete(ctx, "r", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if h, _ := s.Holder(ctx, "r"); h != "" {
+			t.Fatalf("a done run has holder %q", h)
+		}
+		if ok, _ := s.TakeOver(ctx, "r", "live", "x", time.Hour); ok {
+			t.Fatal("took over a done run")
+		}
+	})
 }

@@ -23,6 +23,7 @@ type API interface {
 	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 }
 
 var _ API = (*dynamodb.Client)(nil)
@@ -120,4 +121,49 @@ func (s *Store) Extend(ctx context.Context, runID string, ttl time.Duration) err
 		return fmt.Errorf("extend run %s in %s: %w", runID, s.table, err)
 	}
 	return nil
+}
+
+// Holder implements claims.Store with a consistent read.
+func (s *Store) Holder(ctx context.Context, runID string) (string, error) {
+	out, err := s.api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.table), Key: key(runID), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return "", fmt.Errorf("read the claim of run %s in %s: %w", runID, s.table, err)
+	}
+	st, _ := out.Item["status"].(*types.AttributeValueMemberS)
+	owner, _ := out.Item["owner"].(*types.AttributeValueMemberS)
+	exp, _ := out.Item["expires_at"].(*types.AttributeValueMemberN)
+	if st == nil || owner == nil || exp == nil || st.Value != string(claims.InProgress) {
+		return "", nil
+	}
+	if at, _ := strconv.ParseInt(exp.Value, 10, 64); at <= s.now().Unix() {
+		return "", nil
+	}
+	return owner.Value, nil
+}
+
+// TakeOver implements claims.Store: a put on condition that from still
+// holds the live claim.
+func (s *Store) TakeOver(ctx context.Context, runID, from, to string, ttl time.Duration) (bool, error) {
+	now := s.now().Unix()
+	cond := expression.Name("status").Equal(expression.Value(string(claims.InProgress))).
+		And(expression.Name("owner").Equal(expression.Value(from))).
+		And(expression.Name("expires_at").GreaterThan(expression.Value(now)))
+	expr, err := expression.NewBuilder().WithCondition(cond).Build()
+	if err != nil {
+		return false, err
+	}
+	item := key(runID)
+	item["status"] = &types.AttributeValueMemberS{Value: string(claims.InProgress)}
+	item["owner"] = &types.AttributeValueMemberS{Value: to}
+	item["expires_at"] = &types.AttributeValueMemberN{Value: strconv.FormatInt(now+int64(ttl/time.Second), 10)}
+	_, err = s.api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(s.table), Item: item,
+		ConditionExpression: expr.Condition(), ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("take over run %s in %s: %w", runID, s.table, err)
+	}
+	return true, nil
 }
