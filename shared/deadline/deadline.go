@@ -31,16 +31,19 @@ func Near(ctx context.Context, reserve time.Duration) bool {
 // nothing half-written was left, and a retry resumes.
 var ErrNear = errors.New("stopped before the deadline; retry to resume")
 
-// Error is work stopped for the deadline, with what it had done.
-type Error struct {
+// StoppedError is work stopped for the deadline, with what it had done.
+// Lambda reports it with the error type "StoppedError", which the state
+// machine retries more often than other failures: each attempt resumes
+// where the last one stopped.
+type StoppedError struct {
 	What string
 	Done int
 	Of   int
 }
 
-func (e *Error) Error() string {
+func (e *StoppedError) Error() string {
 	return fmt.Sprintf("%s: %d of %d done: %v", e.What, e.Done, e.Of, ErrNear)
 }
 
 // Unwrap makes errors.Is(err, ErrNear) true.
-func (e *Error) Unwrap() error { return ErrNear }
+func (e *StoppedError) Unwrap() error { return ErrNear }

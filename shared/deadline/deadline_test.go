@@ -30,7 +30,7 @@ func TestReserveAndNear(t *testing.T) {
 	if !Near(ctx, 100*time.Millisecond) {
 		t.Fatal("50 ms left is near a 100 ms reserve")
 	}
-	err := error(&Error{What: "publish", Done: 3, Of: 10})
+	err := error(&StoppedError{What: "publish", Done: 3, Of: 10})
 	if !errors.Is(err, ErrNear) || err.Error() != "publish: 3 of 10 done: stopped before the deadline; retry to resume" {
 		t.Fatalf("error = %v", err)
 	}

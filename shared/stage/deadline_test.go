@@ -66,7 +66,7 @@ func TestCommitStopsBeforeTheDeadlineAndResumes(t *testing.T) {
 	short, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
 	defer cancel()
 	_, err = stage.Commit(short, staging, out, p, job, results, opt)
-	var de *deadline.Error
+	var de *deadline.StoppedError
 	if !errors.As(err, &de) || !errors.Is(err, deadline.ErrNear) || de.Done == 0 || de.Done >= 30 || de.Of != 30 {
 		t.Fatalf("first attempt: %v", err)
 	}

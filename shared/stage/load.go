@@ -249,7 +249,7 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *transform.Plan,
 				key := FinalPartKey(opt.OutPrefix, job.RunID, r.Index, part)
 				if size, ok := have[key]; !ok || size != part.Bytes {
 					if deadline.Near(ctx, reserve) {
-						return nil, &deadline.Error{What: "load: publish parts of run " + job.RunID, Done: done, Of: total}
+						return nil, &deadline.StoppedError{What: "load: publish parts of run " + job.RunID, Done: done, Of: total}
 					}
 					if err := storage.CopyBetween(ctx, out, key, staging, part.Key); err != nil {
 						return nil, fmt.Errorf("load: publish %s: %w", key, err)

@@ -123,7 +123,7 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *transform.Pla
 			if deadline.Near(ctx, reserve) {
 				// Stop with nothing staged rather than be killed half way;
 				// the retry transforms the chunk again from its start.
-				return fail(&deadline.Error{What: fmt.Sprintf("transform %s chunk %d", job.Source.Key, chunk.Index), Done: n, Of: -1})
+				return fail(&deadline.StoppedError{What: fmt.Sprintf("transform %s chunk %d", job.Source.Key, chunk.Index), Done: n, Of: -1})
 			}
 		}
 		out, err := proc.Process(rec)
