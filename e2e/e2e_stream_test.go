@@ -127,7 +127,8 @@ var clickDay = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 // putClicks puts n clicks from the next click day on, out of order within the 30s
 // lateness, with bots (filtered), bad pages (rejected), three records far
 // behind every watermark (late), one KPL aggregate of three clicks, and a
-// flush record on each shard two hours on that closes every window.
+// flush record on each shard two hours after the last click, which
+// closes every window.
 func putClicks(t *testing.T, r *rand.Rand, prefix string, n int) *clicksSent {
 	t.Helper()
 	t0 := clickDay
@@ -194,7 +195,7 @@ func putClicks(t *testing.T, r *rand.Rand, prefix string, n int) *clicksSent {
 	// The hash keys sit in each half of the key space (moto refuses the
 	// very top of it).
 	for i, hash := range []string{"0", "170141183460469231731687303715884105729"} {
-		entry(click{EventID: fmt.Sprintf("%s-flush%d", prefix, i), User: "flush", Page: prefix + "/flush", At: t0.Add(2 * time.Hour).Format(time.RFC3339)}, "flush", aws.String(hash))
+		entry(click{EventID: fmt.Sprintf("%s-flush%d", prefix, i), User: "flush", Page: prefix + "/flush", At: t0.Add(time.Duration(clock)*time.Second + 2*time.Hour).Format(time.RFC3339)}, "flush", aws.String(hash))
 		s.kept++
 	}
 	s.began = time.Now()
