@@ -36,26 +36,21 @@ var (
 	chaosSeed   = flag.Uint64("chaos.seed", 0, "seed of the fault plans (0: from the clock)")
 )
 
-const chaosSpec = `name: chaos
-source: {format: auto, compression: auto}
+// chaosFields are the fields both chaos specs read.
+const chaosFields = `source: {format: auto, compression: auto}
 fields:
   - {name: id, type: int, required: true}
   - {name: name, clean: [trim]}
   - {name: amount, type: decimal, scale: 2, required: true, rules: {min: 0}}
   - {name: day, type: date, required: true}
-sink:
+`
+
+const chaosSpec = "name: chaos\n" + chaosFields + `sink:
   format: jsonl
   partition_by: [{key: day, field: day}]
 `
 
-const chaosKVSpec = `name: chaoskv
-source: {format: auto, compression: auto}
-fields:
-  - {name: id, type: int, required: true}
-  - {name: name, clean: [trim]}
-  - {name: amount, type: decimal, scale: 2, required: true, rules: {min: 0}}
-  - {name: day, type: date, required: true}
-  - {name: source, required: true}
+const chaosKVSpec = "name: chaoskv\n" + chaosFields + `  - {name: source, required: true}
 sink: {format: dynamodb, table: sluice-chaos-kv, key: [id]}
 `
 
