@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,7 +27,9 @@ import (
 	"github.com/sluice-etl/sluice/shared/storage"
 	_ "github.com/sluice-etl/sluice/shared/storage/fileblob"
 	_ "github.com/sluice-etl/sluice/shared/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/stream"
 	"github.com/sluice-etl/sluice/shared/transform"
+	"github.com/sluice-etl/sluice/shared/window"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -98,6 +101,25 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), plan.Spec.Sink.Table, plan.Spec.Sink.Key)
 	}
 
+	// Windows, as the stream path computes them, over the whole file.
+	var folder *stream.Folder
+	if plan.Spec.Window != nil {
+		folder, err = stream.NewFolder(plan)
+		switch {
+		case errors.Is(err, stream.ErrArrivalWindows):
+			fmt.Fprintf(stderr, "sluice run: window section skipped: %v\n", err)
+		case err != nil:
+			fmt.Fprintf(stderr, "sluice run: window: %v\n", err)
+			return 1
+		default:
+			if plan.Spec.Window.Kind == "count" {
+				// The nth record of a key is a matter of order: one chunk.
+				opt.ChunkBytes, opt.Parallel = 1<<62, 1
+			}
+			opt.Fold = folder.Chunk
+		}
+	}
+
 	tty := term.IsTerminal(int(os.Stderr.Fd()))
 	var stopProgress func()
 	if !*quiet {
@@ -138,6 +160,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		printSummary(stdout, m, *output)
+	}
+	if runErr == nil && opt.Fold != nil {
+		n, err := writeWindows(ctx, out, folder.Cells())
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice run: windows: %v\n", err)
+			return 1
+		}
+		if !*asJSON {
+			fmt.Fprintf(stdout, "windows:  %d written to %s\n", n, strings.TrimSuffix(*output, "/")+"/"+WindowsFile)
+		}
 	}
 	if runErr != nil {
 		var re *stage.RejectError
@@ -251,4 +283,19 @@ func startProgressBar(w io.Writer, done *atomic.Int64, in storage.Bucket, key st
 		}
 	}()
 	return func() { close(stop); <-finished }
+}
+
+// WindowsFile holds a file run's window aggregates, one JSON line each.
+const WindowsFile = "_windows.jsonl"
+
+func writeWindows(ctx context.Context, out storage.Bucket, cells []window.Cell) (int, error) {
+	var b bytes.Buffer
+	for _, c := range cells {
+		line, err := json.Marshal(cellJSON(c))
+		if err != nil {
+			return 0, err
+		}
+		b.Write(append(line, '\n'))
+	}
+	return len(cells), storage.WriteAll(ctx, out, WindowsFile, b.Bytes())
 }

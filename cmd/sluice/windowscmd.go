@@ -98,19 +98,26 @@ type windowJSON struct {
 	Fields map[string]aggJSON `json:"fields"`
 }
 
+// cellJSON is a window's aggregates as `sluice windows --json` and
+// _windows.jsonl write them. Count windows have no time bounds: their
+// start is the window's number.
+func cellJSON(c window.Cell) windowJSON {
+	wj := windowJSON{Start: time.UnixMilli(c.Window.Start).UTC(), End: time.UnixMilli(c.Window.End).UTC(), Key: c.Key, Count: c.Count, Fields: map[string]aggJSON{}}
+	for f, a := range c.Fields {
+		avg := a.Avg()
+		if math.IsNaN(avg) {
+			avg = 0
+		}
+		wj.Fields[f] = aggJSON{a.Count, a.Sum, a.Min, a.Max, avg}
+	}
+	return wj
+}
+
 func printWindows(cells []window.Cell, asJSON bool, w io.Writer) int {
 	if asJSON {
 		out := make([]windowJSON, 0, len(cells))
 		for _, c := range cells {
-			wj := windowJSON{Start: time.UnixMilli(c.Window.Start).UTC(), End: time.UnixMilli(c.Window.End).UTC(), Key: c.Key, Count: c.Count, Fields: map[string]aggJSON{}}
-			for f, a := range c.Fields {
-				avg := a.Avg()
-				if math.IsNaN(avg) {
-					avg = 0
-				}
-				wj.Fields[f] = aggJSON{a.Count, a.Sum, a.Min, a.Max, avg}
-			}
-			out = append(out, wj)
+			out = append(out, cellJSON(c))
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

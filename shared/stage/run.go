@@ -32,6 +32,10 @@ type RunOptions struct {
 	Log *slog.Logger
 	// Table receives the rows when the spec's sink is dynamodb.
 	Table TableWriter
+	// Fold, if set, gives each chunk's transform a callback for its kept
+	// records; a chunk transformed again gets a fresh one, which replaces
+	// the first.
+	Fold func(chunk int) func(*transform.Outcome)
 }
 
 // Run drives extract, transform and load in-process, through the same
@@ -118,6 +122,10 @@ func transformAll(ctx context.Context, opt RunOptions, p *transform.Plan, job *J
 	for range min(opt.Parallel, len(job.Chunks)) {
 		wg.Go(func() {
 			for i := range next {
+				to := to
+				if opt.Fold != nil {
+					to.OnKeep = opt.Fold(i)
+				}
 				r, err := Transform(ctx, opt.Input, opt.Staging, p, job, job.Chunks[i], to)
 				if err != nil {
 					once.Do(func() { firstErr = err; cancel() })
@@ -156,6 +164,9 @@ func realign(ctx context.Context, opt RunOptions, p *transform.Plan, job *Job, r
 		c.Start = mis.Want
 		if c.End < c.Start {
 			c.End = c.Start
+		}
+		if opt.Fold != nil {
+			to.OnKeep = opt.Fold(c.Index)
 		}
 		r, err := Transform(ctx, opt.Input, opt.Staging, p, job, *c, to)
 		if err != nil {

@@ -41,6 +41,8 @@ type TransformOptions struct {
 	Progress *atomic.Int64
 	// OnReject, if set, sees each quarantined record (debug sampling).
 	OnReject func(*RejectRecord)
+	// OnKeep, if set, sees each kept record's outcome (local windows).
+	OnKeep func(*transform.Outcome)
 }
 
 // RejectError is returned under the fail reject policy.
@@ -138,6 +140,9 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *transform.Pla
 			}
 			if err := parts.write(part, out.Row); err != nil {
 				return fail(fmt.Errorf("transform: %w", err))
+			}
+			if opt.OnKeep != nil {
+				opt.OnKeep(out)
 			}
 			res.Counts.AddOut()
 		case transform.Filtered:

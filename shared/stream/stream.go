@@ -128,14 +128,10 @@ func New(cfg Config) (*Pipeline, error) {
 
 // windowRecord is a kept row as a window record.
 func (p *Pipeline) windowRecord(m *Message, row []record.Value) window.Record {
-	r := window.Record{Time: m.Arrival, Key: p.fields.GroupKey(row, &p.cfg.Plan.Full), Values: make(map[string]float64, len(p.fields.agg))}
-	if p.fields.time >= 0 {
-		r.Time = row[p.fields.time].Time()
-	}
-	for j, idx := range p.fields.agg {
-		if v, ok := number(row[idx], p.fields.scale[j]); ok {
-			r.Values[p.fields.names[j]] = v
-		}
+	f := Folder{plan: p.cfg.Plan, fields: p.fields}
+	r := f.record(row)
+	if p.fields.time < 0 {
+		r.Time = m.Arrival
 	}
 	return r
 }
