@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -431,7 +432,7 @@ func chaosSetup(t *testing.T) {
 		AttributeDefinitions: []ddbtypes.AttributeDefinition{{AttributeName: aws.String("id"), AttributeType: ddbtypes.ScalarAttributeTypeN}},
 		KeySchema:            []ddbtypes.KeySchemaElement{{AttributeName: aws.String("id"), KeyType: ddbtypes.KeyTypeHash}}})
 	var inUse *ddbtypes.ResourceInUseException
-	if err != nil && !asErr(err, &inUse) {
+	if err != nil && !errors.As(err, &inUse) {
 		t.Fatal(err)
 	}
 }
@@ -499,21 +500,6 @@ func offsetKV(uploads []chaosUpload, round int) {
 		}
 		u.body = []byte(strings.Join(lines, "\n") + "\n")
 	}
-}
-
-func asErr[T error](err error, target *T) bool {
-	for e := err; e != nil; {
-		if v, ok := e.(T); ok {
-			*target = v
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
 }
 
 // TestChaosStream puts clicks on the stream under DynamoDB throttling,
@@ -620,9 +606,6 @@ func TestChaosLoadKilledHalfway(t *testing.T) {
 	}
 	if execs[0].Status != sfntypes.ExecutionStatusSucceeded {
 		t.Fatalf("execution %s", execs[0].Status)
-	}
-	if !strings.Contains(logs.String(), "Runtime.ExitError") && !strings.Contains(logs.String(), "process exited") {
-		t.Log("(the function's own log has no trace of the kill; the fault list shows it was used)")
 	}
 	fig := roundFigures{Round: "load killed halfway", Uploads: 1, Sent: u.rows, Executions: len(execs)}
 	verifyUploads(t, []chaosUpload{u}, &fig)

@@ -52,12 +52,7 @@ func cmdLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "sluice local deploy: %v\n", err)
 		return 1
 	}
-	var opts []func(*config.LoadOptions) error
-	if *endpoint != "" {
-		opts = append(opts, config.WithBaseEndpoint(*endpoint))
-	}
-	opts = append(opts, config.WithRegion(samtemplate.Region))
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsConfig(ctx, *endpoint, config.WithRegion(samtemplate.Region))
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice local deploy: %v\n", err)
 		return 1
@@ -129,6 +124,15 @@ func cmdLocalUp(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	<-ctx.Done()
 	st.Down()
 	return 0
+}
+
+// awsConfig loads the SDK's configuration, pointed at endpoint when one
+// is given (else AWS_ENDPOINT_URL, else AWS).
+func awsConfig(ctx context.Context, endpoint string, opts ...func(*config.LoadOptions) error) (aws.Config, error) {
+	if endpoint != "" {
+		opts = append(opts, config.WithBaseEndpoint(endpoint))
+	}
+	return config.LoadDefaultConfig(ctx, opts...)
 }
 
 // accountOf asks the endpoint which account it serves.

@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/sluice-etl/sluice/shared/window"
@@ -47,11 +46,7 @@ func cmdWindows(ctx context.Context, args []string, stdout, stderr io.Writer) in
 			return 2
 		}
 	}
-	var opts []func(*config.LoadOptions) error
-	if *endpoint != "" {
-		opts = append(opts, config.WithBaseEndpoint(*endpoint))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	cfg, err := awsConfig(ctx, *endpoint)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice windows: %v\n", err)
 		return 1
@@ -162,7 +157,7 @@ func printShards(list []dynamostate.ShardState, asJSON bool, w io.Writer) int {
 	fmt.Fprintln(tw, "SHARD\tCHECKPOINT\tIN\tOUT\tREJECTED\tFILTERED\tLATE\tOPEN WINDOWS\tPENDING")
 	for _, s := range list {
 		c := s.Snapshot.Counts
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", s.Shard, s.Snapshot.LastSeq, c.In, c.Out, c.Rejected, c.Filtered, s.Snapshot.Late, len(s.Snapshot.State.Open), len(s.Snapshot.Pending))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", s.Shard, s.Snapshot.LastSeq, c.In, c.Out, c.Rejected, c.Filtered, s.Snapshot.State.LateCount, len(s.Snapshot.State.Open), len(s.Snapshot.Pending))
 	}
 	if err := tw.Flush(); err != nil {
 		return 1

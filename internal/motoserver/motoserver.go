@@ -39,7 +39,7 @@ func Start(ctx context.Context) (*Server, error) {
 	if err != nil {
 		return nil, ErrUnavailable
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,8 @@ func (s *Server) Setenv() {
 	}
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port nothing listens on now.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

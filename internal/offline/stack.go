@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/sluice-etl/sluice/internal/motoserver"
 	"github.com/sluice-etl/sluice/shared/localdeploy"
 	"github.com/sluice-etl/sluice/shared/samtemplate"
 )
@@ -99,7 +100,7 @@ func Up(ctx context.Context, o Options) (*Stack, error) {
 	}
 	endpoint := "http://" + ln.Addr().String()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	motoPort, err := freePort()
+	motoPort, err := motoserver.FreePort()
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -400,15 +401,6 @@ func eventBridgeEvent(account string, r s3Record) string {
 	}
 	b, _ := json.Marshal(ev)
 	return string(b)
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func waitHTTP(ctx context.Context, u string) error {

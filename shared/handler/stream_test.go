@@ -139,8 +139,8 @@ func TestKinesisFixture(t *testing.T) {
 	}
 	snap, _ := st.Load(ctx, shard0)
 	c := snap.Counts
-	if c.In != 9 || c.Out != 6 || c.Rejected != 2 || c.Filtered != 1 || c.RejectedByRule["page.regex"] != 1 || c.RejectedByRule["decode"] != 1 || snap.Late != 1 {
-		t.Fatalf("counts = %+v late %d", c, snap.Late)
+	if c.In != 9 || c.Out != 6 || c.Rejected != 2 || c.Filtered != 1 || c.RejectedByRule["page.regex"] != 1 || c.RejectedByRule["decode"] != 1 || snap.State.LateCount != 1 {
+		t.Fatalf("counts = %+v late %d", c, snap.State.LateCount)
 	}
 	rej, err := stage.ReadRejects(ctx, out, "quarantine/clicks/kinesis-sluice-clicks-shardId-000000000000-"+snap.LastSeq[:len(snap.LastSeq)-3]+"101.jsonl")
 	if err != nil || len(rej) != 2 || rej[0].Shard != shard0 || rej[0].Seq != fmt.Sprintf("4963%052d", 104) || rej[1].Rule != "decode" {

@@ -314,15 +314,15 @@ func checkSecurity(resources *yaml.Node, add func(path, format string, args ...a
 				if scalar(get(st, "Effect")) != "Allow" {
 					continue
 				}
-				var resources []string
+				var targets []string
 				if r := get(st, "Resource"); r != nil && r.Kind == yaml.SequenceNode {
 					for _, x := range r.Content {
-						resources = append(resources, x.Value)
+						targets = append(targets, x.Value)
 					}
 				} else if r != nil {
-					resources = append(resources, r.Value)
+					targets = append(targets, r.Value)
 				}
-				if !slices.Contains(resources, "*") {
+				if !slices.Contains(targets, "*") {
 					continue
 				}
 				actions := seqOf(get(st, "Action"))

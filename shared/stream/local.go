@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/record"
 	"github.com/sluice-etl/sluice/shared/spec"
 	"github.com/sluice-etl/sluice/shared/transform"
 	"github.com/sluice-etl/sluice/shared/window"
@@ -54,21 +53,8 @@ func (f *Folder) Chunk(i int) func(*transform.Outcome) {
 	f.chunks[i] = w
 	f.mu.Unlock()
 	return func(o *transform.Outcome) {
-		w.Add(f.record(o.Full))
+		w.Add(f.fields.record(o.Full, &f.plan.Full))
 	}
-}
-
-func (f *Folder) record(row []record.Value) window.Record {
-	r := window.Record{Key: f.fields.GroupKey(row, &f.plan.Full), Values: make(map[string]float64, len(f.fields.agg))}
-	if f.fields.time >= 0 {
-		r.Time = row[f.fields.time].Time()
-	}
-	for j, idx := range f.fields.agg {
-		if v, ok := number(row[idx], f.fields.scale[j]); ok {
-			r.Values[f.fields.names[j]] = v
-		}
-	}
-	return r
 }
 
 // Cells returns every window's aggregates, the chunks merged, sorted by

@@ -126,12 +126,26 @@ func New(cfg Config) (*Pipeline, error) {
 	return p, nil
 }
 
-// windowRecord is a kept row as a window record.
+// windowRecord is a kept row as a window record; without a time field
+// the record's arrival places it.
 func (p *Pipeline) windowRecord(m *Message, row []record.Value) window.Record {
-	f := Folder{plan: p.cfg.Plan, fields: p.fields}
-	r := f.record(row)
+	r := p.fields.record(row, &p.cfg.Plan.Full)
 	if p.fields.time < 0 {
 		r.Time = m.Arrival
+	}
+	return r
+}
+
+// record reads a row's group key, event time and aggregated values.
+func (wf windowFields) record(row []record.Value, schema *record.Schema) window.Record {
+	r := window.Record{Key: wf.GroupKey(row, schema), Values: make(map[string]float64, len(wf.agg))}
+	if wf.time >= 0 {
+		r.Time = row[wf.time].Time()
+	}
+	for j, idx := range wf.agg {
+		if v, ok := number(row[idx], wf.scale[j]); ok {
+			r.Values[wf.names[j]] = v
+		}
 	}
 	return r
 }

@@ -305,7 +305,7 @@ func TestExactlyOnceUnderRandomDelivery(t *testing.T) {
 		if summary(clean.store.Results, a) != summary(e.store.Results, b) {
 			t.Fatalf("seed %d: aggregates differ\n%s\n%s", seed, summary(e.store.Results, b), summary(clean.store.Results, a))
 		}
-		if a.Counts.In != 300 || b.Counts.In != 300 || a.Counts.Out != b.Counts.Out || a.Late != b.Late {
+		if a.Counts.In != 300 || b.Counts.In != 300 || a.Counts.Out != b.Counts.Out || a.State.LateCount != b.State.LateCount {
 			t.Fatalf("seed %d: counts %+v vs %+v", seed, b.Counts, a.Counts)
 		}
 	}
@@ -322,7 +322,7 @@ func summary(res map[string]window.Cell, snap window.Snapshot) string {
 		c := res[k]
 		fmt.Fprintf(&b, "%s %d %+v|", k, c.Count, c.Fields["amount_cents"])
 	}
-	fmt.Fprintf(&b, "open %d late %d", len(snap.State.Open), snap.Late)
+	fmt.Fprintf(&b, "open %d late %d", len(snap.State.Open), snap.State.LateCount)
 	return b.String()
 }
 

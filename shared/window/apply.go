@@ -13,14 +13,14 @@ import (
 // Snapshot is a shard's stored state: the windower's State, the sequence
 // number of the last record applied (the checkpoint), the outputs staged
 // by the batch that saved it and still to be published, the shard's
-// running record counts, and a version for optimistic concurrency.
+// running record counts, and a version for optimistic concurrency. (The
+// shard's count of late records is State.LateCount.)
 type Snapshot struct {
 	State   State             `json:"state"`
 	LastSeq string            `json:"last_seq"`
 	Version int64             `json:"version"`
 	Pending []Move            `json:"pending,omitempty"`
 	Counts  accounting.Counts `json:"counts"`
-	Late    int64             `json:"late_records,omitempty"`
 }
 
 // Move publishes a staged object: From (in staging) is copied to To.
@@ -126,7 +126,7 @@ func Transact(ctx context.Context, st Store, spec *Spec, shard string, now time.
 		if a.LastSeq == "" || a.LastSeq == snap.LastSeq {
 			return res, nil
 		}
-		next := Snapshot{LastSeq: a.LastSeq, Version: snap.Version + 1, Pending: a.Pending, Counts: snap.Counts, Late: snap.Late + a.Late}
+		next := Snapshot{LastSeq: a.LastSeq, Version: snap.Version + 1, Pending: a.Pending, Counts: snap.Counts}
 		next.Counts.Merge(a.Counts)
 		if w != nil {
 			res.Closed = w.Close(now)
