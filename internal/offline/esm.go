@@ -61,7 +61,12 @@ type ESM struct {
 	// Duplicate, if set, is asked after each successful batch; true
 	// delivers the same batch once more, as Kinesis may.
 	Duplicate func() bool
-	Now       func() time.Time
+	// Now is the mapping's clock: batching windows and the end of tumbling
+	// windows are measured with it (default time.Now).
+	Now func() time.Time
+	// Arrival gives a record's arrival time, which places it in a tumbling
+	// window (default: the stream's ApproximateArrivalTimestamp).
+	Arrival func(ktypes.Record) time.Time
 }
 
 // Run polls until ctx ends.
@@ -71,6 +76,9 @@ func (e *ESM) Run(ctx context.Context) error {
 	}
 	if e.Now == nil {
 		e.Now = time.Now
+	}
+	if e.Arrival == nil {
+		e.Arrival = arrival
 	}
 	if e.Log == nil {
 		e.Log = slog.New(slog.DiscardHandler)
@@ -160,7 +168,7 @@ func (e *ESM) deliver(ctx context.Context, shardID string, recs []ktypes.Record,
 		return
 	}
 	for len(recs) > 0 {
-		start := windowStart(arrival(recs[0]), e.M.TumblingWindow)
+		start := windowStart(e.Arrival(recs[0]), e.M.TumblingWindow)
 		if win.open && !start.Equal(win.start) {
 			e.closeWindow(ctx, shardID, win)
 		}
@@ -168,7 +176,7 @@ func (e *ESM) deliver(ctx context.Context, shardID string, recs []ktypes.Record,
 			*win = windowState{start: start, end: start.Add(e.M.TumblingWindow), state: map[string]string{}, open: true}
 		}
 		n := 0
-		for n < len(recs) && windowStart(arrival(recs[n]), e.M.TumblingWindow).Equal(start) {
+		for n < len(recs) && windowStart(e.Arrival(recs[n]), e.M.TumblingWindow).Equal(start) {
 			n++
 		}
 		e.attempt(ctx, shardID, recs[:n], win, 0)
@@ -280,7 +288,7 @@ func (e *ESM) event(shardID string, recs []ktypes.Record, win *windowState) []by
 		ev.Records = append(ev.Records, events.KinesisEventRecord{
 			AwsRegion: "us-east-1", EventID: shardID + ":" + aws.ToString(r.SequenceNumber), EventName: "aws:kinesis:record",
 			EventSource: "aws:kinesis", EventSourceArn: e.M.StreamArn, EventVersion: "1.0",
-			Kinesis: events.KinesisRecord{ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: arrival(r)}, Data: r.Data,
+			Kinesis: events.KinesisRecord{ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: e.Arrival(r)}, Data: r.Data,
 				PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber), KinesisSchemaVersion: "1.0"},
 		})
 	}

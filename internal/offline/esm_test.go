@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	ktypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/sluice-etl/sluice/internal/motoserver"
@@ -167,6 +168,86 @@ func TestESMBisectRetriesAndOnFailure(t *testing.T) {
 	}
 }
 
+// fakeClock is a clock the test moves by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// countingKinesis counts the iterators taken and the records read, so a
+// test can wait until the mapping has seen what it put.
+type countingKinesis struct {
+	KinesisAPI
+	mu        sync.Mutex
+	iterators int
+	read      int
+	// since counts the reads begun since the last one that returned
+	// records: once it is 1, the mapping has acted on those records.
+	since int
+}
+
+func (k *countingKinesis) GetShardIterator(ctx context.Context, in *kinesis.GetShardIteratorInput, opts ...func(*kinesis.Options)) (*kinesis.GetShardIteratorOutput, error) {
+	out, err := k.KinesisAPI.GetShardIterator(ctx, in, opts...)
+	k.mu.Lock()
+	k.iterators++
+	k.mu.Unlock()
+	return out, err
+}
+
+func (k *countingKinesis) GetRecords(ctx context.Context, in *kinesis.GetRecordsInput, opts ...func(*kinesis.Options)) (*kinesis.GetRecordsOutput, error) {
+	k.mu.Lock()
+	k.since++
+	k.mu.Unlock()
+	out, err := k.KinesisAPI.GetRecords(ctx, in, opts...)
+	if err == nil && len(out.Records) > 0 {
+		k.mu.Lock()
+		k.read += len(out.Records)
+		k.since = 0
+		k.mu.Unlock()
+	}
+	return out, err
+}
+
+func (k *countingKinesis) counts() (iterators, read int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.iterators, k.read
+}
+
+// handled reports whether n records were read and the mapping has since
+// begun another read, so it has acted on them.
+func (k *countingKinesis) handled(n int) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.read >= n && k.since > 0
+}
+
+// waitFor polls cond until it holds; after 20 seconds it marks the test
+// failed and returns false. It may run on any goroutine.
+func waitFor(t *testing.T, what string, cond func() bool) bool {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Errorf("timed out waiting for %s", what)
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 func TestESMTumblingWindowCarriesState(t *testing.T) {
 	env := newESMEnv(t)
 	env.stream(t, "s4", recs(1, 3)...)
@@ -180,11 +261,23 @@ func TestESMTumblingWindowCarriesState(t *testing.T) {
 		}
 		return &Result{Payload: []byte(fmt.Sprintf(`{"state":{"count":"%d"},"batchItemFailures":[]}`, n))}, nil
 	}
+	// Every record arrives in the same one-second window; the clock
+	// passes its end only once all three were delivered.
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 200e6, time.UTC)
+	clock := &fakeClock{now: t0}
 	e := &ESM{M: Mapping{Stream: "s4", BatchSize: 2, StartingPosition: "TRIM_HORIZON", TumblingWindow: time.Second, MaxRetryAttempts: -1},
-		Kinesis: env.k, Invoke: r.invoke, Poll: 10 * time.Millisecond}
+		Kinesis: env.k, Invoke: r.invoke, Poll: 10 * time.Millisecond,
+		Now: clock.Now, Arrival: func(ktypes.Record) time.Time { return t0 }}
 	runESM(t, e, func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
+		delivered := 0
+		for _, w := range r.windows {
+			delivered += len(w.Records)
+		}
+		if delivered == 3 && clock.Now().Equal(t0) {
+			clock.Advance(2 * time.Second)
+		}
 		n := len(r.windows)
 		return n > 0 && r.windows[n-1].IsFinalInvokeForWindow
 	})
@@ -201,35 +294,50 @@ func TestESMTumblingWindowCarriesState(t *testing.T) {
 	if total != 3 || len(last.Records) != 0 || last.State["count"] != "3" || last.Window.End.Sub(last.Window.Start.Time) != time.Second || last.ShardID == "" {
 		t.Fatalf("windows: %d records before the final invoke; final %+v", total, last.TimeWindowProperties)
 	}
+	if !last.Window.Start.Equal(t0.Truncate(time.Second)) {
+		t.Fatalf("window starts %s, want %s", last.Window.Start, t0.Truncate(time.Second))
+	}
 }
 
 func TestESMLatestAndBatchingWindow(t *testing.T) {
 	env := newESMEnv(t)
 	env.stream(t, "s5", recs(1, 3)...) // before the mapping starts: LATEST skips them
 	r := &recorder{}
+	k := &countingKinesis{KinesisAPI: env.k}
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	e := &ESM{M: Mapping{Stream: "s5", BatchSize: 100, StartingPosition: "LATEST", MaxBatchingWindow: 600 * time.Millisecond, MaxRetryAttempts: -1},
-		Kinesis: env.k, Invoke: r.invoke, Poll: 10 * time.Millisecond}
-	putAt := make(chan time.Time, 1)
-	var delivered time.Time
+		Kinesis: k, Invoke: r.invoke, Poll: 10 * time.Millisecond, Now: clock.Now}
+	put := func(d string) {
+		if _, err := env.k.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String("s5"), PartitionKey: aws.String("k"), Data: []byte(d)}); err != nil {
+			t.Error(err)
+		}
+	}
+	var early [][]string
+	done := make(chan struct{})
 	go func() {
-		time.Sleep(300 * time.Millisecond)
-		putAt <- time.Now()
-		for _, d := range recs(4, 5) {
-			env.k.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String("s5"), PartitionKey: aws.String("k"), Data: []byte(d)})
-			time.Sleep(100 * time.Millisecond)
+		defer close(done)
+		if !waitFor(t, "the LATEST iterator", func() bool { it, _ := k.counts(); return it > 0 }) {
+			return
 		}
+		put("r04")
+		if !waitFor(t, "r04 read", func() bool { return k.handled(1) }) {
+			return
+		}
+		clock.Advance(300 * time.Millisecond)
+		put("r05")
+		if !waitFor(t, "r05 read", func() bool { return k.handled(2) }) {
+			return
+		}
+		early = r.seen() // both read, the window still open: nothing delivered
+		clock.Advance(300 * time.Millisecond)
 	}()
-	runESM(t, e, func() bool {
-		if len(r.seen()) > 0 && delivered.IsZero() {
-			delivered = time.Now()
-		}
-		return len(r.seen()) > 0
-	})
+	runESM(t, e, func() bool { return len(r.seen()) > 0 })
+	<-done
+	if len(early) != 0 {
+		t.Fatalf("delivered %v before the 600ms batching window ended", early)
+	}
 	// One batch with both later records: the window held the first one.
 	if got := fmt.Sprint(r.seen()); got != "[[r04 r05]]" {
 		t.Fatalf("batches %s", got)
-	}
-	if wait := delivered.Sub(<-putAt); wait < 500*time.Millisecond {
-		t.Fatalf("delivered %s after the first record; the batching window is 600ms", wait)
 	}
 }
