@@ -10,8 +10,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 go test -run '^$' -bench 'KinesisInvocation' -benchtime 20x -count "$COUNT" ./shared/handler > "$tmp/inv.txt"
-go test -run '^$' -bench 'ApplyTumbling' -benchtime 200x -count "$COUNT" ./shared/stream > "$tmp/core.txt"
-go test -run '^$' -bench 'WritesPerBatch' -benchtime 3x ./shared/window/dynamostate > "$tmp/writes.txt"
+go test -run '^$' -bench 'ApplyTumbling' -benchtime 200x -count "$COUNT" ./shared/pipeline/stream > "$tmp/core.txt"
+go test -run '^$' -bench 'WritesPerBatch' -benchtime 3x ./shared/adapter/windowstate/dynamostate > "$tmp/writes.txt"
 
 # median of the records/s column for one benchmark name
 median() {

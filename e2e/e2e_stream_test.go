@@ -19,7 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/protoadapt"
 
-	"github.com/sluice-etl/sluice/shared/window/dynamostate"
+	"github.com/sluice-etl/sluice/shared/adapter/windowstate/dynamostate"
 )
 
 type click struct {

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/internal/runtimeapi"
-	"github.com/sluice-etl/sluice/shared/samtemplate"
+	"github.com/sluice-etl/sluice/internal/samtemplate"
 )
 
 // cmdInvoke is `sluice invoke FUNCTION --event FILE`, the `sam local

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/lint"
-	"github.com/sluice-etl/sluice/shared/samtemplate"
-	"github.com/sluice-etl/sluice/shared/transform"
+	"github.com/sluice-etl/sluice/internal/lint"
+	"github.com/sluice-etl/sluice/internal/samtemplate"
+	"github.com/sluice-etl/sluice/shared/core/plan"
 )
 
 // cmdLint checks template.yaml, the state machine definitions it names,
@@ -38,7 +38,7 @@ func cmdLint(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	for _, specPath := range fs.Args() {
-		p, err := transform.Load(specPath)
+		p, err := plan.FromFile(specPath)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			n++

@@ -22,14 +22,14 @@ import (
 	"golang.org/x/term"
 
 	"github.com/sluice-etl/sluice/examples"
-	"github.com/sluice-etl/sluice/shared/sink/dynamosink"
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage"
-	_ "github.com/sluice-etl/sluice/shared/storage/fileblob"
-	_ "github.com/sluice-etl/sluice/shared/storage/s3blob"
-	"github.com/sluice-etl/sluice/shared/stream"
-	"github.com/sluice-etl/sluice/shared/transform"
-	"github.com/sluice-etl/sluice/shared/window"
+	"github.com/sluice-etl/sluice/shared/adapter/sink/dynamosink"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	_ "github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
+	_ "github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/window"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -50,7 +50,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice run: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	var plan *transform.Plan
+	var pl *plan.Plan
 	var err error
 	switch {
 	case *specPath == "" && *input == "":
@@ -68,11 +68,11 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sluice run: --spec, --input and --output are required (or none, to run the bundled example)")
 		return 2
 	}
-	if plan, err = transform.Load(*specPath); err != nil {
+	if pl, err = plan.FromFile(*specPath); err != nil {
 		fmt.Fprintf(stderr, "sluice run: invalid spec:\n%v\n", err)
 		return 1
 	}
-	opt := stage.RunOptions{Parallel: *parallel}
+	opt := batch.RunOptions{Parallel: *parallel}
 	if *chunk != "" {
 		n, err := parseSize(*chunk)
 		if err != nil {
@@ -92,19 +92,19 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opt.Input, opt.Key, opt.Output = in, key, out
-	if plan.Spec.Sink.Format == string(stage.SinkDynamoDB) {
+	if pl.Spec.Sink.Format == string(batch.SinkDynamoDB) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice run: AWS configuration for the dynamodb sink: %v\n", err)
 			return 1
 		}
-		opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), plan.Spec.Sink.Table, plan.Spec.Sink.Key)
+		opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), pl.Spec.Sink.Table, pl.Spec.Sink.Key)
 	}
 
 	// Windows, as the stream path computes them, over the whole file.
 	var folder *stream.Folder
-	if plan.Spec.Window != nil {
-		folder, err = stream.NewFolder(plan)
+	if pl.Spec.Window != nil {
+		folder, err = stream.NewFolder(pl)
 		switch {
 		case errors.Is(err, stream.ErrArrivalWindows):
 			fmt.Fprintf(stderr, "sluice run: window section skipped: %v\n", err)
@@ -112,7 +112,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "sluice run: window: %v\n", err)
 			return 1
 		default:
-			if plan.Spec.Window.Kind == "count" {
+			if pl.Spec.Window.Kind == "count" {
 				// The nth record of a key is a matter of order: one chunk.
 				opt.ChunkBytes, opt.Parallel = 1<<62, 1
 			}
@@ -143,7 +143,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	m, runErr := stage.Run(ctx, plan, opt)
+	m, runErr := batch.Run(ctx, pl, opt)
 	if stopProgress != nil {
 		stopProgress()
 	}
@@ -172,7 +172,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if runErr != nil {
-		var re *stage.RejectError
+		var re *batch.RejectError
 		if errors.As(runErr, &re) {
 			fmt.Fprintf(stderr, "sluice run: failed: %v\n", re)
 		} else {
@@ -210,7 +210,7 @@ func mustAbs(p string) string {
 	return a
 }
 
-func printSummary(w io.Writer, m *stage.Manifest, output string) {
+func printSummary(w io.Writer, m *batch.Manifest, output string) {
 	fmt.Fprintf(w, "run %s %s in %.0f ms\n", m.RunID, m.Status, m.DurationMS)
 	fmt.Fprintf(w, "  source    %s (%s, %s, %d bytes, %d chunks)\n", m.Source.Key, m.Format, m.Compression, m.BytesIn, m.Chunks)
 	fmt.Fprintf(w, "  in        %d\n  out       %d\n  rejected  %d\n  filtered  %d\n", m.In, m.Out, m.Rejected, m.Filtered)

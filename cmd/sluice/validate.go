@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/sluice-etl/sluice/shared/spec"
-	"github.com/sluice-etl/sluice/shared/transform"
+	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/spec"
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
@@ -21,7 +21,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: sluice validate SPEC")
 		return 2
 	}
-	p, err := transform.Load(fs.Arg(0))
+	p, err := plan.FromFile(fs.Arg(0))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1

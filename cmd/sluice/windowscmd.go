@@ -13,8 +13,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/sluice-etl/sluice/shared/window"
-	"github.com/sluice-etl/sluice/shared/window/dynamostate"
+	"github.com/sluice-etl/sluice/shared/adapter/windowstate/dynamostate"
+	"github.com/sluice-etl/sluice/shared/core/window"
 )
 
 // cmdWindows lists closed-window results (merged across shards) or the

@@ -11,8 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/sluice-etl/sluice/internal/motoserver"
-	"github.com/sluice-etl/sluice/shared/window"
-	"github.com/sluice-etl/sluice/shared/window/dynamostate"
+	"github.com/sluice-etl/sluice/shared/adapter/windowstate/dynamostate"
+	"github.com/sluice-etl/sluice/shared/core/window"
 )
 
 func TestWindowsCommand(t *testing.T) {

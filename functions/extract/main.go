@@ -15,12 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/sluice-etl/sluice/shared/claims/dynamoclaims"
+	"github.com/sluice-etl/sluice/shared/adapter/claims/dynamoclaims"
+	"github.com/sluice-etl/sluice/shared/adapter/sink/dynamosink"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/adapter/windowstate/dynamostate"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/sink/dynamosink"
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage/s3blob"
-	"github.com/sluice-etl/sluice/shared/window/dynamostate"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 func main() {
@@ -41,7 +41,7 @@ func main() {
 		Open:       handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
 		Starter:    sfnc,
 		Executions: sfnc,
-		Tables: func(table string, key []string) stage.TableWriter {
+		Tables: func(table string, key []string) batch.TableWriter {
 			return dynamosink.New(ddb, table, key)
 		},
 		Windows: func(table string, keep time.Duration) handler.WindowStore {

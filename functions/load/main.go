@@ -12,12 +12,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/sluice-etl/sluice/shared/claims/dynamoclaims"
+	"github.com/sluice-etl/sluice/shared/adapter/claims/dynamoclaims"
+	"github.com/sluice-etl/sluice/shared/adapter/metrics/dynamometrics"
+	"github.com/sluice-etl/sluice/shared/adapter/sink/dynamosink"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/metrics/dynamometrics"
-	"github.com/sluice-etl/sluice/shared/sink/dynamosink"
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 func main() {
@@ -36,7 +36,7 @@ func main() {
 	deps := handler.Deps{
 		Open:    handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
 		Metrics: dynamometrics.New(ddb, settings.MetricsTable),
-		Tables: func(table string, key []string) stage.TableWriter {
+		Tables: func(table string, key []string) batch.TableWriter {
 			return dynamosink.New(ddb, table, key)
 		},
 		EMF: os.Stdout,

@@ -12,9 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/sluice-etl/sluice/shared/claims/dynamoclaims"
+	"github.com/sluice-etl/sluice/shared/adapter/claims/dynamoclaims"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/storage/s3blob"
 )
 
 func main() {

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/internal/runtimeapi"
-	"github.com/sluice-etl/sluice/shared/samtemplate"
+	"github.com/sluice-etl/sluice/internal/samtemplate"
 )
 
 // Function is one deployable function and its warm processes.

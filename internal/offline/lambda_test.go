@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/internal/buildtest"
-	"github.com/sluice-etl/sluice/shared/samtemplate"
+	"github.com/sluice-etl/sluice/internal/samtemplate"
 )
 
 var bootstraps string

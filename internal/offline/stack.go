@@ -34,9 +34,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/sluice-etl/sluice/internal/localdeploy"
 	"github.com/sluice-etl/sluice/internal/motoserver"
-	"github.com/sluice-etl/sluice/shared/localdeploy"
-	"github.com/sluice-etl/sluice/shared/samtemplate"
+	"github.com/sluice-etl/sluice/internal/samtemplate"
 )
 
 // Options configure the offline stack.

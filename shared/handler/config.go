@@ -17,12 +17,12 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/examples"
-	"github.com/sluice-etl/sluice/shared/claims"
-	"github.com/sluice-etl/sluice/shared/metrics"
-	"github.com/sluice-etl/sluice/shared/spec"
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage"
-	"github.com/sluice-etl/sluice/shared/transform"
+	"github.com/sluice-etl/sluice/shared/adapter/claims"
+	"github.com/sluice-etl/sluice/shared/adapter/metrics"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // Environment variables the functions read. EnvByFunction says which
@@ -160,7 +160,7 @@ type Deps struct {
 	// load completes or releases).
 	Claims claims.Store
 	// Tables gives the load function a writer for a dynamodb sink.
-	Tables func(table string, key []string) stage.TableWriter
+	Tables func(table string, key []string) batch.TableWriter
 	// Windows opens the window-state table (extract, for streams); keep
 	// is how long closed-window results live (0: the store's default).
 	Windows func(table string, keep time.Duration) WindowStore
@@ -188,7 +188,7 @@ type planCache struct {
 
 type cachedPlan struct {
 	etag string
-	plan *transform.Plan
+	plan *plan.Plan
 }
 
 // ErrNoSpec is returned for an object key that no configured prefix covers.
@@ -208,7 +208,7 @@ func (s Settings) route(key string) (string, error) {
 	return loc, nil
 }
 
-func (c *planCache) load(ctx context.Context, open Opener, loc string) (*transform.Plan, error) {
+func (c *planCache) load(ctx context.Context, open Opener, loc string) (*plan.Plan, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.plans == nil {
@@ -253,7 +253,7 @@ func (c *planCache) load(ctx context.Context, open Opener, loc string) (*transfo
 	default:
 		return nil, fmt.Errorf("spec location %q: want s3://bucket/key or bundled:NAME", loc)
 	}
-	p, err := transform.Parse(loc, data)
+	p, err := plan.FromBytes(loc, data)
 	if err != nil {
 		return nil, fmt.Errorf("spec %s: %w", loc, err)
 	}
@@ -263,11 +263,11 @@ func (c *planCache) load(ctx context.Context, open Opener, loc string) (*transfo
 
 // rejectSampler logs a share of quarantined records with their contents,
 // when debug sampling is on; nil otherwise.
-func rejectSampler(s Settings, d *Deps, pipeline string) func(*stage.RejectRecord) {
+func rejectSampler(s Settings, d *Deps, pipeline string) func(*batch.RejectRecord) {
 	if s.DebugSample <= 0 {
 		return nil
 	}
-	return func(rr *stage.RejectRecord) {
+	return func(rr *batch.RejectRecord) {
 		if rand.Float64() >= s.DebugSample {
 			return
 		}

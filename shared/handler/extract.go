@@ -15,9 +15,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
-	"github.com/sluice-etl/sluice/shared/claims"
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage"
+	"github.com/sluice-etl/sluice/shared/adapter/claims"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // ExecutionStarter starts Step Functions executions (*sfn.Client).
@@ -303,7 +303,7 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 	if err != nil {
 		return nil, fmt.Errorf("extract: open %s: %w", e.s.StagingBucket, err)
 	}
-	job, err := stage.Extract(ctx, in, ref.Key, p, stage.ExtractOptions{ChunkBytes: e.s.ChunkBytes})
+	job, err := batch.Extract(ctx, in, ref.Key, p, batch.ExtractOptions{ChunkBytes: e.s.ChunkBytes})
 	if err != nil {
 		return nil, err
 	}

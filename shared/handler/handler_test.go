@@ -19,12 +19,12 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/sluice-etl/sluice/examples"
-	"github.com/sluice-etl/sluice/shared/claims"
+	"github.com/sluice-etl/sluice/shared/adapter/claims"
+	"github.com/sluice-etl/sluice/shared/adapter/metrics"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/metrics"
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage"
-	"github.com/sluice-etl/sluice/shared/storage/memblob"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 var update = flag.Bool("update", false, "rewrite the events/sfn-*-input.json fixtures that carry a run id")
@@ -374,7 +374,7 @@ func TestDistributedWhenManyChunks(t *testing.T) {
 	if err := invoke(t, ld.Handle, payload, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.In != 400 || out.Out != 400 || out.Status != stage.StatusSucceeded {
+	if out.In != 400 || out.Out != 400 || out.Status != batch.StatusSucceeded {
 		t.Fatalf("load = %+v", out)
 	}
 }

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/metrics"
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage"
+	"github.com/sluice-etl/sluice/shared/adapter/metrics"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // QuarantineRoot is the output bucket prefix of rejected records, kept
@@ -86,9 +86,9 @@ func (l *Loader) Handle(ctx context.Context, in LoadInput) (*LoadOutput, error) 
 
 func (l *Loader) outPrefix(pipeline string) string { return storage.Join(l.s.OutputPrefix, pipeline) }
 
-func (l *Loader) loadOptions(pipeline, runID string, started time.Time) stage.LoadOptions {
+func (l *Loader) loadOptions(pipeline, runID string, started time.Time) batch.LoadOptions {
 	out := l.outPrefix(pipeline)
-	return stage.LoadOptions{StagingPrefix: StagingRoot, OutPrefix: out, ManifestPrefix: storage.Join(out, "_runs", runID),
+	return batch.LoadOptions{StagingPrefix: StagingRoot, OutPrefix: out, ManifestPrefix: storage.Join(out, "_runs", runID),
 		RejectsPrefix: storage.Join(QuarantineRoot, pipeline), StartedAt: started}
 }
 
@@ -99,7 +99,7 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	var job stage.Job
+	var job batch.Job
 	if err := getJSON(ctx, staging, in.Run.JobKey, &job); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
@@ -107,17 +107,17 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	results := make([]*stage.ChunkResult, len(job.Chunks))
+	results := make([]*batch.ChunkResult, len(job.Chunks))
 	for i := range job.Chunks {
-		var r stage.ChunkResult
+		var r batch.ChunkResult
 		if err := getJSON(ctx, staging, ResultKey(job.RunID, i), &r); err != nil {
 			return nil, fmt.Errorf("load: chunk %d: %w", i, err)
 		}
 		results[i] = &r
 	}
 	for {
-		err := stage.CheckAlignment(&job, results)
-		var mis *stage.MisalignedError
+		err := batch.CheckAlignment(&job, results)
+		var mis *batch.MisalignedError
 		if !errors.As(err, &mis) {
 			if err != nil {
 				return nil, err
@@ -128,7 +128,7 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		c.Start = mis.Want
 		c.End = max(c.End, c.Start)
 		l.d.Log.InfoContext(ctx, "re-transforming misaligned chunk", "run_id", job.RunID, "chunk", c.Index, "start", c.Start)
-		r, err := stage.Transform(ctx, input, staging, p, &job, *c, stage.TransformOptions{StagingPrefix: StagingRoot})
+		r, err := batch.Transform(ctx, input, staging, p, &job, *c, batch.TransformOptions{StagingPrefix: StagingRoot})
 		if err != nil {
 			return nil, err
 		}
@@ -139,13 +139,13 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		started = started.Add(-results[0].Duration)
 	}
 	opt := l.loadOptions(in.Run.Pipeline, job.RunID, started)
-	if p.Spec.Sink.Format == string(stage.SinkDynamoDB) {
+	if p.Spec.Sink.Format == string(batch.SinkDynamoDB) {
 		if l.d.Tables == nil {
 			return nil, fmt.Errorf("load: spec %s writes to DynamoDB but this function has no table client", job.Spec)
 		}
 		opt.Table = l.d.Tables(p.Spec.Sink.Table, p.Spec.Sink.Key)
 	}
-	m, err := stage.Commit(ctx, staging, out, p, &job, results, opt)
+	m, err := batch.Commit(ctx, staging, out, p, &job, results, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 	if err != nil {
 		return nil, err
 	}
-	var m stage.Manifest
+	var m batch.Manifest
 	if err := getJSON(ctx, staging, in.ManifestKey, &m); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return l.alreadyFinal(ctx, out, in)
@@ -172,7 +172,7 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
 	opt := l.loadOptions(in.Run.Pipeline, m.RunID, m.StartedAt)
-	if err := stage.Finalize(ctx, staging, out, &m, opt); err != nil && m.Status != stage.StatusFailed {
+	if err := batch.Finalize(ctx, staging, out, &m, opt); err != nil && m.Status != batch.StatusFailed {
 		return nil, err
 	}
 	return l.settle(ctx, in.Run.Pipeline, &m, true)
@@ -183,13 +183,13 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 // cleared staging (alreadyFinal) settles again: a metrics write that
 // failed after _SUCCESS is not lost.
 // EMF counts are summed by CloudWatch, so a repeat writes no EMF line.
-func (l *Loader) settle(ctx context.Context, pipeline string, m *stage.Manifest, emf bool) (*LoadOutput, error) {
+func (l *Loader) settle(ctx context.Context, pipeline string, m *batch.Manifest, emf bool) (*LoadOutput, error) {
 	if err := l.record(ctx, pipeline, m, emf); err != nil {
 		return nil, err
 	}
 	if l.d.Claims != nil {
 		var err error
-		if m.Status == stage.StatusSucceeded {
+		if m.Status == batch.StatusSucceeded {
 			err = l.d.Claims.Complete(ctx, m.RunID, ClaimKeep)
 		} else {
 			err = l.d.Claims.Release(ctx, m.RunID)
@@ -204,8 +204,8 @@ func (l *Loader) settle(ctx context.Context, pipeline string, m *stage.Manifest,
 // alreadyFinal answers a repeated finalize whose staging is gone: the
 // manifest in the output says how the run ended, and it is settled again.
 func (l *Loader) alreadyFinal(ctx context.Context, out storage.Bucket, in LoadInput) (*LoadOutput, error) {
-	var m stage.Manifest
-	key := storage.Join(l.loadOptions(in.Run.Pipeline, in.Run.RunID, time.Time{}).ManifestPrefix, stage.ManifestName)
+	var m batch.Manifest
+	key := storage.Join(l.loadOptions(in.Run.Pipeline, in.Run.RunID, time.Time{}).ManifestPrefix, batch.ManifestName)
 	if err := getJSON(ctx, out, key, &m); err != nil {
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
@@ -221,11 +221,11 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	if in.Run.Source.Key == "" && len(in.Input) > 0 {
 		in.Run = recoverRun(in.Input)
 	}
-	m := &stage.Manifest{
-		ManifestVersion: 1, RunID: in.Run.RunID, Status: stage.StatusFailed, Error: reason,
-		Source:    stage.Source{Bucket: "s3://" + in.Run.Source.Bucket, Key: in.Run.Source.Key, ETag: in.Run.Source.ETag},
-		StartedAt: l.d.Now().UTC(), FinishedAt: l.d.Now().UTC(), Stages: map[string]stage.StageStats{},
-		Parts: []stage.Part{}, Rejects: []stage.Part{},
+	m := &batch.Manifest{
+		ManifestVersion: 1, RunID: in.Run.RunID, Status: batch.StatusFailed, Error: reason,
+		Source:    batch.Source{Bucket: "s3://" + in.Run.Source.Bucket, Key: in.Run.Source.Key, ETag: in.Run.Source.ETag},
+		StartedAt: l.d.Now().UTC(), FinishedAt: l.d.Now().UTC(), Stages: map[string]batch.StageStats{},
+		Parts: []batch.Part{}, Rejects: []batch.Part{},
 	}
 	if m.RunID == "" {
 		m.RunID = ExecutionName(in.Run.Source)
@@ -242,7 +242,7 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := stage.WriteManifest(ctx, out, l.loadOptions(pipeline, m.RunID, m.StartedAt).ManifestPrefix, m); err != nil {
+		if err := batch.WriteManifest(ctx, out, l.loadOptions(pipeline, m.RunID, m.StartedAt).ManifestPrefix, m); err != nil {
 			return nil, err
 		}
 	}
@@ -258,7 +258,7 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	return outputOf(pipeline, "", m), nil
 }
 
-func (l *Loader) record(ctx context.Context, pipeline string, m *stage.Manifest, emf bool) error {
+func (l *Loader) record(ctx context.Context, pipeline string, m *batch.Manifest, emf bool) error {
 	r := metrics.FromManifest(pipeline, m)
 	if l.d.EMF != nil && emf {
 		if err := metrics.WriteEMF(l.d.EMF, r); err != nil {
@@ -285,7 +285,7 @@ func (l *Loader) buckets(ctx context.Context) (storage.Bucket, storage.Bucket, e
 	return staging, out, nil
 }
 
-func outputOf(pipeline, key string, m *stage.Manifest) *LoadOutput {
+func outputOf(pipeline, key string, m *batch.Manifest) *LoadOutput {
 	return &LoadOutput{RunID: m.RunID, Pipeline: pipeline, Status: m.Status, ManifestKey: key,
 		In: m.In, Out: m.Out, Rejected: m.Rejected, Filtered: m.Filtered, Error: m.Error}
 }

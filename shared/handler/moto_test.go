@@ -14,10 +14,10 @@ import (
 
 	"github.com/sluice-etl/sluice/examples"
 	"github.com/sluice-etl/sluice/internal/motoserver"
+	"github.com/sluice-etl/sluice/shared/adapter/metrics/dynamometrics"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/metrics/dynamometrics"
-	"github.com/sluice-etl/sluice/shared/storage"
-	"github.com/sluice-etl/sluice/shared/storage/s3blob"
 )
 
 // TestPipelineOnMoto runs extract, transform, load and finalize against a

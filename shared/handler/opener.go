@@ -4,8 +4,8 @@ import (
 	"context"
 	"sync"
 
-	"github.com/sluice-etl/sluice/shared/storage"
-	"github.com/sluice-etl/sluice/shared/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
 )
 
 // S3Opener opens S3 buckets through one client, reusing Bucket values

@@ -19,14 +19,14 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/sluice-etl/sluice/shared/codec"
-	"github.com/sluice-etl/sluice/shared/deadline"
-	"github.com/sluice-etl/sluice/shared/metrics"
-	"github.com/sluice-etl/sluice/shared/spec"
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage"
-	"github.com/sluice-etl/sluice/shared/stream"
-	"github.com/sluice-etl/sluice/shared/window"
+	"github.com/sluice-etl/sluice/shared/adapter/metrics"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/deadline"
+	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/core/window"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
 // WindowStore keeps stream checkpoints, window state and results: the
@@ -214,7 +214,7 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 	cfg := stream.Config{Plan: p, Staging: staging, Out: out, StagingPrefix: StagingRoot, OutPrefix: e.s.OutputPrefix,
 		RejectsPrefix: storage.Join(QuarantineRoot, p.Spec.Name),
 		Store:         e.d.Windows(e.s.WindowTable, keep), Now: e.d.Now, Nonce: nonce, OnReject: rejectSampler(e.s, &e.d, p.Spec.Name)}
-	if codec.SinkFormat(p.Spec.Sink.Format) == stage.SinkDynamoDB {
+	if codec.SinkFormat(p.Spec.Sink.Format) == batch.SinkDynamoDB {
 		if e.d.Tables == nil {
 			return nil, errors.New("extract: the spec's sink is dynamodb but no table writer is configured")
 		}
@@ -390,13 +390,13 @@ func (e *Extractor) streamMetrics(pipeline, scope string, began time.Time, r str
 	if e.d.EMF == nil {
 		return
 	}
-	run := metrics.Run{RunID: scope + "/" + r.Checkpoint, Pipeline: pipeline, Source: "kinesis:" + scope, Status: stage.StatusSucceeded,
+	run := metrics.Run{RunID: scope + "/" + r.Checkpoint, Pipeline: pipeline, Source: "kinesis:" + scope, Status: batch.StatusSucceeded,
 		In: r.Counts.In, Out: r.Counts.Out, Rejected: r.Counts.Rejected, Filtered: r.Counts.Filtered,
 		ByRule: r.Counts.RejectedByRule, ByReason: r.Counts.FilteredByReason, Parts: len(r.Published),
 		StartedAt: began, FinishedAt: e.d.Now()}
 	run.DurationMS = float64(run.FinishedAt.Sub(began)) / 1e6
 	if err != nil {
-		run.Status, run.Error = stage.StatusFailed, err.Error()
+		run.Status, run.Error = batch.StatusFailed, err.Error()
 	}
 	if werr := metrics.WriteEMF(e.d.EMF, run); werr != nil {
 		e.d.Log.Warn("emf", "err", werr)

@@ -6,9 +6,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sluice-etl/sluice/shared/stage"
-	"github.com/sluice-etl/sluice/shared/storage"
-	"github.com/sluice-etl/sluice/shared/transform"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // ChunkDone is the transform task's output; the full result stays in S3.
@@ -24,13 +24,13 @@ type Transformer struct {
 	d     Deps
 	plans planCache
 	mu    sync.Mutex
-	jobs  map[string]*stage.Job
+	jobs  map[string]*batch.Job
 }
 
 // NewTransformer returns the transform handler.
 func NewTransformer(s Settings, d Deps) *Transformer {
 	d.defaults()
-	return &Transformer{s: s, d: d, jobs: map[string]*stage.Job{}}
+	return &Transformer{s: s, d: d, jobs: map[string]*batch.Job{}}
 }
 
 // ResultKey is where a chunk's result is kept until Load reads it.
@@ -59,8 +59,8 @@ func (t *Transformer) Handle(ctx context.Context, task ChunkTask) (*ChunkDone, e
 	if err != nil {
 		return nil, err
 	}
-	res, err := stage.Transform(ctx, in, staging, p, job, stage.Chunk{Index: task.Index, Start: task.Start, End: task.End},
-		stage.TransformOptions{StagingPrefix: StagingRoot, OnReject: rejectSampler(t.s, &t.d, p.Spec.Name)})
+	res, err := batch.Transform(ctx, in, staging, p, job, batch.Chunk{Index: task.Index, Start: task.Start, End: task.End},
+		batch.TransformOptions{StagingPrefix: StagingRoot, OnReject: rejectSampler(t.s, &t.d, p.Spec.Name)})
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (t *Transformer) Handle(ctx context.Context, task ChunkTask) (*ChunkDone, e
 	return &ChunkDone{Index: task.Index, Records: res.Records, ResultKey: key}, nil
 }
 
-func (t *Transformer) job(ctx context.Context, staging storage.Bucket, key string) (*stage.Job, error) {
+func (t *Transformer) job(ctx context.Context, staging storage.Bucket, key string) (*batch.Job, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if j, ok := t.jobs[key]; ok {
@@ -81,7 +81,7 @@ func (t *Transformer) job(ctx context.Context, staging storage.Bucket, key strin
 	if !strings.HasPrefix(key, StagingRoot+"/") {
 		return nil, fmt.Errorf("transform: job key %q is outside %s/", key, StagingRoot)
 	}
-	var j stage.Job
+	var j batch.Job
 	if err := getJSON(ctx, staging, key, &j); err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
@@ -93,12 +93,12 @@ func (t *Transformer) job(ctx context.Context, staging storage.Bucket, key strin
 }
 
 // openRun compiles the job's spec and opens its input bucket.
-func openRun(ctx context.Context, plans *planCache, open Opener, job *stage.Job) (*transform.Plan, storage.Bucket, error) {
+func openRun(ctx context.Context, plans *planCache, open Opener, job *batch.Job) (*plan.Plan, storage.Bucket, error) {
 	p, err := plans.load(ctx, open, job.Spec)
 	if err != nil {
 		return nil, nil, err
 	}
-	if got := stage.SpecHash(p.Spec); got != job.SpecHash {
+	if got := batch.SpecHash(p.Spec); got != job.SpecHash {
 		return nil, nil, fmt.Errorf("spec %s changed during run %s (hash %s, job has %s)", job.Spec, job.RunID, got, job.SpecHash)
 	}
 	in, err := open(ctx, BucketName(job.Source.Bucket))

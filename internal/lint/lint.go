@@ -1,0 +1,488 @@
+// Package lint checks what no other tool here checks: that the state
+// machine definitions are sound (targets exist, every state is reachable,
+// every Lambda task retries), that every ${...} placeholder has a
+// DefinitionSubstitutions entry, and that the functions' environment in
+// template.yaml matches what the handlers read.
+package lint
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sluice-etl/sluice/internal/samtemplate"
+	"github.com/sluice-etl/sluice/shared/handler"
+)
+
+// Problem is one finding.
+type Problem struct {
+	File string
+	Path string
+	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.File + ": " + p.Msg
+	}
+	return p.File + ": " + p.Path + ": " + p.Msg
+}
+
+// RequiredLambdaRetry are the errors AWS recommends every Lambda task
+// retries on.
+var RequiredLambdaRetry = []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException"}
+
+type state struct {
+	Type       string                  `json:"Type"`
+	Next       string                  `json:"Next"`
+	End        bool                    `json:"End"`
+	Default    string                  `json:"Default"`
+	Resource   string                  `json:"Resource"`
+	Parameters json.RawMessage         `json:"Parameters"`
+	Choices    []struct{ Next string } `json:"Choices"`
+	Catch      []struct{ Next string } `json:"Catch"`
+	Retry      []struct {
+		ErrorEquals []string `json:"ErrorEquals"`
+	} `json:"Retry"`
+	ItemProcessor *machine  `json:"ItemProcessor"`
+	Iterator      *machine  `json:"Iterator"`
+	Branches      []machine `json:"Branches"`
+}
+
+type machine struct {
+	StartAt string           `json:"StartAt"`
+	States  map[string]state `json:"States"`
+}
+
+// ASL checks one state machine definition.
+func ASL(file string, def []byte) []Problem {
+	var m machine
+	if err := json.Unmarshal(def, &m); err != nil {
+		return []Problem{{File: file, Msg: "does not parse as JSON: " + err.Error()}}
+	}
+	var out []Problem
+	checkMachine(file, "", &m, &out)
+	return out
+}
+
+func checkMachine(file, scope string, m *machine, out *[]Problem) {
+	add := func(path, format string, args ...any) {
+		*out = append(*out, Problem{File: file, Path: scope + path, Msg: fmt.Sprintf(format, args...)})
+	}
+	if len(m.States) == 0 {
+		add("States", "no states")
+		return
+	}
+	if _, ok := m.States[m.StartAt]; !ok {
+		add("StartAt", "StartAt %q names no state", m.StartAt)
+	}
+	names := make([]string, 0, len(m.States))
+	for n := range m.States {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	edges := map[string][]string{}
+	for _, n := range names {
+		s := m.States[n]
+		target := func(field, t string) {
+			if t == "" {
+				return
+			}
+			if _, ok := m.States[t]; !ok {
+				add(n+"."+field, "target %q does not exist", t)
+				return
+			}
+			edges[n] = append(edges[n], t)
+		}
+		target("Next", s.Next)
+		target("Default", s.Default)
+		for i, c := range s.Choices {
+			target(fmt.Sprintf("Choices[%d].Next", i), c.Next)
+		}
+		for i, c := range s.Catch {
+			target(fmt.Sprintf("Catch[%d].Next", i), c.Next)
+		}
+		switch s.Type {
+		case "Choice":
+			if len(s.Choices) == 0 {
+				add(n, "a Choice state needs Choices")
+			}
+		case "Succeed", "Fail":
+		case "":
+			add(n, "no Type")
+		default:
+			if s.Next == "" && !s.End {
+				add(n, "neither Next nor End")
+			}
+		}
+		if isLambdaTask(s) {
+			for _, want := range RequiredLambdaRetry {
+				if !retries(s, want) {
+					add(n+".Retry", "Lambda task does not retry %s", want)
+				}
+			}
+		}
+		if s.ItemProcessor != nil {
+			checkMachine(file, scope+n+".ItemProcessor.", s.ItemProcessor, out)
+		}
+		if s.Iterator != nil {
+			checkMachine(file, scope+n+".Iterator.", s.Iterator, out)
+		}
+		for i := range s.Branches {
+			checkMachine(file, fmt.Sprintf("%s%s.Branches[%d].", scope, n, i), &s.Branches[i], out)
+		}
+	}
+	seen := map[string]bool{}
+	var walk func(string)
+	walk = func(n string) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		for _, t := range edges[n] {
+			walk(t)
+		}
+	}
+	if _, ok := m.States[m.StartAt]; ok {
+		walk(m.StartAt)
+		for _, n := range names {
+			if !seen[n] {
+				add(n, "unreachable from StartAt %q", m.StartAt)
+			}
+		}
+	}
+}
+
+func isLambdaTask(s state) bool {
+	if s.Type != "Task" {
+		return false
+	}
+	return strings.HasPrefix(s.Resource, "arn:aws:states:::lambda:invoke") ||
+		strings.Contains(s.Resource, ":lambda:") || strings.Contains(s.Resource, "FunctionArn}")
+}
+
+func retries(s state, errName string) bool {
+	for _, r := range s.Retry {
+		for _, e := range r.ErrorEquals {
+			if e == errName || e == "States.ALL" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}`)
+
+// Placeholders lists the ${...} names in a definition.
+func Placeholders(def []byte) []string {
+	set := map[string]bool{}
+	for _, m := range placeholderRE.FindAllSubmatch(def, -1) {
+		set[string(m[1])] = true
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Template checks template.yaml: each state machine's definition file
+// (ASL checks and placeholders against DefinitionSubstitutions) and each
+// function's environment against handler.EnvByFunction. readFile reads
+// paths relative to the template's directory.
+func Template(file string, data []byte, readFile func(string) ([]byte, error)) []Problem {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return []Problem{{File: file, Msg: "does not parse as YAML: " + err.Error()}}
+	}
+	if len(root.Content) == 0 {
+		return []Problem{{File: file, Msg: "empty"}}
+	}
+	doc := root.Content[0]
+	var out []Problem
+	add := func(path, format string, args ...any) {
+		out = append(out, Problem{File: file, Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	globalEnv := keys(get(doc, "Globals", "Function", "Environment", "Variables"))
+	resources := get(doc, "Resources")
+	if resources == nil {
+		add("Resources", "missing")
+		return out
+	}
+	functions := 0
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		typ := scalar(get(res, "Type"))
+		switch typ {
+		case "AWS::Serverless::Function":
+			functions++
+			fn := scalar(get(res, "Metadata", "SluiceFunction"))
+			want, ok := handler.EnvByFunction[fn]
+			if !ok {
+				add("Resources."+name+".Metadata.SluiceFunction", "must name the sluice function (extract, transform or load), not %q", fn)
+				continue
+			}
+			env := map[string]bool{}
+			for k := range globalEnv {
+				env[k] = true
+			}
+			for k := range keys(get(res, "Properties", "Environment", "Variables")) {
+				env[k] = true
+			}
+			for v, required := range want {
+				if required && !env[v] {
+					add("Resources."+name+".Properties.Environment", "%s reads %s, which is not set", fn, v)
+				}
+			}
+			for _, v := range sortedKeys(env) {
+				if _, read := want[v]; strings.HasPrefix(v, "SLUICE_") && !read {
+					add("Resources."+name+".Properties.Environment", "%s is set but the %s function does not read it", v, fn)
+				}
+			}
+		case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
+			uri := scalar(get(res, "Properties", "DefinitionUri"))
+			if uri == "" {
+				continue
+			}
+			def, err := readFile(uri)
+			if err != nil {
+				add("Resources."+name+".Properties.DefinitionUri", "%v", err)
+				continue
+			}
+			out = append(out, ASL(uri, def)...)
+			subs := keys(get(res, "Properties", "DefinitionSubstitutions"))
+			used := map[string]bool{}
+			for _, p := range Placeholders(def) {
+				used[p] = true
+				if !subs[p] {
+					add("Resources."+name+".Properties.DefinitionSubstitutions", "%s uses ${%s}, which has no entry", uri, p)
+				}
+			}
+			for _, k := range sortedKeys(subs) {
+				if !used[k] {
+					add("Resources."+name+".Properties.DefinitionSubstitutions", "%s is not used by %s", k, uri)
+				}
+			}
+		}
+	}
+	if functions == 0 {
+		add("Resources", "no AWS::Serverless::Function")
+	}
+	checkStreamSources(resources, add)
+	checkSecurity(resources, add)
+	return out
+}
+
+// dataActionPrefixes are the actions that read or write data.
+var dataActionPrefixes = []string{"s3:Get", "s3:Put", "s3:Delete", "s3:List", "s3:Abort", "s3:*", "dynamodb:", "kinesis:Get", "kinesis:Put",
+	"kinesis:Subscribe", "kinesis:*", "sqs:Send", "sqs:Receive", "sqs:Delete", "sqs:*", "states:Start", "lambda:Invoke", "kms:Decrypt", "*"}
+
+func isDataAction(a string) bool {
+	for _, p := range dataActionPrefixes {
+		if a == p || strings.HasPrefix(a, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSecurity: no Allow statement grants a data action on Resource
+// "*"; every bucket is encrypted, blocks public access and has a policy
+// that denies requests without TLS.
+func checkSecurity(resources *yaml.Node, add func(path, format string, args ...any)) {
+	tlsDenied := map[string]bool{}
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		if scalar(get(res, "Type")) == "AWS::S3::BucketPolicy" {
+			for _, st := range seqOf(get(res, "Properties", "PolicyDocument", "Statement")) {
+				if scalar(get(st, "Effect")) == "Deny" && scalar(get(st, "Condition", "Bool", "aws:SecureTransport")) == "false" {
+					tlsDenied[refTarget(get(res, "Properties", "Bucket"))] = true
+				}
+			}
+		}
+		statements := func(path string, n *yaml.Node) {
+			for j, st := range seqOf(n) {
+				if scalar(get(st, "Effect")) != "Allow" {
+					continue
+				}
+				var targets []string
+				if r := get(st, "Resource"); r != nil && r.Kind == yaml.SequenceNode {
+					for _, x := range r.Content {
+						targets = append(targets, x.Value)
+					}
+				} else if r != nil {
+					targets = append(targets, r.Value)
+				}
+				if !slices.Contains(targets, "*") {
+					continue
+				}
+				actions := seqOf(get(st, "Action"))
+				if a := get(st, "Action"); a != nil && a.Kind == yaml.ScalarNode {
+					actions = []*yaml.Node{a}
+				}
+				for _, a := range actions {
+					if isDataAction(a.Value) {
+						add(fmt.Sprintf("%s.Statement[%d]", path, j), "%s on Resource \"*\": scope data actions to the resources they need", a.Value)
+						break
+					}
+				}
+			}
+		}
+		for j, pol := range seqOf(get(res, "Properties", "Policies")) {
+			statements(fmt.Sprintf("Resources.%s.Properties.Policies[%d]", name, j), get(pol, "Statement"))
+		}
+		statements("Resources."+name+".Properties.PolicyDocument", get(res, "Properties", "PolicyDocument", "Statement"))
+	}
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		if scalar(get(res, "Type")) != "AWS::S3::Bucket" {
+			continue
+		}
+		path := "Resources." + name + ".Properties"
+		if get(res, "Properties", "BucketEncryption", "ServerSideEncryptionConfiguration") == nil {
+			add(path+".BucketEncryption", "the bucket is not encrypted by default")
+		}
+		pab := get(res, "Properties", "PublicAccessBlockConfiguration")
+		for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+			if scalar(get(pab, k)) != "true" {
+				add(path+".PublicAccessBlockConfiguration", "%s is not true", k)
+			}
+		}
+		if !tlsDenied[name] {
+			add(path, "no bucket policy denies requests without TLS (aws:SecureTransport false)")
+		}
+	}
+}
+
+// streamSource is one Kinesis event source: where it is declared, the
+// function it invokes and its settings.
+type streamSource struct {
+	path, function string
+	props          *yaml.Node
+}
+
+// checkStreamSources checks the Kinesis event sources of functions that
+// return batch item failures (extract): Lambda ignores those unless the
+// source sets FunctionResponseTypes, and retries whole batches instead.
+func checkStreamSources(resources *yaml.Node, add func(path, format string, args ...any)) {
+	fnOf := map[string]string{}
+	var sources []streamSource
+	for i := 0; i+1 < len(resources.Content); i += 2 {
+		name, res := resources.Content[i].Value, resources.Content[i+1]
+		switch scalar(get(res, "Type")) {
+		case "AWS::Serverless::Function":
+			fnOf[name] = scalar(get(res, "Metadata", "SluiceFunction"))
+			evs := get(res, "Properties", "Events")
+			if evs == nil {
+				continue
+			}
+			for j := 0; j+1 < len(evs.Content); j += 2 {
+				if scalar(get(evs.Content[j+1], "Type")) == "Kinesis" {
+					sources = append(sources, streamSource{"Resources." + name + ".Properties.Events." + evs.Content[j].Value + ".Properties", name, get(evs.Content[j+1], "Properties")})
+				}
+			}
+		case "AWS::Lambda::EventSourceMapping":
+			p := get(res, "Properties")
+			if src := refTarget(get(p, "EventSourceArn")); src != "" && scalar(get(resources, src, "Type")) == "AWS::Kinesis::Stream" {
+				sources = append(sources, streamSource{"Resources." + name + ".Properties", refTarget(get(p, "FunctionName")), p})
+			}
+		}
+	}
+	for _, src := range sources {
+		if !handler.ReturnsBatchItemFailures[fnOf[src.function]] {
+			continue
+		}
+		reports := false
+		for _, t := range seqOf(get(src.props, "FunctionResponseTypes")) {
+			reports = reports || t.Value == "ReportBatchItemFailures"
+		}
+		if !reports {
+			add(src.path, "%s returns BatchItemFailures, but FunctionResponseTypes does not list ReportBatchItemFailures: Lambda would ignore them and retry whole batches", src.function)
+		}
+		if v := scalar(get(src.props, "ParallelizationFactor")); v != "" && v != "1" {
+			add(src.path+".ParallelizationFactor", "must be 1: a shard's checkpoint orders its records, and concurrent batches of one shard would skip each other's records")
+		}
+		if get(src.props, "DestinationConfig", "OnFailure", "Destination") == nil {
+			add(src.path+".DestinationConfig", "no OnFailure destination: records that use up their retries would be dropped without a trace")
+		}
+	}
+}
+
+// refTarget is the resource a !Ref, Ref, !GetAtt or Fn::GetAtt names.
+func refTarget(n *yaml.Node) string {
+	if n == nil {
+		return ""
+	}
+	switch {
+	case n.Tag == "!Ref":
+		return n.Value
+	case n.Tag == "!GetAtt":
+		id, _, _ := strings.Cut(n.Value, ".")
+		return id
+	case n.Kind == yaml.MappingNode && len(n.Content) == 2:
+		switch n.Content[0].Value {
+		case "Ref":
+			return n.Content[1].Value
+		case "Fn::GetAtt":
+			if v := n.Content[1]; v.Kind == yaml.SequenceNode && len(v.Content) > 0 {
+				return v.Content[0].Value
+			}
+			id, _, _ := strings.Cut(n.Content[1].Value, ".")
+			return id
+		}
+	}
+	return ""
+}
+
+func seqOf(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return n.Content
+}
+
+// Files lints a template file and the definitions it names.
+func Files(templatePath string) ([]Problem, error) {
+	data, err := os.ReadFile(templatePath)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(templatePath)
+	return Template(templatePath, data, func(p string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(dir, filepath.FromSlash(p)))
+	}), nil
+}
+
+var (
+	get    = samtemplate.Get
+	scalar = samtemplate.Scalar
+)
+
+func keys(n *yaml.Node) map[string]bool {
+	out := map[string]bool{}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		out[n.Content[i].Value] = true
+	}
+	return out
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

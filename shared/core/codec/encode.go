@@ -1,0 +1,384 @@
+package codec
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluice-etl/sluice/shared/core/record"
+)
+
+// SinkFormat names an output format.
+type SinkFormat string
+
+// Output formats.
+const (
+	SinkJSONL   SinkFormat = "jsonl"
+	SinkCSV     SinkFormat = "csv"
+	SinkParquet SinkFormat = "parquet"
+)
+
+// Ext returns the file extension for the format.
+func (f SinkFormat) Ext() string {
+	switch f {
+	case SinkCSV:
+		return ".csv"
+	case SinkParquet:
+		return ".parquet"
+	}
+	return ".jsonl"
+}
+
+// Encoder writes rows of a fixed schema.
+type Encoder interface {
+	// Encode writes one row; values line up with the schema's fields.
+	Encode(row []record.Value) error
+	// Close flushes buffered data and writes any footer. It does not close
+	// the underlying writer.
+	Close() error
+}
+
+// EncoderOptions tune the encoders.
+type EncoderOptions struct {
+	// ParquetCompression is "zstd" (default), "snappy", "gzip" or "none".
+	ParquetCompression string
+	// ParquetRowGroupRows caps rows per row group (default 128Ki).
+	ParquetRowGroupRows int64
+	// CSVDelimiter for CSV output (default ',').
+	CSVDelimiter byte
+}
+
+// NewEncoder returns an encoder of format f writing to w.
+func NewEncoder(w io.Writer, f SinkFormat, s *record.Schema, opt EncoderOptions) (Encoder, error) {
+	switch f {
+	case SinkJSONL, "":
+		return newJSONLEncoder(w, s), nil
+	case SinkCSV:
+		return newCSVEncoder(w, s, opt)
+	case SinkParquet:
+		return newParquetEncoder(w, s, opt)
+	}
+	return nil, fmt.Errorf("unknown sink format %q", f)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendJSONString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+func AppendJSONString(dst, s []byte) []byte {
+	dst = append(dst, '"')
+	start := 0
+	i := 0
+	for i < len(s) {
+		// Skip eight plain ASCII bytes at a time.
+		for i+8 <= len(s) && plain8(binary.LittleEndian.Uint64(s[i:])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, "\ufffd"...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+const (
+	lo7 = 0x0101010101010101
+	hi  = 0x8080808080808080
+)
+
+// plain8 reports whether none of the eight bytes in x needs attention in
+// a JSON string: no control byte, quote, backslash or non-ASCII byte.
+func plain8(x uint64) bool {
+	ctl := (x - lo7*0x20) & ^x & hi // a byte < 0x20
+	q := x ^ (lo7 * '"')            // zero byte where '"'
+	bs := x ^ (lo7 * '\\')          // zero byte where '\\'
+	hasQ := (q - lo7) & ^q & hi
+	hasBS := (bs - lo7) & ^bs & hi
+	return (ctl | hasQ | hasBS | x&hi) == 0
+}
+
+// AppendJSONValue appends v as a JSON value.
+func AppendJSONValue(dst []byte, v record.Value, scale int) []byte {
+	switch v.Kind {
+	case record.Null:
+		return append(dst, "null"...)
+	case record.String:
+		return AppendJSONString(dst, v.Bytes)
+	case record.Timestamp, record.Date:
+		dst = append(dst, '"')
+		dst = record.AppendText(dst, v, scale)
+		return append(dst, '"')
+	}
+	return record.AppendOutput(dst, v, scale)
+}
+
+type jsonlEncoder struct {
+	w      *bufio.Writer
+	keys   [][]byte
+	scales []int
+	line   []byte
+}
+
+func newJSONLEncoder(w io.Writer, s *record.Schema) *jsonlEncoder {
+	e := &jsonlEncoder{w: bufio.NewWriterSize(w, 256<<10)}
+	for i, f := range s.Fields {
+		var k []byte
+		if i == 0 {
+			k = append(k, '{')
+		} else {
+			k = append(k, ',')
+		}
+		k = AppendJSONString(k, []byte(f.Name))
+		k = append(k, ':')
+		e.keys = append(e.keys, k)
+		e.scales = append(e.scales, f.Scale)
+	}
+	return e
+}
+
+func (e *jsonlEncoder) Encode(row []record.Value) error {
+	b := e.line[:0]
+	for i := range row {
+		b = append(b, e.keys[i]...)
+		switch v := &row[i]; v.Kind {
+		case record.String:
+			if v.Int == record.PlainString {
+				b = append(b, '"')
+				b = append(b, v.Bytes...)
+				b = append(b, '"')
+			} else {
+				b = AppendJSONString(b, v.Bytes)
+			}
+		case record.Int:
+			b = strconv.AppendInt(b, v.Int, 10)
+		case record.Float:
+			if v.Bytes != nil {
+				b = append(b, v.Bytes...)
+			} else {
+				b = record.AppendFloat(b, v.Float)
+			}
+		default:
+			b = AppendJSONValue(b, *v, e.scales[i])
+		}
+	}
+	if len(row) == 0 {
+		b = append(b, '{')
+	}
+	b = append(b, '}', '\n')
+	e.line = b
+	_, err := e.w.Write(b)
+	return err
+}
+
+func (e *jsonlEncoder) Close() error { return e.w.Flush() }
+
+type csvEncoder struct {
+	w      *bufio.Writer
+	delim  byte
+	scales []int
+	line   []byte
+	text   []byte
+}
+
+func newCSVEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*csvEncoder, error) {
+	e := &csvEncoder{w: bufio.NewWriterSize(w, 256<<10), delim: opt.CSVDelimiter}
+	if e.delim == 0 {
+		e.delim = ','
+	}
+	b := e.line[:0]
+	for i, f := range s.Fields {
+		if i > 0 {
+			b = append(b, e.delim)
+		}
+		b = e.appendField(b, []byte(f.Name))
+		e.scales = append(e.scales, f.Scale)
+	}
+	b = append(b, '\n')
+	if _, err := e.w.Write(b); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *csvEncoder) appendField(dst, s []byte) []byte {
+	quote := len(s) > 0 && (s[0] == ' ' || s[len(s)-1] == ' ')
+	for _, c := range s {
+		if c == e.delim || c == '"' || c == '\n' || c == '\r' {
+			quote = true
+			break
+		}
+	}
+	if !quote {
+		return append(dst, s...)
+	}
+	dst = append(dst, '"')
+	for _, c := range s {
+		if c == '"' {
+			dst = append(dst, '"')
+		}
+		dst = append(dst, c)
+	}
+	return append(dst, '"')
+}
+
+func (e *csvEncoder) Encode(row []record.Value) error {
+	b := e.line[:0]
+	for i, v := range row {
+		if i > 0 {
+			b = append(b, e.delim)
+		}
+		if v.Kind == record.Null {
+			continue
+		}
+		e.text = record.AppendOutput(e.text[:0], v, e.scales[i])
+		b = e.appendField(b, e.text)
+	}
+	b = append(b, '\n')
+	e.line = b
+	_, err := e.w.Write(b)
+	return err
+}
+
+func (e *csvEncoder) Close() error { return e.w.Flush() }
+
+// ParquetSchema maps a record schema onto Parquet types that Athena, Spark
+// and DuckDB read: strings as UTF8 byte arrays, timestamps as INT64
+// microseconds adjusted to UTC, dates as DATE, decimals as DECIMAL(18, s).
+// Every column is optional.
+func ParquetSchema(s *record.Schema) (*parquet.Schema, error) {
+	g := parquet.Group{}
+	for _, f := range s.Fields {
+		var n parquet.Node
+		switch f.Kind {
+		case record.String:
+			n = parquet.String()
+		case record.Int:
+			n = parquet.Int(64)
+		case record.Float:
+			n = parquet.Leaf(parquet.DoubleType)
+		case record.Bool:
+			n = parquet.Leaf(parquet.BooleanType)
+		case record.Decimal:
+			n = parquet.Decimal(f.Scale, 18, parquet.Int64Type)
+		case record.Timestamp:
+			n = parquet.Timestamp(parquet.Microsecond)
+		case record.Date:
+			n = parquet.Date()
+		default:
+			return nil, fmt.Errorf("parquet: field %q has no parquet type for %s", f.Name, f.Kind)
+		}
+		g[f.Name] = parquet.Optional(n)
+	}
+	return parquet.NewSchema("sluice", g), nil
+}
+
+type parquetEncoder struct {
+	w     *parquet.GenericWriter[any]
+	order []int // order[i]: parquet column index of schema field i
+	kinds []record.Kind
+	row   parquet.Row
+}
+
+func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parquetEncoder, error) {
+	ps, err := ParquetSchema(s)
+	if err != nil {
+		return nil, err
+	}
+	var codec parquet.WriterOption
+	switch opt.ParquetCompression {
+	case "", "zstd":
+		codec = parquet.Compression(&parquet.Zstd)
+	case "snappy":
+		codec = parquet.Compression(&parquet.Snappy)
+	case "gzip":
+		codec = parquet.Compression(&parquet.Gzip)
+	case "none":
+		codec = parquet.Compression(&parquet.Uncompressed)
+	default:
+		return nil, fmt.Errorf("parquet: unknown compression %q", opt.ParquetCompression)
+	}
+	rows := opt.ParquetRowGroupRows
+	if rows <= 0 {
+		rows = 128 << 10
+	}
+	e := &parquetEncoder{
+		w:     parquet.NewGenericWriter[any](w, ps, codec, parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "1", "")),
+		order: make([]int, len(s.Fields)),
+		row:   make(parquet.Row, len(s.Fields)),
+	}
+	cols := ps.Columns()
+	for i, f := range s.Fields {
+		e.kinds = append(e.kinds, f.Kind)
+		for j, c := range cols {
+			if len(c) == 1 && c[0] == f.Name {
+				e.order[i] = j
+			}
+		}
+	}
+	return e, nil
+}
+
+func (e *parquetEncoder) Encode(row []record.Value) error {
+	for i, v := range row {
+		col := e.order[i]
+		if v.Kind == record.Null {
+			e.row[col] = parquet.NullValue().Level(0, 0, col)
+			continue
+		}
+		var pv parquet.Value
+		switch e.kinds[i] {
+		case record.String:
+			pv = parquet.ByteArrayValue(v.Bytes)
+		case record.Int, record.Decimal, record.Timestamp:
+			pv = parquet.Int64Value(v.Int)
+		case record.Date:
+			pv = parquet.Int32Value(int32(v.Int))
+		case record.Float:
+			pv = parquet.DoubleValue(v.Float)
+		case record.Bool:
+			pv = parquet.BooleanValue(v.Int != 0)
+		}
+		e.row[col] = pv.Level(0, 1, col)
+	}
+	_, err := e.w.WriteRows([]parquet.Row{e.row})
+	return err
+}
+
+func (e *parquetEncoder) Close() error { return e.w.Close() }

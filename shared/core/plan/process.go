@@ -1,0 +1,495 @@
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"reflect"
+	"time"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/record"
+	"github.com/sluice-etl/sluice/shared/core/spec"
+)
+
+// Verdict says what became of a record.
+type Verdict uint8
+
+// Verdicts.
+const (
+	Keep Verdict = iota
+	Reject
+	Filtered
+)
+
+// Outcome is the result of processing one record. It is owned by the
+// Processor and valid until its next call.
+type Outcome struct {
+	Verdict Verdict
+	// Row is the output row (Out schema), when kept.
+	Row []record.Value
+	// Full is the complete row (Full schema), when kept.
+	Full []record.Value
+	// Field, Rule and Reason say why a record was rejected. Field is empty
+	// for record-level rules (decode, check:*, derive:*).
+	Field, Rule, Reason string
+	// FilterReason is "filter:<name>" or "dedup", when filtered.
+	FilterReason string
+}
+
+// RuleKey is the key under which a reject is counted: field.rule, or the
+// rule alone for record-level rules.
+func (o *Outcome) RuleKey() string {
+	if o.Field == "" {
+		return o.Rule
+	}
+	return o.Field + "." + o.Rule
+}
+
+// ErrDedupLimit is returned when a run sees more distinct dedup keys than
+// dedup.max_keys allows.
+var ErrDedupLimit = errors.New("dedup: more distinct keys than max_keys")
+
+// Processor applies a Plan to records. It is not safe for concurrent use.
+type Processor struct {
+	p     *Plan
+	vm    vm.VM
+	env   map[string]any
+	row   []record.Value
+	out   []record.Value
+	arena []byte
+	key   []byte
+	seen  map[[2]uint64]struct{}
+	seeds [2]maphash.Seed
+	res   Outcome
+}
+
+// NewProcessor returns a Processor with its own scratch state.
+func (p *Plan) NewProcessor() *Processor {
+	pr := &Processor{
+		p:    p,
+		env:  make(map[string]any, len(p.Full.Fields)+1),
+		row:  make([]record.Value, len(p.Full.Fields)),
+		out:  make([]record.Value, len(p.Out.Fields)),
+		seen: map[[2]uint64]struct{}{},
+	}
+	pr.vm.MemoryBudget = p.memory
+	pr.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+	return pr
+}
+
+func (pr *Processor) reject(field, rule, reason string) *Outcome {
+	pr.res = Outcome{Verdict: Reject, Field: field, Rule: rule, Reason: reason}
+	return &pr.res
+}
+
+// Process applies the plan to one decoded record.
+func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
+	if rec.Err != nil {
+		return pr.reject("", "decode", rec.Err.Error()), nil
+	}
+	p := pr.p
+	pr.arena = pr.arena[:0]
+	for i := range p.fields {
+		f := &p.fields[i]
+		dst := &pr.row[i]
+		if rule, reason := pr.cast(f, rec.Fields[f.col], dst); rule != "" {
+			return pr.reject(f.name, rule, reason), nil
+		}
+		if f.hasRules {
+			if rule, reason := pr.check(f, *dst); rule != "" {
+				return pr.reject(f.name, rule, reason), nil
+			}
+		}
+	}
+	envReady := false
+	for i := range p.fields {
+		f := &p.fields[i]
+		if f.expr == nil || pr.row[i].IsNull() {
+			continue
+		}
+		if !envReady {
+			pr.fillEnv()
+			envReady = true
+		}
+		pr.env["value"] = pr.env[f.name]
+		ok, err := pr.runBool(f.expr)
+		if err != nil {
+			return pr.reject(f.name, "expr", "expression failed: "+err.Error()), nil
+		}
+		if !ok {
+			return pr.reject(f.name, "expr", "expression is false"), nil
+		}
+	}
+	if envReady && p.valueIdx >= 0 {
+		// Give back a field named value its own value.
+		pr.env["value"] = toAny(pr.row[p.valueIdx], p.Full.Fields[p.valueIdx].Scale)
+	}
+	nf := len(p.fields)
+	for j := range p.derives {
+		d := &p.derives[j]
+		if !envReady {
+			pr.fillEnv()
+			envReady = true
+		}
+		res, err := pr.vm.Run(d.program, pr.env)
+		if err != nil {
+			return pr.reject("", "derive:"+d.name, "expression failed: "+err.Error()), nil
+		}
+		v, reason := fromAny(res, d.kind, d.scale, &pr.arena)
+		if reason != "" {
+			return pr.reject("", "derive:"+d.name, reason), nil
+		}
+		pr.row[nf+j] = v
+		if p.inEnv[nf+j] {
+			pr.env[d.name] = toAny(v, d.scale)
+		}
+	}
+	for j := range p.checks {
+		if !envReady {
+			pr.fillEnv()
+			envReady = true
+		}
+		ok, err := pr.runBool(&p.checks[j])
+		if err != nil {
+			return pr.reject("", "check:"+p.checks[j].name, "expression failed: "+err.Error()), nil
+		}
+		if !ok {
+			return pr.reject("", "check:"+p.checks[j].name, "check is false"), nil
+		}
+	}
+	for j := range p.filters {
+		if !envReady {
+			pr.fillEnv()
+			envReady = true
+		}
+		ok, err := pr.runBool(&p.filters[j])
+		if err != nil {
+			return pr.reject("", "filter:"+p.filters[j].name, "expression failed: "+err.Error()), nil
+		}
+		if !ok {
+			pr.res = Outcome{Verdict: Filtered, FilterReason: "filter:" + p.filters[j].name}
+			return &pr.res, nil
+		}
+	}
+	if len(p.dedup) > 0 {
+		dup, err := pr.seenBefore()
+		if err != nil {
+			return nil, err
+		}
+		if dup {
+			pr.res = Outcome{Verdict: Filtered, FilterReason: "dedup"}
+			return &pr.res, nil
+		}
+	}
+	out := pr.row
+	if !p.identOut {
+		for k, i := range p.outIdx {
+			pr.out[k] = pr.row[i]
+		}
+		out = pr.out
+	}
+	pr.res = Outcome{Verdict: Keep, Row: out, Full: pr.row}
+	return &pr.res, nil
+}
+
+func (pr *Processor) runBool(e *exprPlan) (bool, error) {
+	res, err := pr.vm.Run(e.program, pr.env)
+	if err != nil {
+		return false, err
+	}
+	b, ok := res.(bool)
+	if !ok {
+		return false, fmt.Errorf("got %T, want bool", res)
+	}
+	return b, nil
+}
+
+// fillEnv puts the values expressions read into the environment.
+func (pr *Processor) fillEnv() {
+	for _, i := range pr.p.envVars {
+		pr.env[pr.p.Full.Fields[i].Name] = toAny(pr.row[i], pr.p.Full.Fields[i].Scale)
+	}
+}
+
+func (pr *Processor) seenBefore() (bool, error) {
+	k := pr.key[:0]
+	for _, i := range pr.p.dedup {
+		v := pr.row[i]
+		k = append(k, byte(v.Kind))
+		start := len(k)
+		k = append(k, 0, 0, 0, 0)
+		k = record.AppendText(k, v, pr.p.Full.Fields[i].Scale)
+		n := len(k) - start - 4
+		k[start], k[start+1], k[start+2], k[start+3] = byte(n>>24), byte(n>>16), byte(n>>8), byte(n)
+	}
+	pr.key = k
+	h := [2]uint64{maphash.Bytes(pr.seeds[0], k), maphash.Bytes(pr.seeds[1], k)}
+	if _, dup := pr.seen[h]; dup {
+		return true, nil
+	}
+	if m := pr.p.Spec.Dedup.MaxKeys; m > 0 && len(pr.seen) >= m {
+		return false, fmt.Errorf("%w (%d)", ErrDedupLimit, m)
+	}
+	pr.seen[h] = struct{}{}
+	return false, nil
+}
+
+// cast cleans and converts one raw field into dst.
+func (pr *Processor) cast(f *fieldPlan, raw codec.RawField, dst *record.Value) (rule, reason string) {
+	b := raw.Bytes
+	if len(f.clean) == 0 && raw.Kind == codec.RawString && len(b) > 0 {
+		if reason := f.parseInto(dst, b, false); reason != "" {
+			return f.castRule(), reason
+		}
+		return "", ""
+	}
+	if raw.Kind == codec.RawMissing || raw.Kind == codec.RawNull {
+		return pr.applyDefault(f, dst)
+	}
+	if raw.Kind == codec.RawBool && f.kind != record.Bool && f.kind != record.String {
+		return "type", "a boolean is not a " + f.kind.String()
+	}
+	if raw.Kind == codec.RawJSON && f.kind != record.String {
+		return "type", "an object or array is not a " + f.kind.String()
+	}
+	for j, st := range f.clean {
+		switch st.Op {
+		case spec.CleanTrim:
+			b = trimSpace(b)
+		case spec.CleanLower:
+			b = lowerASCII(&pr.arena, b)
+		case spec.CleanUpper:
+			b = upper(&pr.arena, b)
+		case spec.CleanCollapse:
+			b = collapseSpaces(&pr.arena, b)
+		case spec.CleanNullIf:
+			for _, n := range f.nullIf[j] {
+				if bytes.Equal(b, n) {
+					return pr.applyDefault(f, dst)
+				}
+			}
+		case spec.CleanDefault:
+			if len(b) == 0 {
+				b = []byte(st.Values[0])
+			}
+		}
+	}
+	if len(b) == 0 && f.kind != record.String {
+		return pr.applyDefault(f, dst)
+	}
+	if reason := f.parseInto(dst, b, raw.Kind == codec.RawNumber); reason != "" {
+		return f.castRule(), reason
+	}
+	return "", ""
+}
+
+// castRule names the rule a failed cast counts under.
+func (f *fieldPlan) castRule() string {
+	if f.kind == record.String {
+		return "utf8"
+	}
+	return "type"
+}
+
+// applyDefault handles a null: a default clean step supplies a value,
+// otherwise dst becomes null.
+func (pr *Processor) applyDefault(f *fieldPlan, dst *record.Value) (string, string) {
+	for _, st := range f.clean {
+		if st.Op == spec.CleanDefault {
+			if reason := f.parseInto(dst, []byte(st.Values[0]), false); reason != "" {
+				return "type", "default " + reason
+			}
+			return "", ""
+		}
+	}
+	*dst = record.Value{}
+	return "", ""
+}
+
+// check applies the field's declarative rules.
+func (pr *Processor) check(f *fieldPlan, v record.Value) (string, string) {
+	if v.IsNull() {
+		if f.required {
+			return "required", "value is missing"
+		}
+		return "", ""
+	}
+	if f.required && v.Kind == record.String && len(v.Bytes) == 0 {
+		return "required", "value is empty"
+	}
+	if f.regex != nil {
+		var text []byte
+		if v.Kind == record.String {
+			text = v.Bytes
+		} else {
+			start := len(pr.arena)
+			pr.arena = record.AppendText(pr.arena, v, f.scale)
+			text = pr.arena[start:]
+		}
+		if f.literal != nil {
+			if !bytes.Contains(text, f.literal) {
+				return "regex", "does not match " + f.regex.String()
+			}
+		} else if !f.regex.Match(text) {
+			return "regex", "does not match " + f.regex.String()
+		}
+	}
+	if f.min != nil && compare(v, *f.min) < 0 {
+		return "min", "below the minimum " + string(record.AppendText(nil, *f.min, f.scale))
+	}
+	if f.max != nil && compare(v, *f.max) > 0 {
+		return "max", "above the maximum " + string(record.AppendText(nil, *f.max, f.scale))
+	}
+	if f.minLen >= 0 || f.maxLen >= 0 {
+		n := utf8.RuneCount(v.Bytes)
+		if f.minLen >= 0 && n < f.minLen {
+			return "length", fmt.Sprintf("shorter than %d characters", f.minLen)
+		}
+		if f.maxLen >= 0 && n > f.maxLen {
+			return "length", fmt.Sprintf("longer than %d characters", f.maxLen)
+		}
+	}
+	if f.enum != nil {
+		start := len(pr.arena)
+		pr.arena = record.AppendText(pr.arena, v, f.scale)
+		_, ok := f.enum[string(pr.arena[start:])]
+		if !ok {
+			return "enum", "not one of the allowed values"
+		}
+	}
+	return "", ""
+}
+
+func compare(a, b record.Value) int {
+	if a.Kind == record.Float {
+		switch {
+		case a.Float < b.Float:
+			return -1
+		case a.Float > b.Float:
+			return 1
+		}
+		return 0
+	}
+	switch {
+	case a.Int < b.Int:
+		return -1
+	case a.Int > b.Int:
+		return 1
+	}
+	return 0
+}
+
+// toAny gives an expression the Go value of v.
+func toAny(v record.Value, scale int) any {
+	switch v.Kind {
+	case record.String:
+		return string(v.Bytes)
+	case record.Int:
+		return int(v.Int)
+	case record.Float:
+		return v.Float
+	case record.Decimal:
+		return float64(v.Int) / float64(record.Pow10[scale])
+	case record.Bool:
+		return v.Int != 0
+	case record.Timestamp, record.Date:
+		return v.Time()
+	}
+	return nil
+}
+
+// fromAny stores an expression result as a value of kind k.
+func fromAny(x any, k record.Kind, scale int, arena *[]byte) (record.Value, string) {
+	switch x.(type) {
+	case nil:
+		return record.Value{}, ""
+	case string, int, float64, bool, time.Time:
+	default:
+		x = plainNumber(x)
+	}
+	switch k {
+	case record.String:
+		if s, ok := x.(string); ok {
+			start := len(*arena)
+			*arena = append(*arena, s...)
+			return record.StringValue((*arena)[start:]), ""
+		}
+	case record.Int:
+		switch n := x.(type) {
+		case int:
+			return record.IntValue(int64(n)), ""
+		case int64:
+			return record.IntValue(n), ""
+		case float64:
+			if n == math.Trunc(n) && math.Abs(n) < 1<<63 {
+				return record.IntValue(int64(n)), ""
+			}
+			return record.Value{}, "result is not an integer"
+		}
+	case record.Float:
+		switch n := x.(type) {
+		case int:
+			return record.FloatValue(float64(n)), ""
+		case int64:
+			return record.FloatValue(float64(n)), ""
+		case float64:
+			if math.IsNaN(n) || math.IsInf(n, 0) {
+				return record.Value{}, "result is not a finite number"
+			}
+			return record.FloatValue(n), ""
+		}
+	case record.Decimal:
+		var f float64
+		switch n := x.(type) {
+		case int:
+			f = float64(n)
+		case int64:
+			f = float64(n)
+		case float64:
+			f = n
+		default:
+			return record.Value{}, fmt.Sprintf("result is %T, not a number", x)
+		}
+		u := math.Round(f * float64(record.Pow10[scale]))
+		if math.IsNaN(u) || math.Abs(u) >= 1<<63 {
+			return record.Value{}, "result out of decimal range"
+		}
+		return record.DecimalValue(int64(u)), ""
+	case record.Bool:
+		if b, ok := x.(bool); ok {
+			return record.BoolValue(b), ""
+		}
+	case record.Timestamp:
+		if t, ok := x.(time.Time); ok {
+			return record.TimestampValue(t.UnixMicro()), ""
+		}
+	case record.Date:
+		if t, ok := x.(time.Time); ok {
+			y, m, d := t.Date()
+			return record.DateValue(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400), ""
+		}
+	}
+	return record.Value{}, fmt.Sprintf("result is %T, not %s", x, k)
+}
+
+// plainNumber turns a value of a named numeric type (time.Month,
+// time.Duration, int32, ...), which type-checks as a number, into an
+// int64 or a float64.
+func plainNumber(x any) any {
+	v := reflect.ValueOf(x)
+	switch {
+	case v.CanInt():
+		return v.Int()
+	case v.CanUint() && v.Uint() <= math.MaxInt64:
+		return int64(v.Uint())
+	case v.CanFloat():
+		return v.Float()
+	}
+	return x
+}

@@ -1,0 +1,535 @@
+package batch
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/accounting"
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/deadline"
+	"github.com/sluice-etl/sluice/shared/core/plan"
+)
+
+// Run statuses.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// Names of the objects Load writes next to the data.
+const (
+	ManifestName = "_manifest.json"
+	SuccessName  = "_SUCCESS"
+	RejectsDir   = "rejects"
+)
+
+// StageStats describe one stage of a run.
+type StageStats struct {
+	DurationMS float64 `json:"duration_ms"`
+	Records    int64   `json:"records"`
+	Bytes      int64   `json:"bytes"`
+}
+
+// Manifest is the summary Load writes as _manifest.json. Its top-level
+// records_in, records_out, records_rejected and records_filtered always
+// satisfy in = out + rejected + filtered.
+type Manifest struct {
+	ManifestVersion int    `json:"manifest_version"`
+	RunID           string `json:"run_id"`
+	Status          string `json:"status"`
+	Error           string `json:"error,omitempty"`
+	Spec            string `json:"spec"`
+	SpecHash        string `json:"spec_hash"`
+	Source          Source `json:"source"`
+	Format          string `json:"format"`
+	Compression     string `json:"compression"`
+	accounting.Counts
+	RejectRatio float64               `json:"reject_ratio"`
+	BytesIn     int64                 `json:"bytes_in"`
+	BytesOut    int64                 `json:"bytes_out"`
+	Chunks      int                   `json:"chunks"`
+	Stages      map[string]StageStats `json:"stages"`
+	Parts       []Part                `json:"parts"`
+	Rejects     []Part                `json:"rejects"`
+	StartedAt   time.Time             `json:"started_at"`
+	FinishedAt  time.Time             `json:"finished_at"`
+	DurationMS  float64               `json:"duration_ms"`
+}
+
+// TableWriter upserts rows into the sink table. Upserting the same rows
+// again must leave the table as it was.
+type TableWriter interface {
+	Upsert(ctx context.Context, rows []map[string]any) error
+}
+
+// upsertBatch is how many rows Commit hands a TableWriter at once.
+const upsertBatch = 500
+
+// UpsertPart streams a staged JSON Lines part into t and returns the rows.
+func UpsertPart(ctx context.Context, staging storage.Bucket, key string, t TableWriter) (int64, error) {
+	r, err := storage.NewReader(ctx, staging, key)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer r.Close()
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	var rows []map[string]any
+	var n int64
+	for {
+		var row map[string]any
+		err := dec.Decode(&row)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("decode %s: %w", key, err)
+		}
+		rows = append(rows, row)
+		n++
+		if len(rows) == upsertBatch {
+			if err := t.Upsert(ctx, rows); err != nil {
+				return n, err
+			}
+			rows = rows[:0]
+		}
+	}
+	if len(rows) > 0 {
+		if err := t.Upsert(ctx, rows); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// MisalignedError says a chunk did not start where the previous chunk's
+// last record ended (a quoted line break crossed the planned boundary).
+// The chunk must be transformed again from Want.
+type MisalignedError struct {
+	Chunk int
+	Want  int64
+}
+
+func (e *MisalignedError) Error() string {
+	return fmt.Sprintf("chunk %d must start at byte %d: the planned boundary fell inside a record", e.Chunk, e.Want)
+}
+
+// ErrRejectRatio is the failure when rejects exceed rejects.max_ratio.
+var ErrRejectRatio = errors.New("reject ratio over rejects.max_ratio")
+
+// LoadOptions configure Load.
+type LoadOptions struct {
+	StagingPrefix string
+	OutPrefix     string
+	// ManifestPrefix is where _manifest.json and _SUCCESS go (default
+	// OutPrefix).
+	ManifestPrefix string
+	// RejectsPrefix is where quarantined records go (default
+	// OutPrefix/rejects).
+	RejectsPrefix string
+	// Table receives the rows when the spec's sink is dynamodb.
+	Table     TableWriter
+	StartedAt time.Time
+	Stages    map[string]StageStats
+}
+
+// CheckAlignment verifies that each chunk began where the one before ended.
+func CheckAlignment(job *Job, results []*ChunkResult) error {
+	if len(results) != len(job.Chunks) {
+		return fmt.Errorf("load: %d chunk results for %d chunks", len(results), len(job.Chunks))
+	}
+	for i, r := range results {
+		if r == nil || r.Index != i {
+			return fmt.Errorf("load: result for chunk %d is missing", i)
+		}
+		if i > 0 && results[i-1].End != job.Chunks[i].Start {
+			return &MisalignedError{Chunk: i, Want: results[i-1].End}
+		}
+	}
+	return nil
+}
+
+// FinalPartKey maps a staged part key to its published key. Final names
+// carry the run id and chunk, so reruns overwrite and runs of other
+// objects never collide.
+func FinalPartKey(outPrefix, runID string, chunk int, p Part) string {
+	name := strings.TrimPrefix(path.Base(p.Key), "part-")
+	return storage.Join(outPrefix, p.Partition, fmt.Sprintf("part-%s-c%05d-%s", runID[:8], chunk, name))
+}
+
+// Load commits a run and then finalizes it: Commit followed by Finalize.
+func Load(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*Manifest, error) {
+	m, err := Commit(ctx, staging, out, p, job, results, opt)
+	if err != nil {
+		return nil, err
+	}
+	return m, Finalize(ctx, staging, out, m, opt)
+}
+
+// Commit checks chunk alignment and the accounting, copies staged parts
+// to their final keys, and publishes the rejects with absolute line and
+// record numbers. It removes outputs of an earlier attempt at the same run
+// that this attempt did not produce. The manifest it returns is not yet
+// written; a run whose rejects exceed rejects.max_ratio comes back with
+// status failed and no data published.
+func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*Manifest, error) {
+	began := time.Now()
+	if err := CheckAlignment(job, results); err != nil {
+		return nil, err
+	}
+	m := newManifest(job, opt)
+	var lineBase, recBase int64
+	var tstats StageStats
+	for _, r := range results {
+		m.Counts.Merge(r.Counts)
+		tstats.DurationMS += float64(r.Duration) / 1e6
+		tstats.Records += r.Records
+		tstats.Bytes += r.BytesIn
+		if r.Rejects != nil {
+			key := storage.Join(opt.rejectsPrefix(), fmt.Sprintf("part-%s-c%05d.jsonl", job.RunID[:8], r.Index))
+			if err := publishRejects(ctx, staging, out, r.Rejects.Key, key, lineBase, recBase); err != nil {
+				return nil, fmt.Errorf("load: %w", err)
+			}
+			m.Rejects = append(m.Rejects, Part{Key: key, Records: r.Rejects.Records, Bytes: r.Rejects.Bytes})
+		}
+		lineBase += r.Lines
+		recBase += r.Records
+	}
+	if _, ok := m.Stages["transform"]; !ok {
+		m.Stages["transform"] = tstats
+	}
+	if err := m.Counts.Check(); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
+	m.RejectRatio = m.Counts.RejectRatio()
+	if mr := p.Spec.Rejects.MaxRatio; mr > 0 && m.RejectRatio > mr {
+		m.Status = StatusFailed
+		m.Error = fmt.Sprintf("%v: %d of %d records rejected (%.4f > %.4f)", ErrRejectRatio, m.Rejected, m.In, m.RejectRatio, mr)
+	}
+	if m.Status == StatusSucceeded && codec.SinkFormat(p.Spec.Sink.Format) == SinkDynamoDB {
+		if opt.Table == nil {
+			return nil, errors.New("load: the spec's sink is dynamodb but no table writer is configured")
+		}
+		for _, r := range results {
+			for _, part := range r.Parts {
+				n, err := UpsertPart(ctx, staging, part.Key, opt.Table)
+				if err != nil {
+					return nil, fmt.Errorf("load: %w", err)
+				}
+				if n != part.Records {
+					return nil, fmt.Errorf("load: %s held %d rows, the chunk wrote %d", part.Key, n, part.Records)
+				}
+				m.Parts = append(m.Parts, Part{Key: "dynamodb:" + p.Spec.Sink.Table, Partition: part.Partition, Records: part.Records})
+			}
+		}
+	} else if m.Status == StatusSucceeded {
+		// A retried load resumes: parts an earlier attempt published (same
+		// key, same size) are not copied again.
+		have, err := publishedSizes(ctx, out, opt.OutPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+		reserve := deadline.Reserve(ctx)
+		total, done := 0, 0
+		for _, r := range results {
+			total += len(r.Parts)
+		}
+		for _, r := range results {
+			for _, part := range r.Parts {
+				key := FinalPartKey(opt.OutPrefix, job.RunID, r.Index, part)
+				if size, ok := have[key]; !ok || size != part.Bytes {
+					if deadline.Near(ctx, reserve) {
+						return nil, &deadline.StoppedError{What: "load: publish parts of run " + job.RunID, Done: done, Of: total}
+					}
+					if err := storage.CopyBetween(ctx, out, key, staging, part.Key); err != nil {
+						return nil, fmt.Errorf("load: publish %s: %w", key, err)
+					}
+				}
+				done++
+				m.Parts = append(m.Parts, Part{Key: key, Partition: part.Partition, Records: part.Records, Bytes: part.Bytes})
+				m.BytesOut += part.Bytes
+			}
+		}
+	}
+	for _, prefix := range []string{opt.OutPrefix, opt.rejectsPrefix()} {
+		if err := removeStale(ctx, out, prefix, job.RunID, m); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+	}
+	m.Stages["load"] = StageStats{DurationMS: float64(time.Since(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
+	return m, nil
+}
+
+// publishedSizes lists the objects under prefix with their sizes.
+func publishedSizes(ctx context.Context, out storage.Bucket, prefix string) (map[string]int64, error) {
+	objs, err := out.List(ctx, prefix+"/")
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", prefix, err)
+	}
+	have := make(map[string]int64, len(objs))
+	for _, o := range objs {
+		have[o.Key] = o.Size
+	}
+	return have, nil
+}
+
+// Finalize writes _manifest.json and, for a successful run, _SUCCESS
+// last, then removes the run's staging objects. It returns an error for a
+// run whose manifest says it failed.
+func Finalize(ctx context.Context, staging, out storage.Bucket, m *Manifest, opt LoadOptions) error {
+	if err := WriteManifest(ctx, out, opt.manifestPrefix(), m); err != nil {
+		return err
+	}
+	if err := deletePrefix(ctx, staging, storage.Join(opt.StagingPrefix, m.RunID)+"/"); err != nil {
+		return fmt.Errorf("load: clear staging: %w", err)
+	}
+	if m.Status == StatusFailed {
+		return errors.New(m.Error)
+	}
+	return nil
+}
+
+func (o LoadOptions) rejectsPrefix() string {
+	if o.RejectsPrefix != "" {
+		return o.RejectsPrefix
+	}
+	return storage.Join(o.OutPrefix, RejectsDir)
+}
+
+func (o LoadOptions) manifestPrefix() string {
+	if o.ManifestPrefix != "" {
+		return o.ManifestPrefix
+	}
+	return o.OutPrefix
+}
+
+func newManifest(job *Job, opt LoadOptions) *Manifest {
+	m := &Manifest{
+		ManifestVersion: 1,
+		RunID:           job.RunID,
+		Status:          StatusSucceeded,
+		Spec:            job.Spec,
+		SpecHash:        job.SpecHash,
+		Source:          job.Source,
+		Format:          string(job.Format),
+		Compression:     string(job.Compression),
+		BytesIn:         job.Source.Size,
+		Chunks:          len(job.Chunks),
+		Stages:          map[string]StageStats{},
+		Parts:           []Part{},
+		Rejects:         []Part{},
+		StartedAt:       opt.StartedAt,
+	}
+	for k, v := range opt.Stages {
+		m.Stages[k] = v
+	}
+	if m.Counts.RejectedByRule == nil {
+		m.Counts.RejectedByRule = map[string]int64{}
+	}
+	if m.Counts.FilteredByReason == nil {
+		m.Counts.FilteredByReason = map[string]int64{}
+	}
+	return m
+}
+
+// WriteManifest writes _manifest.json and then, for a successful run,
+// _SUCCESS; for a failed run it removes any _SUCCESS.
+func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m *Manifest) error {
+	if m.StartedAt.IsZero() {
+		m.StartedAt = time.Now().UTC()
+	}
+	m.FinishedAt = time.Now().UTC()
+	m.DurationMS = float64(m.FinishedAt.Sub(m.StartedAt)) / 1e6
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("load: encode manifest: %w", err)
+	}
+	successKey := storage.Join(outPrefix, SuccessName)
+	if m.Status != StatusSucceeded {
+		if err := out.Delete(ctx, successKey); err != nil {
+			return fmt.Errorf("load: remove %s: %w", successKey, err)
+		}
+	}
+	if err := storage.WriteAll(ctx, out, storage.Join(outPrefix, ManifestName), append(data, '\n')); err != nil {
+		return fmt.Errorf("load: write manifest: %w", err)
+	}
+	if m.Status == StatusSucceeded {
+		if err := storage.WriteAll(ctx, out, successKey, nil); err != nil {
+			return fmt.Errorf("load: write %s: %w", successKey, err)
+		}
+	}
+	return nil
+}
+
+// FailManifest records a run that failed before Load could commit it.
+func FailManifest(ctx context.Context, out storage.Bucket, job *Job, results []*ChunkResult, runErr error, opt LoadOptions) (*Manifest, error) {
+	m := newManifest(job, opt)
+	m.Status = StatusFailed
+	m.Error = runErr.Error()
+	for _, r := range results {
+		if r != nil {
+			m.Counts.Merge(r.Counts)
+		}
+	}
+	m.RejectRatio = m.Counts.RejectRatio()
+	if err := WriteManifest(ctx, out, opt.manifestPrefix(), m); err != nil {
+		return m, errors.Join(runErr, err)
+	}
+	return m, runErr
+}
+
+// removeStale deletes published objects of this run id that m does not
+// list (left by an earlier attempt with other chunking or a failed run).
+func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID string, m *Manifest) error {
+	keep := map[string]bool{}
+	for _, p := range m.Parts {
+		keep[p.Key] = true
+	}
+	for _, p := range m.Rejects {
+		keep[p.Key] = true
+	}
+	prefix := outPrefix
+	if prefix != "" {
+		prefix += "/"
+	}
+	objs, err := out.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	tag := "part-" + runID[:8] + "-"
+	for _, o := range objs {
+		if strings.HasPrefix(path.Base(o.Key), tag) && !keep[o.Key] {
+			if err := out.Delete(ctx, o.Key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// publishRejects copies staged rejects to their final key, turning chunk
+// line and record numbers into absolute ones.
+func publishRejects(ctx context.Context, staging, out storage.Bucket, src, dst string, lineBase, recBase int64) error {
+	if lineBase == 0 && recBase == 0 {
+		// The first chunk's numbers are already absolute.
+		return storage.CopyBetween(ctx, out, dst, staging, src)
+	}
+	r, err := storage.NewReader(ctx, staging, src)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	defer r.Close()
+	w, err := out.NewWriter(ctx, dst)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", dst, err)
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4*maxRawInReject+(64<<10))
+	var line []byte
+	for sc.Scan() {
+		var err error
+		line, err = rebaseReject(line[:0], sc.Bytes(), lineBase, recBase)
+		if err != nil {
+			_ = w.Abort()
+			return fmt.Errorf("read %s: %w", src, err)
+		}
+		if _, err := w.Write(line); err != nil {
+			_ = w.Abort()
+			return fmt.Errorf("write %s: %w", dst, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		_ = w.Abort()
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	return w.Close()
+}
+
+// rebaseReject appends a staged reject line with its line and record
+// numbers made absolute. Staged lines come from appendReject, so the first
+// `,"line":` and `,"record":` are those fields: a quote inside a JSON
+// string is always escaped, so the pattern cannot occur in one.
+func rebaseReject(dst, src []byte, lineBase, recBase int64) ([]byte, error) {
+	for _, f := range []struct {
+		name string
+		base int64
+	}{{`,"line":`, lineBase}, {`,"record":`, recBase}} {
+		i := bytes.Index(src, []byte(f.name))
+		if i < 0 {
+			return nil, fmt.Errorf("reject line without %s", f.name)
+		}
+		j := i + len(f.name)
+		k := j
+		for k < len(src) && src[k] >= '0' && src[k] <= '9' {
+			k++
+		}
+		n, err := strconv.ParseInt(string(src[j:k]), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("reject line: bad %s", f.name)
+		}
+		if n > 0 || f.name == `,"record":` {
+			n += f.base
+		}
+		dst = append(dst, src[:j]...)
+		dst = strconv.AppendInt(dst, n, 10)
+		src = src[k:]
+	}
+	dst = append(dst, src...)
+	return append(dst, '\n'), nil
+}
+
+func appendReject(b []byte, rr *RejectRecord) []byte {
+	b = append(b, `{"source":`...)
+	b = codec.AppendJSONString(b, []byte(rr.Source))
+	if rr.Shard != "" {
+		b = append(b, `,"shard":`...)
+		b = codec.AppendJSONString(b, []byte(rr.Shard))
+		b = append(b, `,"sequence_number":`...)
+		b = codec.AppendJSONString(b, []byte(rr.Seq))
+		if rr.SubSeq > 0 {
+			b = fmt.Appendf(b, `,"sub_sequence_number":%d`, rr.SubSeq)
+		}
+	}
+	b = fmt.Appendf(b, `,"chunk":%d,"line":%d,"record":%d,"offset":%d`, rr.Chunk, rr.Line, rr.Record, rr.Offset)
+	if rr.Field != "" {
+		b = append(b, `,"field":`...)
+		b = codec.AppendJSONString(b, []byte(rr.Field))
+	}
+	b = append(b, `,"rule":`...)
+	b = codec.AppendJSONString(b, []byte(rr.Rule))
+	b = append(b, `,"reason":`...)
+	b = codec.AppendJSONString(b, []byte(rr.Reason))
+	b = append(b, `,"raw":`...)
+	b = codec.AppendJSONString(b, []byte(rr.Raw))
+	return append(b, "}\n"...)
+}
+
+// ReadRejects reads a published rejects file (used by tests and tools).
+func ReadRejects(ctx context.Context, b storage.Bucket, key string) ([]RejectRecord, error) {
+	data, err := storage.ReadAll(ctx, b, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []RejectRecord
+	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if len(l) == 0 {
+			continue
+		}
+		var rr RejectRecord
+		if err := json.Unmarshal(l, &rr); err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		out = append(out, rr)
+	}
+	return out, nil
+}

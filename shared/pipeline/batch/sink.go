@@ -1,0 +1,284 @@
+package batch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/record"
+	"github.com/sluice-etl/sluice/shared/core/spec"
+)
+
+// Part is one written data file.
+type Part struct {
+	Key       string `json:"key"`
+	Partition string `json:"partition,omitempty"`
+	Records   int64  `json:"records"`
+	Bytes     int64  `json:"bytes"`
+}
+
+// SinkDynamoDB is the sink format that upserts rows into a table.
+const SinkDynamoDB codec.SinkFormat = "dynamodb"
+
+// HiveNull is the partition value Hive uses for null.
+const HiveNull = "__HIVE_DEFAULT_PARTITION__"
+
+// partitioner computes the Hive partition path of a row.
+type partitioner struct {
+	keys    []string
+	idx     []int
+	scales  []int
+	kinds   []record.Kind
+	layouts []string
+	buf     []byte
+	text    []byte
+}
+
+func newPartitioner(sp *spec.Spec, full *record.Schema) *partitioner {
+	pt := &partitioner{}
+	for _, p := range sp.Sink.PartitionBy {
+		i := full.Index(p.Field)
+		pt.keys = append(pt.keys, p.Key)
+		pt.idx = append(pt.idx, i)
+		pt.scales = append(pt.scales, full.Fields[i].Scale)
+		pt.kinds = append(pt.kinds, full.Fields[i].Kind)
+		l := p.Layout
+		if l == "" {
+			l = time.DateOnly
+		}
+		pt.layouts = append(pt.layouts, l)
+	}
+	return pt
+}
+
+// path returns the partition path (k1=v1/k2=v2) of a full row. The result
+// is valid until the next call.
+func (pt *partitioner) path(full []record.Value) []byte {
+	b := pt.buf[:0]
+	for j, i := range pt.idx {
+		if j > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, pt.keys[j]...)
+		b = append(b, '=')
+		v := full[i]
+		switch {
+		case v.IsNull():
+			b = append(b, HiveNull...)
+			continue
+		case v.Kind == record.Timestamp || v.Kind == record.Date:
+			pt.text = v.Time().AppendFormat(pt.text[:0], pt.layouts[j])
+		default:
+			pt.text = record.AppendText(pt.text[:0], v, pt.scales[j])
+		}
+		b = appendHiveEscaped(b, pt.text)
+	}
+	pt.buf = b
+	return b
+}
+
+// appendHiveEscaped escapes the characters Hive escapes in partition values,
+// plus anything that is not printable ASCII.
+func appendHiveEscaped(dst, s []byte) []byte {
+	if len(s) == 0 {
+		return append(dst, HiveNull...)
+	}
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || strings.IndexByte("\"#%'*/:=?\\{[]^", c) >= 0 {
+			dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+// partWriter is one open part file.
+type partWriter struct {
+	w       storage.Writer
+	cw      *countWriter
+	comp    io.WriteCloser
+	enc     codec.Encoder
+	part    Part
+	lastUse int64
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// partSet writes rows into part files per partition, rolling files over at
+// the row and byte limits and closing the least recently used file when too
+// many are open.
+type partSet struct {
+	ctx      context.Context
+	b        storage.Bucket
+	prefix   string
+	format   codec.SinkFormat
+	comp     string
+	ext      string
+	schema   *record.Schema
+	encOpt   codec.EncoderOptions
+	maxRows  int64
+	maxBytes int64
+	maxOpen  int
+	open     map[string]*partWriter
+	seq      map[string]int
+	tick     int64
+	parts    []Part
+}
+
+func newPartSet(ctx context.Context, b storage.Bucket, prefix string, sp *spec.Spec, schema *record.Schema) *partSet {
+	ps := &partSet{
+		ctx: ctx, b: b, prefix: prefix, schema: schema,
+		format:   codec.SinkFormat(sp.Sink.Format),
+		maxRows:  sp.Sink.MaxRowsPerFile,
+		maxBytes: int64(sp.Sink.MaxBytesPerFile),
+		maxOpen:  sp.Sink.MaxOpenFiles,
+		open:     map[string]*partWriter{},
+		seq:      map[string]int{},
+	}
+	if ps.format == "" || ps.format == SinkDynamoDB {
+		// The DynamoDB sink stages JSON Lines; Commit upserts them.
+		ps.format = codec.SinkJSONL
+	}
+	if ps.maxRows == 0 {
+		ps.maxRows = spec.DefaultMaxRowsPerFile
+	}
+	if ps.maxOpen == 0 {
+		ps.maxOpen = spec.DefaultMaxOpenFiles
+	}
+	ps.ext = ps.format.Ext()
+	if ps.format == codec.SinkParquet {
+		ps.encOpt.ParquetCompression = sp.Sink.Compression
+	} else {
+		ps.comp = sp.Sink.Compression
+		switch ps.comp {
+		case "gzip":
+			ps.ext += ".gz"
+		case "zstd":
+			ps.ext += ".zst"
+		}
+	}
+	ps.encOpt.CSVDelimiter, _ = spec.CharOption(sp.Sink.CSV.Delimiter)
+	return ps
+}
+
+func (ps *partSet) write(partition []byte, row []record.Value) error {
+	pw, ok := ps.open[string(partition)]
+	if !ok {
+		var err error
+		if pw, err = ps.start(string(partition)); err != nil {
+			return err
+		}
+	}
+	if err := pw.enc.Encode(row); err != nil {
+		return fmt.Errorf("encode %s: %w", pw.part.Key, err)
+	}
+	pw.part.Records++
+	ps.tick++
+	pw.lastUse = ps.tick
+	if pw.part.Records >= ps.maxRows || (ps.maxBytes > 0 && pw.cw.n >= ps.maxBytes) {
+		return ps.finish(pw)
+	}
+	return nil
+}
+
+func (ps *partSet) start(partition string) (*partWriter, error) {
+	if len(ps.open) >= ps.maxOpen {
+		var oldest *partWriter
+		for _, pw := range ps.open {
+			if oldest == nil || pw.lastUse < oldest.lastUse {
+				oldest = pw
+			}
+		}
+		if err := ps.finish(oldest); err != nil {
+			return nil, err
+		}
+	}
+	seq := ps.seq[partition]
+	ps.seq[partition] = seq + 1
+	key := storage.Join(ps.prefix, partition, fmt.Sprintf("part-%05d%s", seq, ps.ext))
+	w, err := ps.b.NewWriter(ps.ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", key, err)
+	}
+	pw := &partWriter{w: w, cw: &countWriter{w: w}, part: Part{Key: key, Partition: partition}}
+	var dst io.Writer = pw.cw
+	switch ps.comp {
+	case "gzip":
+		gz, _ := gzip.NewWriterLevel(pw.cw, gzip.DefaultCompression)
+		pw.comp, dst = gz, gz
+	case "zstd":
+		zw, err := zstd.NewWriter(pw.cw, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			_ = w.Abort()
+			return nil, err
+		}
+		pw.comp, dst = zw, zw
+	}
+	enc, err := codec.NewEncoder(dst, ps.format, ps.schema, ps.encOpt)
+	if err != nil {
+		_ = w.Abort()
+		return nil, err
+	}
+	pw.enc = enc
+	ps.open[partition] = pw
+	return pw, nil
+}
+
+func (ps *partSet) finish(pw *partWriter) error {
+	delete(ps.open, pw.part.Partition)
+	err := pw.enc.Close()
+	if err == nil && pw.comp != nil {
+		err = pw.comp.Close()
+	}
+	if err != nil {
+		_ = pw.w.Abort()
+		return fmt.Errorf("finish %s: %w", pw.part.Key, err)
+	}
+	if err := pw.w.Close(); err != nil {
+		return fmt.Errorf("commit %s: %w", pw.part.Key, err)
+	}
+	pw.part.Bytes = pw.cw.n
+	ps.parts = append(ps.parts, pw.part)
+	return nil
+}
+
+// close finishes every open file and returns the parts in key order.
+func (ps *partSet) close() ([]Part, error) {
+	for _, pw := range ps.open {
+		if err := ps.finish(pw); err != nil {
+			ps.abort()
+			return nil, err
+		}
+	}
+	sortParts(ps.parts)
+	return ps.parts, nil
+}
+
+func (ps *partSet) abort() {
+	for _, pw := range ps.open {
+		_ = pw.w.Abort()
+	}
+	ps.open = map[string]*partWriter{}
+}
+
+func sortParts(p []Part) {
+	slices.SortFunc(p, func(a, b Part) int { return strings.Compare(a.Key, b.Key) })
+}

@@ -1,0 +1,541 @@
+// Package stream is the stream path's core, free of AWS: it applies a
+// compiled spec to a shard's batch of messages exactly once. Records at or
+// below the shard's checkpoint are skipped, so a replayed or retried batch
+// changes nothing. The new records are decoded, transformed, folded into
+// the spec's windows, and written to staging; the checkpoint, the window
+// state, the shard's counts and the list of staged outputs are then saved
+// in one conditional step (window.Transact), and only then are the staged
+// outputs published under deterministic keys. A crash between the save and
+// the publishing is finished by the next invocation on the shard.
+package stream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/accounting"
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/deadline"
+	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/record"
+	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/core/window"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+)
+
+// Message is one stream record as the source delivered it.
+type Message struct {
+	// Shard is the checkpoint scope: the stream's name and the shard id,
+	// as "<stream>/<shard id>".
+	Shard string
+	// Seq is the sequence number; SubSeq numbers the user records of one
+	// KPL aggregate (1-based; 0 for a plain record).
+	Seq          string
+	SubSeq       int
+	PartitionKey string
+	Arrival      time.Time
+	Data         []byte
+	// Err is set when the message could not be unpacked (a corrupt KPL
+	// aggregate); it is quarantined.
+	Err error
+}
+
+// Config is what a Pipeline needs.
+type Config struct {
+	Plan *plan.Plan
+	// Staging holds outputs until their batch is committed; Out receives
+	// the published parts, rejects and late records under OutPrefix.
+	Staging, Out  storage.Bucket
+	StagingPrefix string
+	OutPrefix     string
+	// RejectsPrefix is where quarantined records go (default
+	// OutPrefix/<pipeline>/rejects).
+	RejectsPrefix string
+	// Table receives the rows of a dynamodb sink.
+	Table batch.TableWriter
+	Store window.Store
+	Now   func() time.Time
+	// Nonce names one attempt's staging objects apart from another's.
+	Nonce func() string
+	// OnReject, if set, sees each quarantined record (debug sampling).
+	OnReject func(*batch.RejectRecord)
+}
+
+// Pipeline applies one spec to stream batches.
+type Pipeline struct {
+	cfg    Config
+	win    *window.Spec
+	fields windowFields
+	dec    *codec.MessageDecoder
+	proc   *plan.Processor
+	kind   codec.SinkFormat
+	late   bool
+	// native is set for Lambda's own windows.
+	native     *plan.Processor
+	nativeSpec window.Spec
+}
+
+type windowFields struct {
+	group []int
+	agg   []int
+	names []string
+	time  int
+	scale []int
+}
+
+// New compiles a pipeline. It is not safe for concurrent use: each shard
+// worker needs its own.
+func New(cfg Config) (*Pipeline, error) {
+	sp := cfg.Plan.Spec
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("stream: a checkpoint store is required")
+	}
+	maxRec := int(sp.Source.MaxRecordBytes)
+	opt := batch.CSVOptionsOf(sp, maxRec)
+	opt.Columns = sp.Source.CSV.Columns
+	dec, err := codec.NewMessageDecoder(sp.Source.Format, cfg.Plan.Columns, opt)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
+	p := &Pipeline{cfg: cfg, dec: dec, proc: cfg.Plan.NewProcessor(), kind: codec.SinkFormat(sp.Sink.Format)}
+	if p.kind == batch.SinkDynamoDB && cfg.Table == nil {
+		return nil, errors.New("stream: the spec's sink is dynamodb but no table writer is configured")
+	}
+	if sp.Window != nil {
+		ws, wf, err := WindowOf(cfg.Plan)
+		if err != nil {
+			return nil, err
+		}
+		p.fields = wf
+		if sp.Window.Native {
+			p.nativeSpec = ws
+			p.native = cfg.Plan.NewProcessor()
+		} else {
+			p.win, p.late = &ws, sp.Window.Late == spec.LateSide
+		}
+	}
+	return p, nil
+}
+
+// windowRecord is a kept row as a window record; without a time field
+// the record's arrival places it.
+func (p *Pipeline) windowRecord(m *Message, row []record.Value) window.Record {
+	r := p.fields.record(row, &p.cfg.Plan.Full)
+	if p.fields.time < 0 {
+		r.Time = m.Arrival
+	}
+	return r
+}
+
+// record reads a row's group key, event time and aggregated values.
+func (wf windowFields) record(row []record.Value, schema *record.Schema) window.Record {
+	r := window.Record{Key: wf.GroupKey(row, schema), Values: make(map[string]float64, len(wf.agg))}
+	if wf.time >= 0 {
+		r.Time = row[wf.time].Time()
+	}
+	for j, idx := range wf.agg {
+		if v, ok := number(row[idx], wf.scale[j]); ok {
+			r.Values[wf.names[j]] = v
+		}
+	}
+	return r
+}
+
+// Plan is the compiled spec the pipeline applies.
+func (p *Pipeline) Plan() *plan.Plan { return p.cfg.Plan }
+
+// NativeSpec is the window spec of a spec that uses Lambda's own windows.
+func (p *Pipeline) NativeSpec() (window.Spec, bool) { return p.nativeSpec, p.native != nil }
+
+// WindowRecords decodes and transforms the messages after the sequence
+// number after, and returns the kept ones as window records: for Lambda's
+// own windows, whose state Lambda carries with its own checkpoint.
+func (p *Pipeline) WindowRecords(msgs []Message, after string) ([]window.SeqRecord, error) {
+	if p.native == nil {
+		return nil, errors.New("stream: the spec does not use Lambda's own windows")
+	}
+	var out []window.SeqRecord
+	for i := range msgs {
+		m := &msgs[i]
+		if !window.After(after, m.Seq) || m.Err != nil {
+			continue
+		}
+		o, err := p.native.Process(p.dec.Decode(m.Data))
+		if err != nil {
+			return nil, err
+		}
+		if o.Verdict == plan.Keep {
+			out = append(out, window.SeqRecord{Seq: m.Seq, Record: p.windowRecord(m, o.Full)})
+		}
+	}
+	return out, nil
+}
+
+// WindowOf translates the spec's window section for the window package
+// and finds its fields in the plan's full schema.
+func WindowOf(p *plan.Plan) (window.Spec, windowFields, error) {
+	w := p.Spec.Window
+	ws := window.Spec{Kind: window.Kind(w.Kind), Size: time.Duration(w.Size), Hop: time.Duration(w.Hop),
+		Every: w.Every, Lateness: time.Duration(w.Lateness), Late: window.LatePolicy(w.Late),
+		Fields: w.Aggregate, ByArrival: w.Time == spec.WindowArrivalTime}
+	if err := ws.Check(); err != nil {
+		return ws, windowFields{}, err
+	}
+	wf := windowFields{time: -1, names: w.Aggregate}
+	for _, g := range w.GroupBy {
+		wf.group = append(wf.group, p.Full.Index(g))
+	}
+	for _, a := range w.Aggregate {
+		i := p.Full.Index(a)
+		switch p.Full.Fields[i].Kind {
+		case record.Int, record.Float, record.Decimal:
+		default:
+			return ws, wf, fmt.Errorf("window: aggregate field %q is %s, not a number", a, p.Full.Fields[i].Kind)
+		}
+		wf.agg = append(wf.agg, i)
+		wf.scale = append(wf.scale, p.Full.Fields[i].Scale)
+	}
+	if w.TimeField != "" {
+		wf.time = p.Full.Index(w.TimeField)
+	}
+	return ws, wf, nil
+}
+
+// GroupKey renders a row's group key: the field's text for one field, a
+// JSON array of texts for several, "" for none. A null is "null".
+func (wf windowFields) GroupKey(row []record.Value, schema *record.Schema) string {
+	switch len(wf.group) {
+	case 0:
+		return ""
+	case 1:
+		return text(row[wf.group[0]], schema.Fields[wf.group[0]].Scale)
+	}
+	parts := make([]string, len(wf.group))
+	for i, g := range wf.group {
+		parts[i] = text(row[g], schema.Fields[g].Scale)
+	}
+	b, _ := json.Marshal(parts)
+	return string(b)
+}
+
+func text(v record.Value, scale int) string {
+	if v.IsNull() {
+		return "null"
+	}
+	return string(record.AppendText(nil, v, scale))
+}
+
+// number reads a numeric value as a float64.
+func number(v record.Value, scale int) (float64, bool) {
+	switch v.Kind {
+	case record.Int:
+		return float64(v.Int), true
+	case record.Float:
+		return v.Float, !math.IsNaN(v.Float)
+	case record.Decimal:
+		return float64(v.Int) / float64(record.Pow10[scale]), true
+	}
+	return 0, false
+}
+
+// Result is what one shard's batch came to.
+type Result struct {
+	Shard string
+	// New records were applied now; Skipped ones were at or below the
+	// checkpoint (a replay).
+	New, Skipped int
+	// Counts are this batch's: in = out + rejected + filtered.
+	Counts accounting.Counts
+	Late   int64
+	Closed []window.Cell
+	// Published are the output keys written (parts, rejects, late).
+	Published []string
+	// Checkpoint is the shard's last applied sequence number.
+	Checkpoint string
+	Attempts   int
+	// Deferred records were left for the next invocation: the deadline
+	// came near. They are after Checkpoint.
+	Deferred int
+}
+
+// Apply applies a shard's batch exactly once. msgs must all be of the
+// shard, in sequence order. On error nothing of the batch is published
+// unless it was committed, and the caller should report the batch's
+// records as failed so the source delivers them again.
+//
+// When the context's deadline comes near, it stops taking records (at a
+// Kinesis record's boundary, after at least one), commits what it took,
+// and reports the rest as Deferred: the caller returns them as failures,
+// and the next invocation resumes after the checkpoint.
+func (p *Pipeline) Apply(ctx context.Context, shard string, msgs []Message) (Result, error) {
+	res := Result{Shard: shard}
+	reserve := deadline.Reserve(ctx)
+	var published []string
+	c, err := window.Transact(ctx, p.cfg.Store, p.win, shard, p.cfg.Now(),
+		func(ctx context.Context, snap window.Snapshot, w *window.Windower) (window.Attempt, error) {
+			// Outputs of the last committed batch first: its invocation
+			// may have stopped before publishing them.
+			if err := p.publish(ctx, snap.Pending); err != nil {
+				return window.Attempt{}, err
+			}
+			res.New, res.Skipped = 0, 0
+			fresh := msgs
+			for len(fresh) > 0 && !window.After(snap.LastSeq, fresh[0].Seq) {
+				fresh = fresh[1:]
+				res.Skipped++
+			}
+			res.New = len(fresh)
+			a := window.Attempt{LastSeq: snap.LastSeq}
+			if len(fresh) == 0 {
+				return a, nil
+			}
+			b, err := p.stage(ctx, shard, fresh, w, reserve)
+			if err != nil {
+				return window.Attempt{}, err
+			}
+			res.Deferred = len(fresh) - b.taken
+			a.LastSeq, a.Pending, a.Counts, a.Late = fresh[b.taken-1].Seq, b.moves, b.counts, b.late
+			return a, nil
+		},
+		func(a window.Attempt) { p.discard(ctx, a.Pending) })
+	if err != nil {
+		return res, fmt.Errorf("stream %s: %w", shard, err)
+	}
+	res.Attempts, res.Checkpoint = c.Attempts, c.Snapshot.LastSeq
+	if !c.Saved {
+		return res, nil
+	}
+	res.Counts, res.Late, res.Closed = c.Attempt.Counts, c.Attempt.Late, c.Closed
+	if err := p.publish(ctx, c.Snapshot.Pending); err != nil {
+		// Committed: the next invocation on the shard publishes them.
+		return res, fmt.Errorf("stream %s: committed, publishing deferred: %w", shard, err)
+	}
+	for _, m := range c.Snapshot.Pending {
+		if m.To != "" {
+			published = append(published, m.To)
+		}
+	}
+	res.Published = published
+	return res, nil
+}
+
+type staged struct {
+	moves  []window.Move
+	counts accounting.Counts
+	late   int64
+	taken  int // records of fresh processed
+}
+
+// keyPart makes a shard name safe as one key segment.
+func keyPart(shard string) string {
+	return strings.NewReplacer("/", "-", ":", "-").Replace(shard)
+}
+
+// stage processes the fresh records and writes their outputs to staging.
+func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *window.Windower, reserve time.Duration) (staged, error) {
+	sp := p.cfg.Plan.Spec
+	first := fresh[0].Seq
+	sk := keyPart(shard)
+	nonce := ""
+	if p.cfg.Nonce != nil {
+		nonce = "-" + p.cfg.Nonce()
+	}
+	prefix := storage.Join(p.cfg.StagingPrefix, "stream", sp.Name, sk, first+nonce)
+	rows := batch.NewRowWriter(ctx, p.cfg.Staging, storage.Join(prefix, "out"), p.cfg.Plan)
+	rejects := batch.NewRejectWriter(ctx, p.cfg.Staging, storage.Join(prefix, "rejects.jsonl"))
+	var late *lateWriter
+	if p.late {
+		late = &lateWriter{ctx: ctx, b: p.cfg.Staging, key: storage.Join(prefix, "late.jsonl")}
+	}
+	abort := func(err error) (staged, error) {
+		rows.Abort()
+		rejects.Abort()
+		late.abort()
+		return staged{}, err
+	}
+	var out staged
+	for i := range fresh {
+		m := &fresh[i]
+		if i > 0 && m.Seq != fresh[i-1].Seq && (i&63 == 0 || i < 64) && deadline.Near(ctx, reserve) {
+			break // the rest waits for the next invocation
+		}
+		if err := ctx.Err(); err != nil && i&1023 == 1023 {
+			return abort(err)
+		}
+		out.taken = i + 1
+		var rec *codec.RawRecord
+		if m.Err != nil {
+			rec = &codec.RawRecord{Err: m.Err, Raw: m.Data, Index: 1}
+		} else {
+			rec = p.dec.Decode(m.Data)
+		}
+		o, err := p.proc.Process(rec)
+		if err != nil {
+			return abort(err)
+		}
+		switch o.Verdict {
+		case plan.Keep:
+			if err := rows.Write(o); err != nil {
+				return abort(err)
+			}
+			out.counts.AddOut()
+			if w != nil {
+				if w.Add(p.windowRecord(m, o.Full)) {
+					out.late++
+					if late != nil {
+						if err := late.write(shard, m); err != nil {
+							return abort(err)
+						}
+					}
+				}
+			}
+		case plan.Filtered:
+			out.counts.AddFiltered(o.FilterReason)
+		case plan.Reject:
+			out.counts.AddRejected(o.RuleKey())
+			rr := batch.RejectRecord{Source: sp.Name, Shard: shard, Seq: m.Seq, SubSeq: m.SubSeq, Record: int64(i + 1),
+				Field: o.Field, Rule: o.Rule, Reason: o.Reason, Raw: strings.ToValidUTF8(string(m.Data), "\uFFFD")}
+			if p.cfg.OnReject != nil {
+				p.cfg.OnReject(&rr)
+			}
+			if err := rejects.Write(&rr); err != nil {
+				return abort(err)
+			}
+		}
+	}
+	parts, err := rows.Close()
+	if err != nil {
+		return abort(err)
+	}
+	rp, err := rejects.Close()
+	if err != nil {
+		return abort(err)
+	}
+	lp, err := late.close()
+	if err != nil {
+		return abort(err)
+	}
+	base := "kinesis-" + sk + "-" + first
+	outPrefix := storage.Join(p.cfg.OutPrefix, sp.Name)
+	for _, part := range parts {
+		if p.kind == batch.SinkDynamoDB {
+			n, err := batch.UpsertPart(ctx, p.cfg.Staging, part.Key, p.cfg.Table)
+			if err != nil {
+				return abort(fmt.Errorf("upsert: %w", err))
+			}
+			if n != part.Records {
+				return abort(fmt.Errorf("upsert: %s held %d rows, not %d", part.Key, n, part.Records))
+			}
+			out.moves = append(out.moves, window.Move{From: part.Key})
+			continue
+		}
+		name := part.Key[strings.LastIndexByte(part.Key, '/')+1:]
+		out.moves = append(out.moves, window.Move{From: part.Key, To: storage.Join(outPrefix, part.Partition, base+"-"+name)})
+	}
+	if rp != nil {
+		rejects := p.cfg.RejectsPrefix
+		if rejects == "" {
+			rejects = storage.Join(outPrefix, batch.RejectsDir)
+		}
+		out.moves = append(out.moves, window.Move{From: rp.Key, To: storage.Join(rejects, base+".jsonl")})
+	}
+	if lp != "" {
+		out.moves = append(out.moves, window.Move{From: lp, To: storage.Join(outPrefix, LateDir, base+".jsonl")})
+	}
+	if out.counts.In != int64(out.taken) {
+		return abort(fmt.Errorf("stream: %d records in, counted %d", out.taken, out.counts.In))
+	}
+	return out, nil
+}
+
+// LateDir holds the side output of records too late for their windows.
+const LateDir = "late"
+
+// publish copies staged outputs to their final keys and removes the
+// staged copies. A move whose staged copy is gone was published already,
+// which the final key's presence confirms.
+func (p *Pipeline) publish(ctx context.Context, moves []window.Move) error {
+	for _, m := range moves {
+		if m.To != "" {
+			err := storage.CopyBetween(ctx, p.cfg.Out, m.To, p.cfg.Staging, m.From)
+			if errors.Is(err, storage.ErrNotFound) {
+				if _, aerr := p.cfg.Out.Attributes(ctx, m.To); aerr == nil {
+					continue
+				}
+				return fmt.Errorf("publish %s: the staged copy %s is gone and %s was never written", m.To, m.From, m.To)
+			}
+			if err != nil {
+				return fmt.Errorf("publish %s: %w", m.To, err)
+			}
+		}
+		if err := p.cfg.Staging.Delete(ctx, m.From); err != nil {
+			return fmt.Errorf("publish: remove %s: %w", m.From, err)
+		}
+	}
+	return nil
+}
+
+// discard removes the staged outputs of an attempt that lost a conflict.
+func (p *Pipeline) discard(ctx context.Context, moves []window.Move) {
+	for _, m := range moves {
+		_ = p.cfg.Staging.Delete(ctx, m.From)
+	}
+}
+
+// lateWriter writes the late side output: the source record with its
+// shard and sequence number, one JSON line each.
+type lateWriter struct {
+	ctx  context.Context
+	b    storage.Bucket
+	key  string
+	w    storage.Writer
+	line []byte
+}
+
+func (l *lateWriter) write(shard string, m *Message) error {
+	if l.w == nil {
+		w, err := l.b.NewWriter(l.ctx, l.key)
+		if err != nil {
+			return fmt.Errorf("late output: %w", err)
+		}
+		l.w = w
+	}
+	b := append(l.line[:0], `{"shard":`...)
+	b = codec.AppendJSONString(b, []byte(shard))
+	b = append(b, `,"sequence_number":`...)
+	b = codec.AppendJSONString(b, []byte(m.Seq))
+	if m.SubSeq > 0 {
+		b = fmt.Appendf(b, `,"sub_sequence_number":%d`, m.SubSeq)
+	}
+	b = append(b, `,"data":`...)
+	b = codec.AppendJSONString(b, m.Data)
+	b = append(b, "}\n"...)
+	l.line = b
+	_, err := l.w.Write(b)
+	return err
+}
+
+func (l *lateWriter) close() (string, error) {
+	if l == nil || l.w == nil {
+		return "", nil
+	}
+	if err := l.w.Close(); err != nil {
+		return "", fmt.Errorf("late output: %w", err)
+	}
+	return l.key, nil
+}
+
+func (l *lateWriter) abort() {
+	if l != nil && l.w != nil {
+		_ = l.w.Abort()
+	}
+}
