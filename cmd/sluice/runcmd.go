@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"log/slog"
 	"os"
@@ -168,7 +169,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if !*asJSON {
-			fmt.Fprintf(stdout, "windows:  %d written to %s\n", n, strings.TrimSuffix(*output, "/")+"/"+WindowsFile)
+			fmt.Fprintf(stdout, "windows:  %d written to %s\n", n, strings.TrimSuffix(*output, "/")+"/"+layout.WindowsName)
 		}
 	}
 	if runErr != nil {
@@ -285,9 +286,6 @@ func startProgressBar(w io.Writer, done *atomic.Int64, in storage.Bucket, key st
 	return func() { close(stop); <-finished }
 }
 
-// WindowsFile holds a file run's window aggregates, one JSON line each.
-const WindowsFile = "_windows.jsonl"
-
 func writeWindows(ctx context.Context, out storage.Bucket, cells []window.Cell) (int, error) {
 	var b bytes.Buffer
 	for _, c := range cells {
@@ -297,5 +295,5 @@ func writeWindows(ctx context.Context, out storage.Bucket, cells []window.Cell) 
 		}
 		b.Write(append(line, '\n'))
 	}
-	return len(cells), storage.WriteAll(ctx, out, WindowsFile, b.Bytes())
+	return len(cells), storage.WriteAll(ctx, out, layout.WindowsKey(""), b.Bytes())
 }

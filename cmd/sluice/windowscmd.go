@@ -94,7 +94,7 @@ type windowJSON struct {
 }
 
 // cellJSON is a window's aggregates as `sluice windows --json` and
-// _windows.jsonl write them. Count windows have no time bounds: their
+// the windows file write them. Count windows have no time bounds: their
 // start is the window's number.
 func cellJSON(c window.Cell) windowJSON {
 	wj := windowJSON{Start: time.UnixMilli(c.Window.Start).UTC(), End: time.UnixMilli(c.Window.End).UTC(), Key: c.Key, Count: c.Count, Fields: map[string]aggJSON{}}

@@ -1,5 +1,5 @@
 // Command load is the load Lambda: it commits a run's staged parts,
-// finalizes the run (manifest, _SUCCESS, metrics) and records failures.
+// finalizes the run (manifest, the success marker, metrics) and records failures.
 package main
 
 import (

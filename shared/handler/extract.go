@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"strings"
 	"time"
 
@@ -119,9 +120,6 @@ type Started struct {
 	Duplicates []string `json:"duplicates"`
 	Ignored    int      `json:"ignored"`
 }
-
-// StagingRoot is the prefix of every run's staging objects.
-const StagingRoot = "runs"
 
 // Extractor is the extract function.
 type Extractor struct {
@@ -310,7 +308,7 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 	job.Spec = loc
 	out := &Planned{
 		RunID: job.RunID, Pipeline: pipelineName(p.Spec.Name, loc), Source: ref,
-		StagingBucket: e.s.StagingBucket, JobKey: storage.Join(StagingRoot, job.RunID, "job.json"),
+		StagingBucket: e.s.StagingBucket, JobKey: layout.JobKey(layout.StagingRoot, job.RunID),
 		ChunkCount: len(job.Chunks), MaxConcurrency: e.s.MaxConcurrency,
 	}
 	if err := putJSON(ctx, staging, out.JobKey, job); err != nil {
@@ -324,7 +322,7 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 		out.Chunks = tasks
 	} else {
 		out.Distributed = true
-		out.ChunksKey = storage.Join(StagingRoot, job.RunID, "chunks.json")
+		out.ChunksKey = layout.ChunksKey(layout.StagingRoot, job.RunID)
 		if err := putJSON(ctx, staging, out.ChunksKey, tasks); err != nil {
 			return nil, err
 		}

@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"time"
 
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
-
-// QuarantineRoot is the output bucket prefix of rejected records, kept
-// apart from the tables so a lifecycle rule can expire them.
-const QuarantineRoot = "quarantine"
 
 // Actions of the load function.
 const (
@@ -53,7 +50,7 @@ type LoadOutput struct {
 }
 
 // Loader is the load function: it commits a run, finalizes it (manifest,
-// _SUCCESS, metrics) and records failed runs.
+// the success marker, metrics) and records failed runs.
 type Loader struct {
 	s     Settings
 	d     Deps
@@ -84,12 +81,14 @@ func (l *Loader) Handle(ctx context.Context, in LoadInput) (*LoadOutput, error) 
 	return nil, fmt.Errorf("load: unknown action %q (want load, finalize or fail)", in.Action)
 }
 
-func (l *Loader) outPrefix(pipeline string) string { return storage.Join(l.s.OutputPrefix, pipeline) }
+func (l *Loader) outPrefix(pipeline string) string {
+	return layout.PipelinePrefix(l.s.OutputPrefix, pipeline)
+}
 
 func (l *Loader) loadOptions(pipeline, runID string, started time.Time) batch.LoadOptions {
 	out := l.outPrefix(pipeline)
-	return batch.LoadOptions{StagingPrefix: StagingRoot, OutPrefix: out, ManifestPrefix: storage.Join(out, "_runs", runID),
-		RejectsPrefix: storage.Join(QuarantineRoot, pipeline), StartedAt: started}
+	return batch.LoadOptions{StagingPrefix: layout.StagingRoot, OutPrefix: out, ManifestPrefix: layout.RunManifestPrefix(out, runID),
+		RejectsPrefix: layout.QuarantinePrefix(pipeline), StartedAt: started}
 }
 
 // load reads the chunk results, re-transforms any chunk whose planned
@@ -110,7 +109,7 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	results := make([]*batch.ChunkResult, len(job.Chunks))
 	for i := range job.Chunks {
 		var r batch.ChunkResult
-		if err := getJSON(ctx, staging, ResultKey(job.RunID, i), &r); err != nil {
+		if err := getJSON(ctx, staging, layout.ResultKey(layout.StagingRoot, job.RunID, i), &r); err != nil {
 			return nil, fmt.Errorf("load: chunk %d: %w", i, err)
 		}
 		results[i] = &r
@@ -128,7 +127,7 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		c.Start = mis.Want
 		c.End = max(c.End, c.Start)
 		l.d.Log.InfoContext(ctx, "re-transforming misaligned chunk", "run_id", job.RunID, "chunk", c.Index, "start", c.Start)
-		r, err := batch.Transform(ctx, input, staging, p, &job, *c, batch.TransformOptions{StagingPrefix: StagingRoot})
+		r, err := batch.Transform(ctx, input, staging, p, &job, *c, batch.TransformOptions{StagingPrefix: layout.StagingRoot})
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +148,7 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := storage.Join(StagingRoot, job.RunID, "manifest.json")
+	key := layout.StagedManifestKey(layout.StagingRoot, job.RunID)
 	if err := putJSON(ctx, staging, key, m); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
@@ -157,7 +156,7 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	return outputOf(in.Run.Pipeline, key, m), nil
 }
 
-// finalize writes the manifest and _SUCCESS, records metrics and clears
+// finalize writes the manifest and the success marker, records metrics and clears
 // staging. It is safe to repeat.
 func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	staging, out, err := l.buckets(ctx)
@@ -181,7 +180,7 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 // settle records a finalized run's metrics and completes or releases its
 // claim. Both are idempotent, and a retried finalize whose first attempt
 // cleared staging (alreadyFinal) settles again: a metrics write that
-// failed after _SUCCESS is not lost.
+// failed after the success marker is not lost.
 // EMF counts are summed by CloudWatch, so a repeat writes no EMF line.
 func (l *Loader) settle(ctx context.Context, pipeline string, m *batch.Manifest, emf bool) (*LoadOutput, error) {
 	if err := l.record(ctx, pipeline, m, emf); err != nil {
@@ -205,7 +204,7 @@ func (l *Loader) settle(ctx context.Context, pipeline string, m *batch.Manifest,
 // manifest in the output says how the run ended, and it is settled again.
 func (l *Loader) alreadyFinal(ctx context.Context, out storage.Bucket, in LoadInput) (*LoadOutput, error) {
 	var m batch.Manifest
-	key := storage.Join(l.loadOptions(in.Run.Pipeline, in.Run.RunID, time.Time{}).ManifestPrefix, batch.ManifestName)
+	key := layout.ManifestKey(l.loadOptions(in.Run.Pipeline, in.Run.RunID, time.Time{}).ManifestPrefix)
 	if err := getJSON(ctx, out, key, &m); err != nil {
 		return nil, fmt.Errorf("finalize: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"strings"
 	"sync"
 	"time"
@@ -20,7 +21,6 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
-	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/spec"
@@ -211,8 +211,8 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 	if w := p.Spec.Window; w != nil {
 		keep = time.Duration(w.Keep)
 	}
-	cfg := stream.Config{Plan: p, Staging: staging, Out: out, StagingPrefix: StagingRoot, OutPrefix: e.s.OutputPrefix,
-		RejectsPrefix: storage.Join(QuarantineRoot, p.Spec.Name),
+	cfg := stream.Config{Plan: p, Staging: staging, Out: out, StagingPrefix: layout.StagingRoot, OutPrefix: e.s.OutputPrefix,
+		RejectsPrefix: layout.QuarantinePrefix(p.Spec.Name),
 		Store:         e.d.Windows(e.s.WindowTable, keep), Now: e.d.Now, Nonce: nonce, OnReject: rejectSampler(e.s, &e.d, p.Spec.Name)}
 	if codec.SinkFormat(p.Spec.Sink.Format) == batch.SinkDynamoDB {
 		if e.d.Tables == nil {

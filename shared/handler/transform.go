@@ -3,6 +3,7 @@ package handler
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"strings"
 	"sync"
 
@@ -33,11 +34,6 @@ func NewTransformer(s Settings, d Deps) *Transformer {
 	return &Transformer{s: s, d: d, jobs: map[string]*batch.Job{}}
 }
 
-// ResultKey is where a chunk's result is kept until Load reads it.
-func ResultKey(runID string, index int) string {
-	return storage.Join(StagingRoot, runID, "results", fmt.Sprintf("c%05d.json", index))
-}
-
 // Handle transforms one chunk: staged parts and rejects go under the run's
 // staging prefix with deterministic keys, so a retried task overwrites.
 func (t *Transformer) Handle(ctx context.Context, task ChunkTask) (*ChunkDone, error) {
@@ -60,11 +56,11 @@ func (t *Transformer) Handle(ctx context.Context, task ChunkTask) (*ChunkDone, e
 		return nil, err
 	}
 	res, err := batch.Transform(ctx, in, staging, p, job, batch.Chunk{Index: task.Index, Start: task.Start, End: task.End},
-		batch.TransformOptions{StagingPrefix: StagingRoot, OnReject: rejectSampler(t.s, &t.d, p.Spec.Name)})
+		batch.TransformOptions{StagingPrefix: layout.StagingRoot, OnReject: rejectSampler(t.s, &t.d, p.Spec.Name)})
 	if err != nil {
 		return nil, err
 	}
-	key := ResultKey(job.RunID, task.Index)
+	key := layout.ResultKey(layout.StagingRoot, job.RunID, task.Index)
 	if err := putJSON(ctx, staging, key, res); err != nil {
 		return nil, fmt.Errorf("transform: %w", err)
 	}
@@ -78,8 +74,8 @@ func (t *Transformer) job(ctx context.Context, staging storage.Bucket, key strin
 	if j, ok := t.jobs[key]; ok {
 		return j, nil
 	}
-	if !strings.HasPrefix(key, StagingRoot+"/") {
-		return nil, fmt.Errorf("transform: job key %q is outside %s/", key, StagingRoot)
+	if !strings.HasPrefix(key, layout.Dir(layout.StagingRoot)) {
+		return nil, fmt.Errorf("transform: job key %q is outside %s", key, layout.Dir(layout.StagingRoot))
 	}
 	var j batch.Job
 	if err := getJSON(ctx, staging, key, &j); err != nil {

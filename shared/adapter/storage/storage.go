@@ -7,9 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -108,15 +108,7 @@ func CheckKey(key string) error {
 }
 
 // Join joins key parts with slashes, skipping empty parts.
-func Join(parts ...string) string {
-	var keep []string
-	for _, p := range parts {
-		if p = strings.Trim(p, "/"); p != "" {
-			keep = append(keep, p)
-		}
-	}
-	return path.Join(keep...)
-}
+func Join(parts ...string) string { return layout.Join(parts...) }
 
 // Opener opens a bucket from a URL of its scheme.
 type Opener func(ctx context.Context, u *url.URL) (Bucket, error)

@@ -7,10 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
-	"path"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
@@ -26,13 +25,6 @@ const (
 	StatusFailed    = "failed"
 )
 
-// Names of the objects Load writes next to the data.
-const (
-	ManifestName = "_manifest.json"
-	SuccessName  = "_SUCCESS"
-	RejectsDir   = "rejects"
-)
-
 // StageStats describe one stage of a run.
 type StageStats struct {
 	DurationMS float64 `json:"duration_ms"`
@@ -40,7 +32,7 @@ type StageStats struct {
 	Bytes      int64   `json:"bytes"`
 }
 
-// Manifest is the summary Load writes as _manifest.json. Its top-level
+// Manifest is the summary Load writes next to the data. Its top-level
 // records_in, records_out, records_rejected and records_filtered always
 // satisfy in = out + rejected + filtered.
 type Manifest struct {
@@ -131,7 +123,7 @@ var ErrRejectRatio = errors.New("reject ratio over rejects.max_ratio")
 type LoadOptions struct {
 	StagingPrefix string
 	OutPrefix     string
-	// ManifestPrefix is where _manifest.json and _SUCCESS go (default
+	// ManifestPrefix is where the manifest and the success marker go (default
 	// OutPrefix).
 	ManifestPrefix string
 	// RejectsPrefix is where quarantined records go (default
@@ -157,14 +149,6 @@ func CheckAlignment(job *Job, results []*ChunkResult) error {
 		}
 	}
 	return nil
-}
-
-// FinalPartKey maps a staged part key to its published key. Final names
-// carry the run id and chunk, so reruns overwrite and runs of other
-// objects never collide.
-func FinalPartKey(outPrefix, runID string, chunk int, p Part) string {
-	name := strings.TrimPrefix(path.Base(p.Key), "part-")
-	return storage.Join(outPrefix, p.Partition, fmt.Sprintf("part-%s-c%05d-%s", runID[:8], chunk, name))
 }
 
 // Load commits a run and then finalizes it: Commit followed by Finalize.
@@ -196,7 +180,7 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job 
 		tstats.Records += r.Records
 		tstats.Bytes += r.BytesIn
 		if r.Rejects != nil {
-			key := storage.Join(opt.rejectsPrefix(), fmt.Sprintf("part-%s-c%05d.jsonl", job.RunID[:8], r.Index))
+			key := layout.RejectsKey(opt.rejectsPrefix(), job.RunID, r.Index)
 			if err := publishRejects(ctx, staging, out, r.Rejects.Key, key, lineBase, recBase); err != nil {
 				return nil, fmt.Errorf("load: %w", err)
 			}
@@ -246,7 +230,7 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job 
 		}
 		for _, r := range results {
 			for _, part := range r.Parts {
-				key := FinalPartKey(opt.OutPrefix, job.RunID, r.Index, part)
+				key := layout.PartKey(opt.OutPrefix, part.Partition, job.RunID, r.Index, part.Key)
 				if size, ok := have[key]; !ok || size != part.Bytes {
 					if deadline.Near(ctx, reserve) {
 						return nil, &deadline.StoppedError{What: "load: publish parts of run " + job.RunID, Done: done, Of: total}
@@ -283,14 +267,14 @@ func publishedSizes(ctx context.Context, out storage.Bucket, prefix string) (map
 	return have, nil
 }
 
-// Finalize writes _manifest.json and, for a successful run, _SUCCESS
+// Finalize writes the manifest and, for a successful run, the success marker
 // last, then removes the run's staging objects. It returns an error for a
 // run whose manifest says it failed.
 func Finalize(ctx context.Context, staging, out storage.Bucket, m *Manifest, opt LoadOptions) error {
 	if err := WriteManifest(ctx, out, opt.manifestPrefix(), m); err != nil {
 		return err
 	}
-	if err := deletePrefix(ctx, staging, storage.Join(opt.StagingPrefix, m.RunID)+"/"); err != nil {
+	if err := deletePrefix(ctx, staging, layout.Dir(layout.RunPrefix(opt.StagingPrefix, m.RunID))); err != nil {
 		return fmt.Errorf("load: clear staging: %w", err)
 	}
 	if m.Status == StatusFailed {
@@ -303,7 +287,7 @@ func (o LoadOptions) rejectsPrefix() string {
 	if o.RejectsPrefix != "" {
 		return o.RejectsPrefix
 	}
-	return storage.Join(o.OutPrefix, RejectsDir)
+	return layout.LocalRejects(o.OutPrefix)
 }
 
 func (o LoadOptions) manifestPrefix() string {
@@ -342,8 +326,8 @@ func newManifest(job *Job, opt LoadOptions) *Manifest {
 	return m
 }
 
-// WriteManifest writes _manifest.json and then, for a successful run,
-// _SUCCESS; for a failed run it removes any _SUCCESS.
+// WriteManifest writes the manifest and then, for a successful run,
+// the success marker; for a failed run it removes any success marker.
 func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m *Manifest) error {
 	if m.StartedAt.IsZero() {
 		m.StartedAt = time.Now().UTC()
@@ -354,13 +338,13 @@ func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m 
 	if err != nil {
 		return fmt.Errorf("load: encode manifest: %w", err)
 	}
-	successKey := storage.Join(outPrefix, SuccessName)
+	successKey := layout.SuccessKey(outPrefix)
 	if m.Status != StatusSucceeded {
 		if err := out.Delete(ctx, successKey); err != nil {
 			return fmt.Errorf("load: remove %s: %w", successKey, err)
 		}
 	}
-	if err := storage.WriteAll(ctx, out, storage.Join(outPrefix, ManifestName), append(data, '\n')); err != nil {
+	if err := storage.WriteAll(ctx, out, layout.ManifestKey(outPrefix), append(data, '\n')); err != nil {
 		return fmt.Errorf("load: write manifest: %w", err)
 	}
 	if m.Status == StatusSucceeded {
@@ -398,17 +382,12 @@ func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID strin
 	for _, p := range m.Rejects {
 		keep[p.Key] = true
 	}
-	prefix := outPrefix
-	if prefix != "" {
-		prefix += "/"
-	}
-	objs, err := out.List(ctx, prefix)
+	objs, err := out.List(ctx, layout.Dir(outPrefix))
 	if err != nil {
 		return err
 	}
-	tag := "part-" + runID[:8] + "-"
 	for _, o := range objs {
-		if strings.HasPrefix(path.Base(o.Key), tag) && !keep[o.Key] {
+		if layout.IsRunPart(o.Key, runID) && !keep[o.Key] {
 			if err := out.Delete(ctx, o.Key); err != nil {
 				return err
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -19,7 +20,7 @@ type RunOptions struct {
 	Key       string
 	Output    storage.Bucket
 	OutPrefix string
-	// Staging defaults to Output; StagingPrefix defaults to "_staging".
+	// Staging defaults to Output; StagingPrefix defaults to layout.LocalStaging.
 	Staging       storage.Bucket
 	StagingPrefix string
 	// Parallel is the number of chunks transformed at once (default 1).
@@ -39,7 +40,7 @@ type RunOptions struct {
 }
 
 // Run drives extract, transform and load in-process, through the same
-// stage functions the Lambdas call. It always leaves a _manifest.json in
+// stage functions the Lambdas call. It always leaves a manifest in
 // the output; the returned error is non-nil when the run failed.
 func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*Manifest, error) {
 	started := time.Now().UTC()
@@ -47,7 +48,7 @@ func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*Manifest, error) {
 		opt.Staging = opt.Output
 	}
 	if opt.StagingPrefix == "" {
-		opt.StagingPrefix = storage.Join(opt.OutPrefix, "_staging")
+		opt.StagingPrefix = layout.LocalStagingPrefix(opt.OutPrefix)
 	}
 	if opt.Parallel < 1 {
 		opt.Parallel = 1

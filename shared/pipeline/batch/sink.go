@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"slices"
 	"strings"
@@ -213,7 +214,7 @@ func (ps *partSet) start(partition string) (*partWriter, error) {
 	}
 	seq := ps.seq[partition]
 	ps.seq[partition] = seq + 1
-	key := storage.Join(ps.prefix, partition, fmt.Sprintf("part-%05d%s", seq, ps.ext))
+	key := layout.StagedPartKey(ps.prefix, partition, seq, ps.ext)
 	w, err := ps.b.NewWriter(ps.ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, err)

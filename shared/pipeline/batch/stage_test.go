@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"os"
 	"path"
@@ -132,7 +133,7 @@ func TestOrdersExample(t *testing.T) {
 	if d := byLine[21]; d.Rule != "decode" || d.Reason != "wrong number of columns: want 9, got 7" {
 		t.Errorf("reject at line 21 = %+v", d)
 	}
-	for _, name := range []string{batch.ManifestName, batch.SuccessName} {
+	for _, name := range []string{layout.ManifestName, layout.SuccessName} {
 		if _, err := out.Attributes(ctx, name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -266,7 +267,7 @@ func TestRejectPolicyFail(t *testing.T) {
 
 func assertNoSuccess(t *testing.T, out storage.Bucket) {
 	t.Helper()
-	if _, err := out.Attributes(ctx, batch.SuccessName); !errors.Is(err, storage.ErrNotFound) {
+	if _, err := out.Attributes(ctx, layout.SuccessName); !errors.Is(err, storage.ErrNotFound) {
 		t.Errorf("_SUCCESS exists after a failed run: %v", err)
 	}
 	objs, _ := out.List(ctx, "")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"sync/atomic"
 	"time"
@@ -55,18 +56,13 @@ func (e *RejectError) Error() string {
 	return fmt.Sprintf("record %d (chunk line %d) rejected by %s: %s (rejects.policy is fail)", e.Record, e.Line, e.Rule, e.Reason)
 }
 
-// ChunkPrefix is the staging prefix of one chunk of a run.
-func ChunkPrefix(stagingPrefix, runID string, chunk int) string {
-	return storage.Join(stagingPrefix, runID, fmt.Sprintf("c%05d", chunk))
-}
-
 // Transform decodes one chunk of the source, applies the plan, and writes
 // kept rows to staged part files and rejects to a staged quarantine file.
 // Staged keys are deterministic; anything left by an earlier attempt at the
 // same chunk is removed first, so a retry never duplicates.
 func Transform(ctx context.Context, in, staging storage.Bucket, p *plan.Plan, job *Job, chunk Chunk, opt TransformOptions) (*ChunkResult, error) {
 	began := time.Now()
-	prefix := ChunkPrefix(opt.StagingPrefix, job.RunID, chunk.Index)
+	prefix := layout.ChunkPrefix(opt.StagingPrefix, job.RunID, chunk.Index)
 	if err := deletePrefix(ctx, staging, prefix+"/"); err != nil {
 		return nil, fmt.Errorf("transform: clear %s: %w", prefix, err)
 	}
@@ -98,7 +94,7 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *plan.Plan, jo
 
 	res := &ChunkResult{Index: chunk.Index, Start: chunk.Start}
 	parts := newPartSet(ctx, staging, prefix, p.Spec, &p.Out)
-	rejects := newRejectWriter(ctx, staging, storage.Join(prefix, "rejects.jsonl"), job.Source.Key, chunk.Index)
+	rejects := newRejectWriter(ctx, staging, layout.StagedRejectsKey(prefix), job.Source.Key, chunk.Index)
 	rejects.onReject = opt.OnReject
 	fail := func(err error) (*ChunkResult, error) {
 		parts.abort()
@@ -219,7 +215,7 @@ func deletePrefix(ctx context.Context, b storage.Bucket, prefix string) error {
 	return nil
 }
 
-// RejectRecord is one quarantined record as written to rejects/.
+// RejectRecord is one quarantined record as written to the rejects folder.
 type RejectRecord struct {
 	Source string `json:"source"`
 	// Shard and Seq place a stream record: its shard and sequence number

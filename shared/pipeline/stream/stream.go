@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"math"
 	"strings"
 	"time"
@@ -335,26 +336,20 @@ type staged struct {
 	taken  int // records of fresh processed
 }
 
-// keyPart makes a shard name safe as one key segment.
-func keyPart(shard string) string {
-	return strings.NewReplacer("/", "-", ":", "-").Replace(shard)
-}
-
 // stage processes the fresh records and writes their outputs to staging.
 func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *window.Windower, reserve time.Duration) (staged, error) {
 	sp := p.cfg.Plan.Spec
 	first := fresh[0].Seq
-	sk := keyPart(shard)
 	nonce := ""
 	if p.cfg.Nonce != nil {
-		nonce = "-" + p.cfg.Nonce()
+		nonce = p.cfg.Nonce()
 	}
-	prefix := storage.Join(p.cfg.StagingPrefix, "stream", sp.Name, sk, first+nonce)
-	rows := batch.NewRowWriter(ctx, p.cfg.Staging, storage.Join(prefix, "out"), p.cfg.Plan)
-	rejects := batch.NewRejectWriter(ctx, p.cfg.Staging, storage.Join(prefix, "rejects.jsonl"))
+	prefix := layout.StreamBatchPrefix(p.cfg.StagingPrefix, sp.Name, shard, first, nonce)
+	rows := batch.NewRowWriter(ctx, p.cfg.Staging, layout.StreamRowsPrefix(prefix), p.cfg.Plan)
+	rejects := batch.NewRejectWriter(ctx, p.cfg.Staging, layout.StagedRejectsKey(prefix))
 	var late *lateWriter
 	if p.late {
-		late = &lateWriter{ctx: ctx, b: p.cfg.Staging, key: storage.Join(prefix, "late.jsonl")}
+		late = &lateWriter{ctx: ctx, b: p.cfg.Staging, key: layout.StagedLateKey(prefix)}
 	}
 	abort := func(err error) (staged, error) {
 		rows.Abort()
@@ -424,8 +419,7 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 	if err != nil {
 		return abort(err)
 	}
-	base := "kinesis-" + sk + "-" + first
-	outPrefix := storage.Join(p.cfg.OutPrefix, sp.Name)
+	outPrefix := layout.PipelinePrefix(p.cfg.OutPrefix, sp.Name)
 	for _, part := range parts {
 		if p.kind == batch.SinkDynamoDB {
 			n, err := batch.UpsertPart(ctx, p.cfg.Staging, part.Key, p.cfg.Table)
@@ -438,27 +432,23 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 			out.moves = append(out.moves, window.Move{From: part.Key})
 			continue
 		}
-		name := part.Key[strings.LastIndexByte(part.Key, '/')+1:]
-		out.moves = append(out.moves, window.Move{From: part.Key, To: storage.Join(outPrefix, part.Partition, base+"-"+name)})
+		out.moves = append(out.moves, window.Move{From: part.Key, To: layout.StreamPartKey(outPrefix, part.Partition, shard, first, part.Key)})
 	}
 	if rp != nil {
 		rejects := p.cfg.RejectsPrefix
 		if rejects == "" {
-			rejects = storage.Join(outPrefix, batch.RejectsDir)
+			rejects = layout.LocalRejects(outPrefix)
 		}
-		out.moves = append(out.moves, window.Move{From: rp.Key, To: storage.Join(rejects, base+".jsonl")})
+		out.moves = append(out.moves, window.Move{From: rp.Key, To: layout.StreamRejectsKey(rejects, shard, first)})
 	}
 	if lp != "" {
-		out.moves = append(out.moves, window.Move{From: lp, To: storage.Join(outPrefix, LateDir, base+".jsonl")})
+		out.moves = append(out.moves, window.Move{From: lp, To: layout.LateKey(outPrefix, shard, first)})
 	}
 	if out.counts.In != int64(out.taken) {
 		return abort(fmt.Errorf("stream: %d records in, counted %d", out.taken, out.counts.In))
 	}
 	return out, nil
 }
-
-// LateDir holds the side output of records too late for their windows.
-const LateDir = "late"
 
 // publish copies staged outputs to their final keys and removes the
 // staged copies. A move whose staged copy is gone was published already,

@@ -1,0 +1,218 @@
+// Package layout is the one home of every object key sluice writes or
+// reads. Writers and readers build keys only through it, and a golden test
+// pins the layout, so renaming a key is one edit here.
+//
+// The batch path (one run of one source object). <staging> is the staging
+// bucket's "runs" root on AWS, or <out>/_staging for sluice run:
+//
+//	<staging>/<run>/job.json                     the planned job (Extract)
+//	<staging>/<run>/chunks.json                  the chunk list of a distributed run
+//	<staging>/<run>/results/c<chunk>.json        a chunk's result (Transform)
+//	<staging>/<run>/manifest.json                the committed run's manifest (Load)
+//	<staging>/<run>/c<chunk>/<partition>/part-<seq><ext>
+//	                                             a chunk's staged rows
+//	<staging>/<run>/c<chunk>/rejects.jsonl       a chunk's staged rejects
+//
+// The batch path's output. <out> is <OutputPrefix>/<pipeline> on AWS, or the
+// --output folder; <rejects> is quarantine/<pipeline> on AWS, or
+// <out>/rejects; <manifests> is <out>/_runs/<run> on AWS, or <out>:
+//
+//	<out>/<partition>/part-<run8>-c<chunk>-<seq><ext>
+//	                                             published rows; reruns of the
+//	                                             same run id overwrite them
+//	<rejects>/part-<run8>-c<chunk>.jsonl         quarantined records
+//	<manifests>/_manifest.json                   counts, parts, timings
+//	<manifests>/_SUCCESS                         written last, on success only
+//	<out>/_windows.jsonl                         a window spec's windows (sluice run)
+//
+// The stream path (one shard's batch, named by its first sequence number):
+//
+//	<staging>/stream/<pipeline>/<shard>/<first>[-<nonce>]/out/<partition>/part-<seq><ext>
+//	<staging>/stream/<pipeline>/<shard>/<first>[-<nonce>]/rejects.jsonl
+//	<staging>/stream/<pipeline>/<shard>/<first>[-<nonce>]/late.jsonl
+//	<out>/<partition>/kinesis-<shard>-<first>-part-<seq><ext>
+//	<rejects>/kinesis-<shard>-<first>.jsonl
+//	<out>/late/kinesis-<shard>-<first>.jsonl     records too late for their window
+//
+// <chunk> and <seq> are five digits, <run8> the run id's first eight
+// characters, and <shard> the shard id with '/' and ':' replaced by '-'.
+package layout
+
+import (
+	"fmt"
+	"path"
+	"strings"
+)
+
+// The fixed names of the layout.
+const (
+	// StagingRoot is the staging bucket's prefix for runs on AWS.
+	StagingRoot = "runs"
+	// LocalStaging is the staging folder inside a sluice run's output.
+	LocalStaging = "_staging"
+	// Quarantine is the output bucket's prefix for rejects on AWS, kept
+	// apart from the tables so a lifecycle rule can expire them.
+	Quarantine = "quarantine"
+	// RejectsDir is the rejects folder inside a sluice run's output.
+	RejectsDir = "rejects"
+	// RunsDir holds each run's manifest inside a pipeline's output on AWS.
+	RunsDir = "_runs"
+	// ManifestName is a run's manifest.
+	ManifestName = "_manifest.json"
+	// SuccessName marks a successful run; it is written last.
+	SuccessName = "_SUCCESS"
+	// LateDir holds the stream's records too late for their windows.
+	LateDir = "late"
+	// WindowsName is the windows file sluice run writes for a window spec.
+	WindowsName = "_windows.jsonl"
+
+	partPrefix    = "part-"
+	streamPrefix  = "kinesis-"
+	stagedRejects = "rejects.jsonl"
+	stagedLate    = "late.jsonl"
+	jsonl         = ".jsonl"
+)
+
+// Join joins key segments with '/', dropping empty segments and the
+// slashes around each.
+func Join(parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p = strings.Trim(p, "/"); p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return path.Join(keep...)
+}
+
+// Dir is a key prefix that lists as a folder: prefix + "/", or "" for the
+// root.
+func Dir(prefix string) string {
+	if prefix = strings.Trim(prefix, "/"); prefix == "" {
+		return ""
+	}
+	return prefix + "/"
+}
+
+// run8 is the short run id that published names carry.
+func run8(runID string) string {
+	if len(runID) > 8 {
+		return runID[:8]
+	}
+	return runID
+}
+
+// PipelinePrefix is a pipeline's output on AWS: <OutputPrefix>/<pipeline>.
+func PipelinePrefix(outputPrefix, pipeline string) string { return Join(outputPrefix, pipeline) }
+
+// LocalStagingPrefix is sluice run's staging prefix inside its output.
+func LocalStagingPrefix(out string) string { return Join(out, LocalStaging) }
+
+// RunPrefix is where everything staged for one run lives.
+func RunPrefix(staging, runID string) string { return Join(staging, runID) }
+
+// JobKey is a run's planned job.
+func JobKey(staging, runID string) string { return Join(staging, runID, "job.json") }
+
+// ChunksKey is a distributed run's chunk list.
+func ChunksKey(staging, runID string) string { return Join(staging, runID, "chunks.json") }
+
+// StagedManifestKey is a committed run's manifest, kept in staging until
+// the run is finalized.
+func StagedManifestKey(staging, runID string) string { return Join(staging, runID, "manifest.json") }
+
+// ResultKey is where a chunk's result is kept until Load reads it.
+func ResultKey(staging, runID string, chunk int) string {
+	return Join(staging, runID, "results", fmt.Sprintf("c%05d.json", chunk))
+}
+
+// ChunkPrefix is the staging prefix of one chunk of a run.
+func ChunkPrefix(staging, runID string, chunk int) string {
+	return Join(staging, runID, fmt.Sprintf("c%05d", chunk))
+}
+
+// StagedPartKey is the seq-th staged part of a partition under prefix.
+func StagedPartKey(prefix, partition string, seq int, ext string) string {
+	return Join(prefix, partition, fmt.Sprintf("%s%05d%s", partPrefix, seq, ext))
+}
+
+// StagedRejectsKey is the staged rejects of a chunk or stream batch.
+func StagedRejectsKey(prefix string) string { return Join(prefix, stagedRejects) }
+
+// StagedLateKey is the staged late records of a stream batch.
+func StagedLateKey(prefix string) string { return Join(prefix, stagedLate) }
+
+// PartKey maps a staged part key to its published key. Published names
+// carry the run id and chunk, so reruns overwrite and runs of other objects
+// never collide.
+func PartKey(out, partition, runID string, chunk int, stagedKey string) string {
+	seq := strings.TrimPrefix(path.Base(stagedKey), partPrefix)
+	return Join(out, partition, fmt.Sprintf("%s%s-c%05d-%s", partPrefix, run8(runID), chunk, seq))
+}
+
+// IsRunPart reports whether key is a part one of runID's runs published.
+func IsRunPart(key, runID string) bool {
+	return strings.HasPrefix(path.Base(key), partPrefix+run8(runID)+"-")
+}
+
+// IsPart reports whether key names a published or staged batch part.
+func IsPart(key string) bool { return strings.HasPrefix(path.Base(key), partPrefix) }
+
+// RejectsKey is the published rejects of one chunk of a run.
+func RejectsKey(rejects, runID string, chunk int) string {
+	return Join(rejects, fmt.Sprintf("%s%s-c%05d%s", partPrefix, run8(runID), chunk, jsonl))
+}
+
+// LocalRejects is sluice run's rejects folder inside its output.
+func LocalRejects(out string) string { return Join(out, RejectsDir) }
+
+// QuarantinePrefix is a pipeline's rejects on AWS.
+func QuarantinePrefix(pipeline string) string { return Join(Quarantine, pipeline) }
+
+// RunManifestPrefix is where a run's manifest and _SUCCESS go on AWS.
+func RunManifestPrefix(out, runID string) string { return Join(out, RunsDir, runID) }
+
+// ManifestKey is the manifest under a manifest prefix.
+func ManifestKey(prefix string) string { return Join(prefix, ManifestName) }
+
+// SuccessKey is the success marker under a manifest prefix.
+func SuccessKey(prefix string) string { return Join(prefix, SuccessName) }
+
+// WindowsKey is the windows file of a sluice run's output.
+func WindowsKey(out string) string { return Join(out, WindowsName) }
+
+// ShardKey is a shard id made safe for a key segment.
+func ShardKey(shard string) string {
+	return strings.NewReplacer("/", "-", ":", "-").Replace(shard)
+}
+
+// StreamBatchPrefix is the staging prefix of one stream batch. The nonce,
+// when not empty, keeps concurrent attempts at the same batch apart.
+func StreamBatchPrefix(staging, pipeline, shard, first, nonce string) string {
+	name := first
+	if nonce != "" {
+		name += "-" + nonce
+	}
+	return Join(staging, "stream", pipeline, ShardKey(shard), name)
+}
+
+// StreamRowsPrefix is where a stream batch stages its rows.
+func StreamRowsPrefix(batchPrefix string) string { return Join(batchPrefix, "out") }
+
+// streamBase names a stream batch's published objects.
+func streamBase(shard, first string) string { return streamPrefix + ShardKey(shard) + "-" + first }
+
+// StreamPartKey is the published key of a stream batch's staged part.
+func StreamPartKey(out, partition, shard, first, stagedKey string) string {
+	return Join(out, partition, streamBase(shard, first)+"-"+path.Base(stagedKey))
+}
+
+// StreamRejectsKey is the published rejects of a stream batch.
+func StreamRejectsKey(rejects, shard, first string) string {
+	return Join(rejects, streamBase(shard, first)+jsonl)
+}
+
+// LateKey is the published late records of a stream batch.
+func LateKey(out, shard, first string) string {
+	return Join(out, LateDir, streamBase(shard, first)+jsonl)
+}

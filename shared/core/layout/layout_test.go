@@ -1,0 +1,81 @@
+package layout_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
+)
+
+// TestGolden pins every key sluice writes or reads: changing one is a
+// change of the on-storage contract and must show up here.
+func TestGolden(t *testing.T) {
+	const run = "0123456789abcdef"
+	const shard = "clicks/shardId-000000000001"
+	out := layout.PipelinePrefix("tables", "orders")
+	for _, tc := range []struct{ got, want string }{
+		{layout.Join("", "/a/", "", "b/c", "/"), "a/b/c"},
+		{layout.Dir(""), ""},
+		{layout.Dir("/a/b/"), "a/b/"},
+		{out, "tables/orders"},
+		{layout.LocalStagingPrefix("out"), "out/_staging"},
+		{layout.LocalStagingPrefix(""), "_staging"},
+		{layout.RunPrefix(layout.StagingRoot, run), "runs/0123456789abcdef"},
+		{layout.JobKey(layout.StagingRoot, run), "runs/0123456789abcdef/job.json"},
+		{layout.ChunksKey(layout.StagingRoot, run), "runs/0123456789abcdef/chunks.json"},
+		{layout.StagedManifestKey(layout.StagingRoot, run), "runs/0123456789abcdef/manifest.json"},
+		{layout.ResultKey(layout.StagingRoot, run, 7), "runs/0123456789abcdef/results/c00007.json"},
+		{layout.ChunkPrefix(layout.StagingRoot, run, 7), "runs/0123456789abcdef/c00007"},
+		{layout.StagedPartKey("runs/r/c00007", "dt=2026-11-01", 3, ".jsonl"), "runs/r/c00007/dt=2026-11-01/part-00003.jsonl"},
+		{layout.StagedPartKey("runs/r/c00007", "", 0, ".parquet"), "runs/r/c00007/part-00000.parquet"},
+		{layout.StagedRejectsKey("runs/r/c00007"), "runs/r/c00007/rejects.jsonl"},
+		{layout.StagedLateKey("p"), "p/late.jsonl"},
+		{layout.PartKey(out, "dt=2026-11-01", run, 7, "runs/r/c00007/dt=2026-11-01/part-00003.jsonl"), "tables/orders/dt=2026-11-01/part-01234567-c00007-00003.jsonl"},
+		{layout.PartKey("", "", run, 0, "x/part-00000.csv.gz"), "part-01234567-c00000-00000.csv.gz"},
+		{layout.RejectsKey(layout.QuarantinePrefix("orders"), run, 2), "quarantine/orders/part-01234567-c00002.jsonl"},
+		{layout.RejectsKey(layout.LocalRejects(""), run, 0), "rejects/part-01234567-c00000.jsonl"},
+		{layout.RunManifestPrefix(out, run), "tables/orders/_runs/0123456789abcdef"},
+		{layout.ManifestKey(layout.RunManifestPrefix(out, run)), "tables/orders/_runs/0123456789abcdef/_manifest.json"},
+		{layout.SuccessKey(layout.RunManifestPrefix(out, run)), "tables/orders/_runs/0123456789abcdef/_SUCCESS"},
+		{layout.ManifestKey(""), "_manifest.json"},
+		{layout.SuccessKey(""), "_SUCCESS"},
+		{layout.WindowsKey(""), "_windows.jsonl"},
+		{layout.ShardKey("a/b:c"), "a-b-c"},
+		{layout.StreamBatchPrefix(layout.StagingRoot, "clicks", shard, "4957", ""), "runs/stream/clicks/clicks-shardId-000000000001/4957"},
+		{layout.StreamBatchPrefix(layout.StagingRoot, "clicks", shard, "4957", "n1"), "runs/stream/clicks/clicks-shardId-000000000001/4957-n1"},
+		{layout.StreamRowsPrefix("p"), "p/out"},
+		{layout.StreamPartKey("tables/clicks", "hour=10", shard, "4957", "p/out/hour=10/part-00000.jsonl"), "tables/clicks/hour=10/kinesis-clicks-shardId-000000000001-4957-part-00000.jsonl"},
+		{layout.StreamRejectsKey("quarantine/clicks", shard, "4957"), "quarantine/clicks/kinesis-clicks-shardId-000000000001-4957.jsonl"},
+		{layout.LateKey("tables/clicks", shard, "4957"), "tables/clicks/late/kinesis-clicks-shardId-000000000001-4957.jsonl"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+}
+
+func TestPartMatching(t *testing.T) {
+	const run = "0123456789abcdef"
+	key := layout.PartKey("o", "dt=1", run, 1, "part-00000.jsonl")
+	for _, tc := range []struct {
+		key       string
+		run, part bool
+	}{
+		{key, true, true},
+		{layout.PartKey("o", "", "fedcba9876543210", 1, "part-00000.jsonl"), false, true},
+		{layout.ManifestKey("o"), false, false},
+		{"o/part-01234567x.jsonl", false, true},
+	} {
+		if got := layout.IsRunPart(tc.key, run); got != tc.run {
+			t.Errorf("IsRunPart(%q) = %v", tc.key, got)
+		}
+		if got := layout.IsPart(tc.key); got != tc.part {
+			t.Errorf("IsPart(%q) = %v", tc.key, got)
+		}
+	}
+}
+
+func ExamplePartKey() {
+	fmt.Println(layout.PartKey("tables/orders", "dt=2026-11-01", "9f86d081884c7d65", 0, "runs/9f86d081884c7d65/c00000/dt=2026-11-01/part-00000.parquet"))
+	// Output: tables/orders/dt=2026-11-01/part-9f86d081-c00000-00000.parquet
+}
