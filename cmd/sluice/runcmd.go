@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"log/slog"
 	"os"
@@ -17,6 +16,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	sinkout "github.com/sluice-etl/sluice/shared/pipeline/output"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -93,7 +95,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opt.Input, opt.Key, opt.Output = in, key, out
-	if pl.Spec.Sink.Format == string(batch.SinkDynamoDB) {
+	if pl.Spec.Sink.Format == string(sinkout.SinkDynamoDB) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			fmt.Fprintf(stderr, "sluice run: AWS configuration for the dynamodb sink: %v\n", err)
@@ -211,7 +213,7 @@ func mustAbs(p string) string {
 	return a
 }
 
-func printSummary(w io.Writer, m *batch.Manifest, output string) {
+func printSummary(w io.Writer, m *sinkout.Manifest, output string) {
 	fmt.Fprintf(w, "run %s %s in %.0f ms\n", m.RunID, m.Status, m.DurationMS)
 	fmt.Fprintf(w, "  source    %s (%s, %s, %d bytes, %d chunks)\n", m.Source.Key, m.Format, m.Compression, m.BytesIn, m.Chunks)
 	fmt.Fprintf(w, "  in        %d\n  out       %d\n  rejected  %d\n  filtered  %d\n", m.In, m.Out, m.Rejected, m.Filtered)

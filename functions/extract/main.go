@@ -8,6 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -20,7 +22,6 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
 	"github.com/sluice-etl/sluice/shared/adapter/windowstate/dynamostate"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 func main() {
@@ -41,7 +42,7 @@ func main() {
 		Open:       handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
 		Starter:    sfnc,
 		Executions: sfnc,
-		Tables: func(table string, key []string) batch.TableWriter {
+		Tables: func(table string, key []string) output.TableWriter {
 			return dynamosink.New(ddb, table, key)
 		},
 		Windows: func(table string, keep time.Duration) handler.WindowStore {

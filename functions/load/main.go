@@ -6,6 +6,8 @@ import (
 	"context"
 	"os"
 
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -17,7 +19,6 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/sink/dynamosink"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 func main() {
@@ -36,7 +37,7 @@ func main() {
 	deps := handler.Deps{
 		Open:    handler.S3Opener(s3.NewFromConfig(cfg, s3blob.LocalEndpointOptions)),
 		Metrics: dynamometrics.New(ddb, settings.MetricsTable),
-		Tables: func(table string, key []string) batch.TableWriter {
+		Tables: func(table string, key []string) output.TableWriter {
 			return dynamosink.New(ddb, table, key)
 		},
 		EMF: os.Stdout,

@@ -16,13 +16,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+
 	"github.com/sluice-etl/sluice/examples"
 	"github.com/sluice-etl/sluice/shared/adapter/claims"
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/spec"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // Environment variables the functions read. EnvByFunction says which
@@ -160,7 +161,7 @@ type Deps struct {
 	// load completes or releases).
 	Claims claims.Store
 	// Tables gives the load function a writer for a dynamodb sink.
-	Tables func(table string, key []string) batch.TableWriter
+	Tables func(table string, key []string) output.TableWriter
 	// Windows opens the window-state table (extract, for streams); keep
 	// is how long closed-window results live (0: the store's default).
 	Windows func(table string, keep time.Duration) WindowStore
@@ -263,11 +264,11 @@ func (c *planCache) load(ctx context.Context, open Opener, loc string) (*plan.Pl
 
 // rejectSampler logs a share of quarantined records with their contents,
 // when debug sampling is on; nil otherwise.
-func rejectSampler(s Settings, d *Deps, pipeline string) func(*batch.RejectRecord) {
+func rejectSampler(s Settings, d *Deps, pipeline string) func(*output.RejectRecord) {
 	if s.DebugSample <= 0 {
 		return nil
 	}
-	return func(rr *batch.RejectRecord) {
+	return func(rr *output.RejectRecord) {
 		if rand.Float64() >= s.DebugSample {
 			return
 		}

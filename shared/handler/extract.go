@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"strings"
 	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -24,7 +26,6 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 var update = flag.Bool("update", false, "rewrite the events/sfn-*-input.json fixtures that carry a run id")
@@ -374,7 +375,7 @@ func TestDistributedWhenManyChunks(t *testing.T) {
 	if err := invoke(t, ld.Handle, payload, &out); err != nil {
 		t.Fatal(err)
 	}
-	if out.In != 400 || out.Out != 400 || out.Status != batch.StatusSucceeded {
+	if out.In != 400 || out.Out != 400 || out.Status != output.StatusSucceeded {
 		t.Fatalf("load = %+v", out)
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
@@ -138,7 +140,7 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		started = started.Add(-results[0].Duration)
 	}
 	opt := l.loadOptions(in.Run.Pipeline, job.RunID, started)
-	if p.Spec.Sink.Format == string(batch.SinkDynamoDB) {
+	if p.Spec.Sink.Format == string(output.SinkDynamoDB) {
 		if l.d.Tables == nil {
 			return nil, fmt.Errorf("load: spec %s writes to DynamoDB but this function has no table client", job.Spec)
 		}
@@ -163,7 +165,7 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 	if err != nil {
 		return nil, err
 	}
-	var m batch.Manifest
+	var m output.Manifest
 	if err := getJSON(ctx, staging, in.ManifestKey, &m); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return l.alreadyFinal(ctx, out, in)
@@ -171,7 +173,7 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
 	opt := l.loadOptions(in.Run.Pipeline, m.RunID, m.StartedAt)
-	if err := batch.Finalize(ctx, staging, out, &m, opt); err != nil && m.Status != batch.StatusFailed {
+	if err := batch.Finalize(ctx, staging, out, &m, opt); err != nil && m.Status != output.StatusFailed {
 		return nil, err
 	}
 	return l.settle(ctx, in.Run.Pipeline, &m, true)
@@ -182,13 +184,13 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 // cleared staging (alreadyFinal) settles again: a metrics write that
 // failed after the success marker is not lost.
 // EMF counts are summed by CloudWatch, so a repeat writes no EMF line.
-func (l *Loader) settle(ctx context.Context, pipeline string, m *batch.Manifest, emf bool) (*LoadOutput, error) {
+func (l *Loader) settle(ctx context.Context, pipeline string, m *output.Manifest, emf bool) (*LoadOutput, error) {
 	if err := l.record(ctx, pipeline, m, emf); err != nil {
 		return nil, err
 	}
 	if l.d.Claims != nil {
 		var err error
-		if m.Status == batch.StatusSucceeded {
+		if m.Status == output.StatusSucceeded {
 			err = l.d.Claims.Complete(ctx, m.RunID, ClaimKeep)
 		} else {
 			err = l.d.Claims.Release(ctx, m.RunID)
@@ -203,7 +205,7 @@ func (l *Loader) settle(ctx context.Context, pipeline string, m *batch.Manifest,
 // alreadyFinal answers a repeated finalize whose staging is gone: the
 // manifest in the output says how the run ended, and it is settled again.
 func (l *Loader) alreadyFinal(ctx context.Context, out storage.Bucket, in LoadInput) (*LoadOutput, error) {
-	var m batch.Manifest
+	var m output.Manifest
 	key := layout.ManifestKey(l.loadOptions(in.Run.Pipeline, in.Run.RunID, time.Time{}).ManifestPrefix)
 	if err := getJSON(ctx, out, key, &m); err != nil {
 		return nil, fmt.Errorf("finalize: %w", err)
@@ -220,11 +222,11 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	if in.Run.Source.Key == "" && len(in.Input) > 0 {
 		in.Run = recoverRun(in.Input)
 	}
-	m := &batch.Manifest{
-		ManifestVersion: 1, RunID: in.Run.RunID, Status: batch.StatusFailed, Error: reason,
-		Source:    batch.Source{Bucket: "s3://" + in.Run.Source.Bucket, Key: in.Run.Source.Key, ETag: in.Run.Source.ETag},
-		StartedAt: l.d.Now().UTC(), FinishedAt: l.d.Now().UTC(), Stages: map[string]batch.StageStats{},
-		Parts: []batch.Part{}, Rejects: []batch.Part{},
+	m := &output.Manifest{
+		ManifestVersion: 1, RunID: in.Run.RunID, Status: output.StatusFailed, Error: reason,
+		Source:    output.Source{Bucket: "s3://" + in.Run.Source.Bucket, Key: in.Run.Source.Key, ETag: in.Run.Source.ETag},
+		StartedAt: l.d.Now().UTC(), FinishedAt: l.d.Now().UTC(), Stages: map[string]output.StageStats{},
+		Parts: []output.Part{}, Rejects: []output.Part{},
 	}
 	if m.RunID == "" {
 		m.RunID = ExecutionName(in.Run.Source)
@@ -257,7 +259,7 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 	return outputOf(pipeline, "", m), nil
 }
 
-func (l *Loader) record(ctx context.Context, pipeline string, m *batch.Manifest, emf bool) error {
+func (l *Loader) record(ctx context.Context, pipeline string, m *output.Manifest, emf bool) error {
 	r := metrics.FromManifest(pipeline, m)
 	if l.d.EMF != nil && emf {
 		if err := metrics.WriteEMF(l.d.EMF, r); err != nil {
@@ -284,7 +286,7 @@ func (l *Loader) buckets(ctx context.Context) (storage.Bucket, storage.Bucket, e
 	return staging, out, nil
 }
 
-func outputOf(pipeline, key string, m *batch.Manifest) *LoadOutput {
+func outputOf(pipeline, key string, m *output.Manifest) *LoadOutput {
 	return &LoadOutput{RunID: m.RunID, Pipeline: pipeline, Status: m.Status, ManifestKey: key,
 		In: m.In, Out: m.Out, Rejected: m.Rejected, Filtered: m.Filtered, Error: m.Error}
 }

@@ -8,10 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,7 +27,6 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/core/window"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
@@ -214,7 +215,7 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 	cfg := stream.Config{Plan: p, Staging: staging, Out: out, StagingPrefix: layout.StagingRoot, OutPrefix: e.s.OutputPrefix,
 		RejectsPrefix: layout.QuarantinePrefix(p.Spec.Name),
 		Store:         e.d.Windows(e.s.WindowTable, keep), Now: e.d.Now, Nonce: nonce, OnReject: rejectSampler(e.s, &e.d, p.Spec.Name)}
-	if codec.SinkFormat(p.Spec.Sink.Format) == batch.SinkDynamoDB {
+	if codec.SinkFormat(p.Spec.Sink.Format) == output.SinkDynamoDB {
 		if e.d.Tables == nil {
 			return nil, errors.New("extract: the spec's sink is dynamodb but no table writer is configured")
 		}
@@ -390,13 +391,13 @@ func (e *Extractor) streamMetrics(pipeline, scope string, began time.Time, r str
 	if e.d.EMF == nil {
 		return
 	}
-	run := metrics.Run{RunID: scope + "/" + r.Checkpoint, Pipeline: pipeline, Source: "kinesis:" + scope, Status: batch.StatusSucceeded,
+	run := metrics.Run{RunID: scope + "/" + r.Checkpoint, Pipeline: pipeline, Source: "kinesis:" + scope, Status: output.StatusSucceeded,
 		In: r.Counts.In, Out: r.Counts.Out, Rejected: r.Counts.Rejected, Filtered: r.Counts.Filtered,
 		ByRule: r.Counts.RejectedByRule, ByReason: r.Counts.FilteredByReason, Parts: len(r.Published),
 		StartedAt: began, FinishedAt: e.d.Now()}
 	run.DurationMS = float64(run.FinishedAt.Sub(began)) / 1e6
 	if err != nil {
-		run.Status, run.Error = batch.StatusFailed, err.Error()
+		run.Status, run.Error = output.StatusFailed, err.Error()
 	}
 	if werr := metrics.WriteEMF(e.d.EMF, run); werr != nil {
 		e.d.Log.Warn("emf", "err", werr)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/kinesis-aggregation/go/v2/records"
@@ -25,7 +27,6 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/handler"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 const (
@@ -142,7 +143,7 @@ func TestKinesisFixture(t *testing.T) {
 	if c.In != 9 || c.Out != 6 || c.Rejected != 2 || c.Filtered != 1 || c.RejectedByRule["page.regex"] != 1 || c.RejectedByRule["decode"] != 1 || snap.State.LateCount != 1 {
 		t.Fatalf("counts = %+v late %d", c, snap.State.LateCount)
 	}
-	rej, err := batch.ReadRejects(ctx, out, "quarantine/clicks/kinesis-sluice-clicks-shardId-000000000000-"+snap.LastSeq[:len(snap.LastSeq)-3]+"101.jsonl")
+	rej, err := output.ReadRejects(ctx, out, "quarantine/clicks/kinesis-sluice-clicks-shardId-000000000000-"+snap.LastSeq[:len(snap.LastSeq)-3]+"101.jsonl")
 	if err != nil || len(rej) != 2 || rej[0].Shard != shard0 || rej[0].Seq != fmt.Sprintf("4963%052d", 104) || rej[1].Rule != "decode" {
 		t.Fatalf("rejects = %+v, %v", rej, err)
 	}
@@ -193,7 +194,7 @@ func TestKinesisCorruptAggregateIsQuarantined(t *testing.T) {
 		t.Fatalf("counts = %+v", snap.Counts)
 	}
 	objs, _ := e.bucket("sluice-output-bucket").List(ctx, "quarantine/clicks/")
-	rej, _ := batch.ReadRejects(ctx, e.bucket("sluice-output-bucket"), objs[0].Key)
+	rej, _ := output.ReadRejects(ctx, e.bucket("sluice-output-bucket"), objs[0].Key)
 	if len(rej) != 1 || !strings.Contains(rej[0].Reason, "KPL aggregate") {
 		t.Fatalf("rejects = %+v", rej)
 	}

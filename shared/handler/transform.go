@@ -3,9 +3,10 @@ package handler
 import (
 	"context"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"strings"
 	"sync"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/plan"

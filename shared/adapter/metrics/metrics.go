@@ -10,7 +10,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
 // Run is one pipeline run as kept in the metrics table.
@@ -42,7 +42,7 @@ type Run struct {
 const Retention = 90 * 24 * time.Hour
 
 // FromManifest builds the run record of a manifest.
-func FromManifest(pipeline string, m *batch.Manifest) Run {
+func FromManifest(pipeline string, m *output.Manifest) Run {
 	r := Run{
 		RunID: m.RunID, Pipeline: pipeline, Source: m.Source.Bucket + "/" + m.Source.Key,
 		Status: m.Status, Error: m.Error,
@@ -94,7 +94,7 @@ func WriteEMF(w io.Writer, r Run) error {
 		"Pipeline": r.Pipeline, "Status": r.Status, "RunId": r.RunID,
 		"RecordsIn": r.In, "RecordsOut": r.Out, "RecordsRejected": r.Rejected, "RecordsFiltered": r.Filtered,
 		"BytesIn": r.BytesIn, "BytesOut": r.BytesOut, "DurationMs": r.DurationMS,
-		"RunFailed": boolInt(r.Status != batch.StatusSucceeded),
+		"RunFailed": boolInt(r.Status != output.StatusSucceeded),
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {

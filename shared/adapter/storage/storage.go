@@ -7,13 +7,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 	"unicode"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
 )
 
 // Errors shared by every backend.

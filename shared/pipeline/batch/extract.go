@@ -19,15 +19,8 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
-
-// Source names one input object.
-type Source struct {
-	Bucket string `json:"bucket"`
-	Key    string `json:"key"`
-	Size   int64  `json:"size"`
-	ETag   string `json:"etag"`
-}
 
 // Chunk is a byte range of the source that holds whole records: every
 // record that starts in [Start, End).
@@ -43,7 +36,7 @@ type Job struct {
 	RunID       string            `json:"run_id"`
 	Spec        string            `json:"spec"`
 	SpecHash    string            `json:"spec_hash"`
-	Source      Source            `json:"source"`
+	Source      output.Source     `json:"source"`
 	Format      codec.Format      `json:"format"`
 	Compression codec.Compression `json:"compression"`
 	Header      []string          `json:"header,omitempty"`
@@ -79,7 +72,7 @@ func Extract(ctx context.Context, in storage.Bucket, key string, p *plan.Plan, o
 	job := &Job{
 		Spec:      sp.File(),
 		SpecHash:  SpecHash(sp),
-		Source:    Source{Bucket: in.String(), Key: key, Size: attrs.Size, ETag: attrs.ETag},
+		Source:    output.Source{Bucket: in.String(), Key: key, Size: attrs.Size, ETag: attrs.ETag},
 		MaxRecord: int(sp.Source.MaxRecordBytes),
 		Limits:    limitsOf(sp),
 	}
@@ -108,7 +101,7 @@ func Extract(ctx context.Context, in storage.Bucket, key string, p *plan.Plan, o
 		}
 	}
 	if job.Format == codec.FormatCSV {
-		o := CSVOptionsOf(sp, job.MaxRecord)
+		o := plan.CSVOptions(sp, job.MaxRecord)
 		job.CSV = &o
 		if err := readHeader(ctx, in, key, p, job); err != nil {
 			return nil, err
@@ -139,7 +132,7 @@ func SpecHash(sp *spec.Spec) string {
 // repeated event for the same object gives the same run and the same keys.
 // It uses the bucket's name, not its URL scheme, so the same object gives
 // the same run id on S3 and on the in-memory backend.
-func RunID(src Source, specHash string) string {
+func RunID(src output.Source, specHash string) string {
 	bucket := src.Bucket
 	if _, name, ok := strings.Cut(bucket, "://"); ok {
 		bucket = name
@@ -157,15 +150,6 @@ func limitsOf(sp *spec.Spec) codec.Limits {
 		l.MaxRatio = spec.DefaultMaxCompressionRatio
 	}
 	return l
-}
-
-// CSVOptionsOf maps a spec's CSV options onto the decoder's.
-func CSVOptionsOf(sp *spec.Spec, maxRecord int) codec.CSVOptions {
-	c := sp.Source.CSV
-	d, _ := spec.CharOption(c.Delimiter)
-	q, _ := spec.CharOption(c.Quote)
-	cm, _ := spec.CharOption(c.Comment)
-	return codec.CSVOptions{Delimiter: d, Quote: q, Comment: cm, Header: c.HasHeader(), Columns: c.Columns, KeepBOM: c.BOM == "keep", MaxRecordBytes: maxRecord}
 }
 
 func readHead(ctx context.Context, b storage.Bucket, key string, off, n int64) ([]byte, error) {

@@ -2,107 +2,20 @@ package batch
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
-	"io"
-	"strconv"
 	"time"
 
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
-	"github.com/sluice-etl/sluice/shared/core/accounting"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 )
-
-// Run statuses.
-const (
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
-)
-
-// StageStats describe one stage of a run.
-type StageStats struct {
-	DurationMS float64 `json:"duration_ms"`
-	Records    int64   `json:"records"`
-	Bytes      int64   `json:"bytes"`
-}
-
-// Manifest is the summary Load writes next to the data. Its top-level
-// records_in, records_out, records_rejected and records_filtered always
-// satisfy in = out + rejected + filtered.
-type Manifest struct {
-	ManifestVersion int    `json:"manifest_version"`
-	RunID           string `json:"run_id"`
-	Status          string `json:"status"`
-	Error           string `json:"error,omitempty"`
-	Spec            string `json:"spec"`
-	SpecHash        string `json:"spec_hash"`
-	Source          Source `json:"source"`
-	Format          string `json:"format"`
-	Compression     string `json:"compression"`
-	accounting.Counts
-	RejectRatio float64               `json:"reject_ratio"`
-	BytesIn     int64                 `json:"bytes_in"`
-	BytesOut    int64                 `json:"bytes_out"`
-	Chunks      int                   `json:"chunks"`
-	Stages      map[string]StageStats `json:"stages"`
-	Parts       []Part                `json:"parts"`
-	Rejects     []Part                `json:"rejects"`
-	StartedAt   time.Time             `json:"started_at"`
-	FinishedAt  time.Time             `json:"finished_at"`
-	DurationMS  float64               `json:"duration_ms"`
-}
-
-// TableWriter upserts rows into the sink table. Upserting the same rows
-// again must leave the table as it was.
-type TableWriter interface {
-	Upsert(ctx context.Context, rows []map[string]any) error
-}
-
-// upsertBatch is how many rows Commit hands a TableWriter at once.
-const upsertBatch = 500
-
-// UpsertPart streams a staged JSON Lines part into t and returns the rows.
-func UpsertPart(ctx context.Context, staging storage.Bucket, key string, t TableWriter) (int64, error) {
-	r, err := storage.NewReader(ctx, staging, key)
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", key, err)
-	}
-	defer r.Close()
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	var rows []map[string]any
-	var n int64
-	for {
-		var row map[string]any
-		err := dec.Decode(&row)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return n, fmt.Errorf("decode %s: %w", key, err)
-		}
-		rows = append(rows, row)
-		n++
-		if len(rows) == upsertBatch {
-			if err := t.Upsert(ctx, rows); err != nil {
-				return n, err
-			}
-			rows = rows[:0]
-		}
-	}
-	if len(rows) > 0 {
-		if err := t.Upsert(ctx, rows); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
-}
 
 // MisalignedError says a chunk did not start where the previous chunk's
 // last record ended (a quoted line break crossed the planned boundary).
@@ -130,9 +43,9 @@ type LoadOptions struct {
 	// OutPrefix/rejects).
 	RejectsPrefix string
 	// Table receives the rows when the spec's sink is dynamodb.
-	Table     TableWriter
+	Table     output.TableWriter
 	StartedAt time.Time
-	Stages    map[string]StageStats
+	Stages    map[string]output.StageStats
 }
 
 // CheckAlignment verifies that each chunk began where the one before ended.
@@ -152,7 +65,7 @@ func CheckAlignment(job *Job, results []*ChunkResult) error {
 }
 
 // Load commits a run and then finalizes it: Commit followed by Finalize.
-func Load(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*Manifest, error) {
+func Load(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*output.Manifest, error) {
 	m, err := Commit(ctx, staging, out, p, job, results, opt)
 	if err != nil {
 		return nil, err
@@ -166,14 +79,14 @@ func Load(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *J
 // that this attempt did not produce. The manifest it returns is not yet
 // written; a run whose rejects exceed rejects.max_ratio comes back with
 // status failed and no data published.
-func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*Manifest, error) {
+func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*output.Manifest, error) {
 	began := time.Now()
 	if err := CheckAlignment(job, results); err != nil {
 		return nil, err
 	}
 	m := newManifest(job, opt)
 	var lineBase, recBase int64
-	var tstats StageStats
+	var tstats output.StageStats
 	for _, r := range results {
 		m.Counts.Merge(r.Counts)
 		tstats.DurationMS += float64(r.Duration) / 1e6
@@ -184,7 +97,7 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job 
 			if err := publishRejects(ctx, staging, out, r.Rejects.Key, key, lineBase, recBase); err != nil {
 				return nil, fmt.Errorf("load: %w", err)
 			}
-			m.Rejects = append(m.Rejects, Part{Key: key, Records: r.Rejects.Records, Bytes: r.Rejects.Bytes})
+			m.Rejects = append(m.Rejects, output.Part{Key: key, Records: r.Rejects.Records, Bytes: r.Rejects.Bytes})
 		}
 		lineBase += r.Lines
 		recBase += r.Records
@@ -197,26 +110,26 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job 
 	}
 	m.RejectRatio = m.Counts.RejectRatio()
 	if mr := p.Spec.Rejects.MaxRatio; mr > 0 && m.RejectRatio > mr {
-		m.Status = StatusFailed
+		m.Status = output.StatusFailed
 		m.Error = fmt.Sprintf("%v: %d of %d records rejected (%.4f > %.4f)", ErrRejectRatio, m.Rejected, m.In, m.RejectRatio, mr)
 	}
-	if m.Status == StatusSucceeded && codec.SinkFormat(p.Spec.Sink.Format) == SinkDynamoDB {
+	if m.Status == output.StatusSucceeded && codec.SinkFormat(p.Spec.Sink.Format) == output.SinkDynamoDB {
 		if opt.Table == nil {
 			return nil, errors.New("load: the spec's sink is dynamodb but no table writer is configured")
 		}
 		for _, r := range results {
 			for _, part := range r.Parts {
-				n, err := UpsertPart(ctx, staging, part.Key, opt.Table)
+				n, err := output.UpsertPart(ctx, staging, part.Key, opt.Table)
 				if err != nil {
 					return nil, fmt.Errorf("load: %w", err)
 				}
 				if n != part.Records {
 					return nil, fmt.Errorf("load: %s held %d rows, the chunk wrote %d", part.Key, n, part.Records)
 				}
-				m.Parts = append(m.Parts, Part{Key: "dynamodb:" + p.Spec.Sink.Table, Partition: part.Partition, Records: part.Records})
+				m.Parts = append(m.Parts, output.Part{Key: "dynamodb:" + p.Spec.Sink.Table, Partition: part.Partition, Records: part.Records})
 			}
 		}
-	} else if m.Status == StatusSucceeded {
+	} else if m.Status == output.StatusSucceeded {
 		// A retried load resumes: parts an earlier attempt published (same
 		// key, same size) are not copied again.
 		have, err := publishedSizes(ctx, out, opt.OutPrefix)
@@ -240,7 +153,7 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job 
 					}
 				}
 				done++
-				m.Parts = append(m.Parts, Part{Key: key, Partition: part.Partition, Records: part.Records, Bytes: part.Bytes})
+				m.Parts = append(m.Parts, output.Part{Key: key, Partition: part.Partition, Records: part.Records, Bytes: part.Bytes})
 				m.BytesOut += part.Bytes
 			}
 		}
@@ -250,7 +163,7 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job 
 			return nil, fmt.Errorf("load: %w", err)
 		}
 	}
-	m.Stages["load"] = StageStats{DurationMS: float64(time.Since(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
+	m.Stages["load"] = output.StageStats{DurationMS: float64(time.Since(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
 	return m, nil
 }
 
@@ -270,14 +183,14 @@ func publishedSizes(ctx context.Context, out storage.Bucket, prefix string) (map
 // Finalize writes the manifest and, for a successful run, the success marker
 // last, then removes the run's staging objects. It returns an error for a
 // run whose manifest says it failed.
-func Finalize(ctx context.Context, staging, out storage.Bucket, m *Manifest, opt LoadOptions) error {
+func Finalize(ctx context.Context, staging, out storage.Bucket, m *output.Manifest, opt LoadOptions) error {
 	if err := WriteManifest(ctx, out, opt.manifestPrefix(), m); err != nil {
 		return err
 	}
 	if err := deletePrefix(ctx, staging, layout.Dir(layout.RunPrefix(opt.StagingPrefix, m.RunID))); err != nil {
 		return fmt.Errorf("load: clear staging: %w", err)
 	}
-	if m.Status == StatusFailed {
+	if m.Status == output.StatusFailed {
 		return errors.New(m.Error)
 	}
 	return nil
@@ -297,11 +210,11 @@ func (o LoadOptions) manifestPrefix() string {
 	return o.OutPrefix
 }
 
-func newManifest(job *Job, opt LoadOptions) *Manifest {
-	m := &Manifest{
+func newManifest(job *Job, opt LoadOptions) *output.Manifest {
+	m := &output.Manifest{
 		ManifestVersion: 1,
 		RunID:           job.RunID,
-		Status:          StatusSucceeded,
+		Status:          output.StatusSucceeded,
 		Spec:            job.Spec,
 		SpecHash:        job.SpecHash,
 		Source:          job.Source,
@@ -309,9 +222,9 @@ func newManifest(job *Job, opt LoadOptions) *Manifest {
 		Compression:     string(job.Compression),
 		BytesIn:         job.Source.Size,
 		Chunks:          len(job.Chunks),
-		Stages:          map[string]StageStats{},
-		Parts:           []Part{},
-		Rejects:         []Part{},
+		Stages:          map[string]output.StageStats{},
+		Parts:           []output.Part{},
+		Rejects:         []output.Part{},
 		StartedAt:       opt.StartedAt,
 	}
 	for k, v := range opt.Stages {
@@ -328,7 +241,7 @@ func newManifest(job *Job, opt LoadOptions) *Manifest {
 
 // WriteManifest writes the manifest and then, for a successful run,
 // the success marker; for a failed run it removes any success marker.
-func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m *Manifest) error {
+func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m *output.Manifest) error {
 	if m.StartedAt.IsZero() {
 		m.StartedAt = time.Now().UTC()
 	}
@@ -339,7 +252,7 @@ func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m 
 		return fmt.Errorf("load: encode manifest: %w", err)
 	}
 	successKey := layout.SuccessKey(outPrefix)
-	if m.Status != StatusSucceeded {
+	if m.Status != output.StatusSucceeded {
 		if err := out.Delete(ctx, successKey); err != nil {
 			return fmt.Errorf("load: remove %s: %w", successKey, err)
 		}
@@ -347,7 +260,7 @@ func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m 
 	if err := storage.WriteAll(ctx, out, layout.ManifestKey(outPrefix), append(data, '\n')); err != nil {
 		return fmt.Errorf("load: write manifest: %w", err)
 	}
-	if m.Status == StatusSucceeded {
+	if m.Status == output.StatusSucceeded {
 		if err := storage.WriteAll(ctx, out, successKey, nil); err != nil {
 			return fmt.Errorf("load: write %s: %w", successKey, err)
 		}
@@ -356,9 +269,9 @@ func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m 
 }
 
 // FailManifest records a run that failed before Load could commit it.
-func FailManifest(ctx context.Context, out storage.Bucket, job *Job, results []*ChunkResult, runErr error, opt LoadOptions) (*Manifest, error) {
+func FailManifest(ctx context.Context, out storage.Bucket, job *Job, results []*ChunkResult, runErr error, opt LoadOptions) (*output.Manifest, error) {
 	m := newManifest(job, opt)
-	m.Status = StatusFailed
+	m.Status = output.StatusFailed
 	m.Error = runErr.Error()
 	for _, r := range results {
 		if r != nil {
@@ -374,7 +287,7 @@ func FailManifest(ctx context.Context, out storage.Bucket, job *Job, results []*
 
 // removeStale deletes published objects of this run id that m does not
 // list (left by an earlier attempt with other chunking or a failed run).
-func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID string, m *Manifest) error {
+func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID string, m *output.Manifest) error {
 	keep := map[string]bool{}
 	for _, p := range m.Parts {
 		keep[p.Key] = true
@@ -413,11 +326,11 @@ func publishRejects(ctx context.Context, staging, out storage.Bucket, src, dst s
 		return fmt.Errorf("create %s: %w", dst, err)
 	}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4*maxRawInReject+(64<<10))
+	sc.Buffer(make([]byte, 64<<10), 4*output.MaxRawInReject+(64<<10))
 	var line []byte
 	for sc.Scan() {
 		var err error
-		line, err = rebaseReject(line[:0], sc.Bytes(), lineBase, recBase)
+		line, err = output.RebaseReject(line[:0], sc.Bytes(), lineBase, recBase)
 		if err != nil {
 			_ = w.Abort()
 			return fmt.Errorf("read %s: %w", src, err)
@@ -432,83 +345,4 @@ func publishRejects(ctx context.Context, staging, out storage.Bucket, src, dst s
 		return fmt.Errorf("read %s: %w", src, err)
 	}
 	return w.Close()
-}
-
-// rebaseReject appends a staged reject line with its line and record
-// numbers made absolute. Staged lines come from appendReject, so the first
-// `,"line":` and `,"record":` are those fields: a quote inside a JSON
-// string is always escaped, so the pattern cannot occur in one.
-func rebaseReject(dst, src []byte, lineBase, recBase int64) ([]byte, error) {
-	for _, f := range []struct {
-		name string
-		base int64
-	}{{`,"line":`, lineBase}, {`,"record":`, recBase}} {
-		i := bytes.Index(src, []byte(f.name))
-		if i < 0 {
-			return nil, fmt.Errorf("reject line without %s", f.name)
-		}
-		j := i + len(f.name)
-		k := j
-		for k < len(src) && src[k] >= '0' && src[k] <= '9' {
-			k++
-		}
-		n, err := strconv.ParseInt(string(src[j:k]), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("reject line: bad %s", f.name)
-		}
-		if n > 0 || f.name == `,"record":` {
-			n += f.base
-		}
-		dst = append(dst, src[:j]...)
-		dst = strconv.AppendInt(dst, n, 10)
-		src = src[k:]
-	}
-	dst = append(dst, src...)
-	return append(dst, '\n'), nil
-}
-
-func appendReject(b []byte, rr *RejectRecord) []byte {
-	b = append(b, `{"source":`...)
-	b = codec.AppendJSONString(b, []byte(rr.Source))
-	if rr.Shard != "" {
-		b = append(b, `,"shard":`...)
-		b = codec.AppendJSONString(b, []byte(rr.Shard))
-		b = append(b, `,"sequence_number":`...)
-		b = codec.AppendJSONString(b, []byte(rr.Seq))
-		if rr.SubSeq > 0 {
-			b = fmt.Appendf(b, `,"sub_sequence_number":%d`, rr.SubSeq)
-		}
-	}
-	b = fmt.Appendf(b, `,"chunk":%d,"line":%d,"record":%d,"offset":%d`, rr.Chunk, rr.Line, rr.Record, rr.Offset)
-	if rr.Field != "" {
-		b = append(b, `,"field":`...)
-		b = codec.AppendJSONString(b, []byte(rr.Field))
-	}
-	b = append(b, `,"rule":`...)
-	b = codec.AppendJSONString(b, []byte(rr.Rule))
-	b = append(b, `,"reason":`...)
-	b = codec.AppendJSONString(b, []byte(rr.Reason))
-	b = append(b, `,"raw":`...)
-	b = codec.AppendJSONString(b, []byte(rr.Raw))
-	return append(b, "}\n"...)
-}
-
-// ReadRejects reads a published rejects file (used by tests and tools).
-func ReadRejects(ctx context.Context, b storage.Bucket, key string) ([]RejectRecord, error) {
-	data, err := storage.ReadAll(ctx, b, key)
-	if err != nil {
-		return nil, err
-	}
-	var out []RejectRecord
-	for _, l := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		if len(l) == 0 {
-			continue
-		}
-		var rr RejectRecord
-		if err := json.Unmarshal(l, &rr); err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
-		}
-		out = append(out, rr)
-	}
-	return out, nil
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/plan"
@@ -32,7 +34,7 @@ type RunOptions struct {
 	// Log receives one line per stage; record contents are never logged.
 	Log *slog.Logger
 	// Table receives the rows when the spec's sink is dynamodb.
-	Table TableWriter
+	Table output.TableWriter
 	// Fold, if set, gives each chunk's transform a callback for its kept
 	// records; a chunk transformed again gets a fresh one, which replaces
 	// the first.
@@ -42,7 +44,7 @@ type RunOptions struct {
 // Run drives extract, transform and load in-process, through the same
 // stage functions the Lambdas call. It always leaves a manifest in
 // the output; the returned error is non-nil when the run failed.
-func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*Manifest, error) {
+func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*output.Manifest, error) {
 	started := time.Now().UTC()
 	if opt.Staging == nil {
 		opt.Staging = opt.Output
@@ -74,9 +76,9 @@ func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*Manifest, error) {
 	}
 	job, err := Extract(ctx, opt.Input, opt.Key, p, eo)
 	lo := LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: started, Table: opt.Table,
-		Stages: map[string]StageStats{"extract": {DurationMS: float64(time.Since(t0)) / 1e6, Bytes: attrs.Size}}}
+		Stages: map[string]output.StageStats{"extract": {DurationMS: float64(time.Since(t0)) / 1e6, Bytes: attrs.Size}}}
 	if err != nil {
-		src := Source{Bucket: opt.Input.String(), Key: opt.Key, Size: attrs.Size, ETag: attrs.ETag}
+		src := output.Source{Bucket: opt.Input.String(), Key: opt.Key, Size: attrs.Size, ETag: attrs.ETag}
 		job = &Job{Spec: p.Spec.File(), SpecHash: SpecHash(p.Spec), Source: src, RunID: RunID(src, SpecHash(p.Spec))}
 		log.Error("extract failed", "run_id", job.RunID, "err", err)
 		return FailManifest(context.WithoutCancel(ctx), opt.Output, job, nil, err, lo)
@@ -92,7 +94,7 @@ func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*Manifest, error) {
 		log.Error("transform failed", "run_id", job.RunID, "err", err)
 		return FailManifest(context.WithoutCancel(ctx), opt.Output, job, results, err, lo)
 	}
-	var ts StageStats
+	var ts output.StageStats
 	for _, r := range results {
 		ts.Records += r.Records
 		ts.Bytes += r.BytesIn

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"os"
 	"path"
 	"strings"
 	"testing"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
@@ -44,7 +46,7 @@ func put(t testing.TB, b storage.Bucket, key string, data []byte) {
 }
 
 // outputRows returns the rows of every published part, in key order.
-func outputRows(t testing.TB, b storage.Bucket, m *batch.Manifest) []string {
+func outputRows(t testing.TB, b storage.Bucket, m *output.Manifest) []string {
 	t.Helper()
 	var rows []string
 	for _, p := range m.Parts {
@@ -61,11 +63,11 @@ func outputRows(t testing.TB, b storage.Bucket, m *batch.Manifest) []string {
 	return rows
 }
 
-func rejects(t testing.TB, b storage.Bucket, m *batch.Manifest) []batch.RejectRecord {
+func rejects(t testing.TB, b storage.Bucket, m *output.Manifest) []output.RejectRecord {
 	t.Helper()
-	var out []batch.RejectRecord
+	var out []output.RejectRecord
 	for _, p := range m.Rejects {
-		rr, err := batch.ReadRejects(ctx, b, p.Key)
+		rr, err := output.ReadRejects(ctx, b, p.Key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +124,7 @@ func TestOrdersExample(t *testing.T) {
 		t.Fatalf("%d rejects, want 12", len(rr))
 	}
 	// Line 19 follows the two-line record at lines 17-18.
-	byLine := map[int64]batch.RejectRecord{}
+	byLine := map[int64]output.RejectRecord{}
 	for _, r := range rr {
 		byLine[r.Line] = r
 	}
@@ -259,7 +261,7 @@ func TestRejectPolicyFail(t *testing.T) {
 	if !errors.As(err, &re) || re.Line != 8 || re.Rule != "amount.type" {
 		t.Fatalf("err = %v, want a RejectError at line 8", err)
 	}
-	if m.Status != batch.StatusFailed || len(m.Parts) != 0 {
+	if m.Status != output.StatusFailed || len(m.Parts) != 0 {
 		t.Fatalf("manifest status %s with %d parts", m.Status, len(m.Parts))
 	}
 	assertNoSuccess(t, out)
@@ -286,7 +288,7 @@ func TestMaxRejectRatio(t *testing.T) {
 	if !errors.Is(err, nil) && !strings.Contains(err.Error(), "reject ratio over") {
 		t.Fatalf("err = %v", err)
 	}
-	if err == nil || m.Status != batch.StatusFailed || m.Rejected != 10 || m.In != 130 || len(m.Rejects) != 1 {
+	if err == nil || m.Status != output.StatusFailed || m.Rejected != 10 || m.In != 130 || len(m.Rejects) != 1 {
 		t.Fatalf("err=%v status=%s in=%d rejected=%d reject files=%d", err, m.Status, m.In, m.Rejected, len(m.Rejects))
 	}
 	assertNoSuccess(t, out)
@@ -380,7 +382,7 @@ func TestTruncatedGzipFailsClearly(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no manifest; err = %v", err)
 	}
-	if m.Status != batch.StatusFailed || !strings.Contains(m.Error, "truncated") {
+	if m.Status != output.StatusFailed || !strings.Contains(m.Error, "truncated") {
 		t.Fatalf("manifest %s: %s", m.Status, m.Error)
 	}
 	if m.In != m.Out+m.Rejected+m.Filtered {
@@ -471,7 +473,7 @@ func TestFileOutputLayout(t *testing.T) {
 	if len(names) != len(m.Parts)+3 { // parts, rejects/, _manifest.json, _SUCCESS
 		t.Fatalf("output dir holds %v for %d parts", names, len(m.Parts))
 	}
-	var mf batch.Manifest
+	var mf output.Manifest
 	data, _ := os.ReadFile(dir + "/out/_manifest.json")
 	if err := json.Unmarshal(data, &mf); err != nil {
 		t.Fatal(err)

@@ -1,13 +1,14 @@
 package batch
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"sync/atomic"
 	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/accounting"
@@ -29,8 +30,8 @@ type ChunkResult struct {
 	Records  int64             `json:"records"`
 	BytesIn  int64             `json:"bytes_in"`
 	Counts   accounting.Counts `json:"counts"`
-	Parts    []Part            `json:"parts"`
-	Rejects  *Part             `json:"rejects,omitempty"`
+	Parts    []output.Part     `json:"parts"`
+	Rejects  *output.Part      `json:"rejects,omitempty"`
 	Duration time.Duration     `json:"duration_ns"`
 }
 
@@ -41,9 +42,11 @@ type TransformOptions struct {
 	// Progress, if set, is advanced by decoded bytes as the chunk goes.
 	Progress *atomic.Int64
 	// OnReject, if set, sees each quarantined record (debug sampling).
-	OnReject func(*RejectRecord)
+	OnReject func(*output.RejectRecord)
 	// OnKeep, if set, sees each kept record's outcome (local windows).
 	OnKeep func(*plan.Outcome)
+	// Clock times the chunk (default time.Now).
+	Clock func() time.Time
 }
 
 // RejectError is returned under the fail reject policy.
@@ -61,111 +64,178 @@ func (e *RejectError) Error() string {
 // Staged keys are deterministic; anything left by an earlier attempt at the
 // same chunk is removed first, so a retry never duplicates.
 func Transform(ctx context.Context, in, staging storage.Bucket, p *plan.Plan, job *Job, chunk Chunk, opt TransformOptions) (*ChunkResult, error) {
-	began := time.Now()
+	now := opt.Clock
+	if now == nil {
+		now = time.Now
+	}
+	began := now()
+	t := &chunkRun{ctx: ctx, p: p, job: job, chunk: chunk, opt: opt,
+		res: &ChunkResult{Index: chunk.Index, Start: chunk.Start}}
 	prefix := layout.ChunkPrefix(opt.StagingPrefix, job.RunID, chunk.Index)
-	if err := deletePrefix(ctx, staging, prefix+"/"); err != nil {
+	if err := deletePrefix(ctx, staging, layout.Dir(prefix)); err != nil {
 		return nil, fmt.Errorf("transform: clear %s: %w", prefix, err)
 	}
-	r, err := in.NewRangeReader(ctx, job.Source.Key, chunk.Start, -1)
-	if err != nil {
-		return nil, fmt.Errorf("transform: read %s at %d: %w", job.Source.Key, chunk.Start, err)
+	if err := t.open(in); err != nil {
+		return nil, err
 	}
-	defer r.Close()
-	cr := &progressReader{r: r, p: opt.Progress}
-	src := io.Reader(cr)
-	if chunk.Start == 0 {
-		dr, _, err := codec.Decompress(cr, job.Compression, job.Limits)
+	defer t.close()
+	t.rows = output.NewRowWriter(ctx, staging, prefix, p)
+	t.rejects = output.NewRejectWriter(ctx, staging, layout.StagedRejectsKey(prefix), func(o *output.RejectOptions) {
+		o.Source, o.Chunk, o.OnReject = job.Source.Key, chunk.Index, opt.OnReject
+	})
+	if err := t.run(); err != nil {
+		t.rows.Abort()
+		t.rejects.Abort()
+		return nil, err
+	}
+	if err := t.finish(); err != nil {
+		return nil, err
+	}
+	t.res.Duration = now().Sub(began)
+	return t.res, nil
+}
+
+// chunkRun is the state of one Transform call.
+type chunkRun struct {
+	ctx     context.Context
+	p       *plan.Plan
+	job     *Job
+	chunk   Chunk
+	opt     TransformOptions
+	res     *ChunkResult
+	cr      *progressReader
+	dec     codec.Decoder
+	closers []io.Closer
+	rows    *output.RowWriter
+	rejects *output.RejectWriter
+}
+
+// open reads the source from the chunk's start, decompressing the first
+// chunk (the only one of a compressed source), and starts the decoder.
+func (t *chunkRun) open(in storage.Bucket) error {
+	key := t.job.Source.Key
+	r, err := in.NewRangeReader(t.ctx, key, t.chunk.Start, -1)
+	if err != nil {
+		return fmt.Errorf("transform: read %s at %d: %w", key, t.chunk.Start, err)
+	}
+	t.closers = append(t.closers, r)
+	t.cr = &progressReader{r: r, p: t.opt.Progress}
+	src := io.Reader(t.cr)
+	if t.chunk.Start == 0 {
+		dr, _, err := codec.Decompress(t.cr, t.job.Compression, t.job.Limits)
 		if err != nil {
-			return nil, fmt.Errorf("transform: %s: %w", job.Source.Key, err)
+			t.close()
+			return fmt.Errorf("transform: %s: %w", key, err)
 		}
-		defer dr.Close()
+		t.closers = append(t.closers, dr)
 		src = dr
-		if job.Compression != codec.CompressionNone {
+		if t.job.Compression != codec.CompressionNone {
 			// Decompress on another core while this one parses.
 			ra := codec.ReadAhead(dr, 1<<20, 4)
-			defer ra.Close()
+			t.closers = append(t.closers, ra)
 			src = ra
 		}
 	}
-	dec, err := newDecoder(src, p, job, chunk)
-	if err != nil {
-		return nil, fmt.Errorf("transform: %s: %w", job.Source.Key, err)
+	if t.dec, err = newDecoder(src, t.p, t.job, t.chunk); err != nil {
+		t.close()
+		return fmt.Errorf("transform: %s: %w", key, err)
 	}
+	return nil
+}
 
-	res := &ChunkResult{Index: chunk.Index, Start: chunk.Start}
-	parts := newPartSet(ctx, staging, prefix, p.Spec, &p.Out)
-	rejects := newRejectWriter(ctx, staging, layout.StagedRejectsKey(prefix), job.Source.Key, chunk.Index)
-	rejects.onReject = opt.OnReject
-	fail := func(err error) (*ChunkResult, error) {
-		parts.abort()
-		rejects.abort()
-		return nil, err
+// close closes what open opened, last first.
+func (t *chunkRun) close() {
+	for i := len(t.closers) - 1; i >= 0; i-- {
+		_ = t.closers[i].Close()
 	}
-	pt := newPartitioner(p.Spec, &p.Full)
-	proc := p.NewProcessor()
-	failOnReject := p.Spec.Rejects.Policy == "fail"
-	reserve := deadline.Reserve(ctx)
-	var n int
-	for {
-		rec, err := dec.Next()
+	t.closers = nil
+}
+
+// run decodes, processes and routes every record of the chunk.
+func (t *chunkRun) run() error {
+	proc := t.p.NewProcessor()
+	failOnReject := t.p.Spec.Rejects.Policy == "fail"
+	reserve := deadline.Reserve(t.ctx)
+	for n := 1; ; n++ {
+		rec, err := t.dec.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			return fail(fmt.Errorf("transform: %s chunk %d: %w", job.Source.Key, chunk.Index, err))
+			return t.errorf(err)
 		}
-		if n++; n&4095 == 0 {
-			if err := ctx.Err(); err != nil {
-				return fail(err)
-			}
-			if deadline.Near(ctx, reserve) {
-				// Stop with nothing staged rather than be killed half way;
-				// the retry transforms the chunk again from its start.
-				return fail(&deadline.StoppedError{What: fmt.Sprintf("transform %s chunk %d", job.Source.Key, chunk.Index), Done: n, Of: -1})
+		if n&4095 == 0 {
+			if err := t.checkStop(n, reserve); err != nil {
+				return err
 			}
 		}
 		out, err := proc.Process(rec)
 		if err != nil {
-			return fail(fmt.Errorf("transform: %s chunk %d: %w", job.Source.Key, chunk.Index, err))
+			return t.errorf(err)
 		}
-		switch out.Verdict {
-		case plan.Keep:
-			var part []byte
-			if len(pt.idx) > 0 {
-				part = pt.path(out.Full)
-			}
-			if err := parts.write(part, out.Row); err != nil {
-				return fail(fmt.Errorf("transform: %w", err))
-			}
-			if opt.OnKeep != nil {
-				opt.OnKeep(out)
-			}
-			res.Counts.AddOut()
-		case plan.Filtered:
-			res.Counts.AddFiltered(out.FilterReason)
-		case plan.Reject:
-			res.Counts.AddRejected(out.RuleKey())
-			if err := rejects.write(rec, out); err != nil {
-				return fail(fmt.Errorf("transform: %w", err))
-			}
-			if failOnReject {
-				return fail(&RejectError{Line: rec.Line, Record: rec.Index, Rule: out.RuleKey(), Reason: out.Reason})
-			}
+		if err := t.route(rec, out, failOnReject); err != nil {
+			return err
 		}
 	}
-	if res.Parts, err = parts.close(); err != nil {
-		rejects.abort()
-		return nil, fmt.Errorf("transform: %w", err)
+}
+
+// checkStop stops a cancelled run, and one near its deadline with nothing
+// staged rather than be killed half way; the retry transforms the chunk
+// again from its start.
+func (t *chunkRun) checkStop(n int, reserve time.Duration) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
 	}
-	if res.Rejects, err = rejects.close(); err != nil {
-		return nil, fmt.Errorf("transform: %w", err)
+	if deadline.Near(t.ctx, reserve) {
+		return &deadline.StoppedError{What: fmt.Sprintf("transform %s chunk %d", t.job.Source.Key, t.chunk.Index), Done: n, Of: -1}
 	}
-	res.End = dec.End()
-	res.Lines = dec.Lines()
-	res.Records = res.Counts.In
-	res.BytesIn = cr.n
-	res.Duration = time.Since(began)
-	return res, nil
+	return nil
+}
+
+// route writes a record by its verdict and counts it.
+func (t *chunkRun) route(rec *codec.RawRecord, out *plan.Outcome, failOnReject bool) error {
+	switch out.Verdict {
+	case plan.Keep:
+		if err := t.rows.Write(out); err != nil {
+			return fmt.Errorf("transform: %w", err)
+		}
+		if t.opt.OnKeep != nil {
+			t.opt.OnKeep(out)
+		}
+		t.res.Counts.AddOut()
+	case plan.Filtered:
+		t.res.Counts.AddFiltered(out.FilterReason)
+	case plan.Reject:
+		t.res.Counts.AddRejected(out.RuleKey())
+		if err := t.rejects.WriteRaw(rec, out); err != nil {
+			return fmt.Errorf("transform: %w", err)
+		}
+		if failOnReject {
+			return &RejectError{Line: rec.Line, Record: rec.Index, Rule: out.RuleKey(), Reason: out.Reason}
+		}
+	}
+	return nil
+}
+
+func (t *chunkRun) errorf(err error) error {
+	return fmt.Errorf("transform: %s chunk %d: %w", t.job.Source.Key, t.chunk.Index, err)
+}
+
+// finish commits the staged parts and rejects and completes the result.
+func (t *chunkRun) finish() error {
+	var err error
+	if t.res.Parts, err = t.rows.Close(); err != nil {
+		t.rejects.Abort()
+		return fmt.Errorf("transform: %w", err)
+	}
+	if t.res.Rejects, err = t.rejects.Close(); err != nil {
+		return fmt.Errorf("transform: %w", err)
+	}
+	t.res.End = t.dec.End()
+	t.res.Lines = t.dec.Lines()
+	t.res.Records = t.res.Counts.In
+	t.res.BytesIn = t.cr.n
+	return nil
 }
 
 func newDecoder(r io.Reader, p *plan.Plan, job *Job, chunk Chunk) (codec.Decoder, error) {
@@ -214,90 +284,3 @@ func deletePrefix(ctx context.Context, b storage.Bucket, prefix string) error {
 	}
 	return nil
 }
-
-// RejectRecord is one quarantined record as written to the rejects folder.
-type RejectRecord struct {
-	Source string `json:"source"`
-	// Shard and Seq place a stream record: its shard and sequence number
-	// (SubSeq numbers the user records of a KPL aggregate).
-	Shard  string `json:"shard,omitempty"`
-	Seq    string `json:"sequence_number,omitempty"`
-	SubSeq int    `json:"sub_sequence_number,omitempty"`
-	Chunk  int    `json:"chunk"`
-	Line   int64  `json:"line,omitempty"`
-	Record int64  `json:"record"`
-	Offset int64  `json:"offset"`
-	Field  string `json:"field,omitempty"`
-	Rule   string `json:"rule"`
-	Reason string `json:"reason"`
-	Raw    string `json:"raw"`
-}
-
-type rejectWriter struct {
-	onReject func(*RejectRecord)
-	ctx      context.Context
-	b        storage.Bucket
-	key      string
-	source   string
-	chunk    int
-	w        storage.Writer
-	cw       *countWriter
-	n        int64
-	line     []byte
-}
-
-func newRejectWriter(ctx context.Context, b storage.Bucket, key, source string, chunk int) *rejectWriter {
-	return &rejectWriter{ctx: ctx, b: b, key: key, source: source, chunk: chunk}
-}
-
-// write appends one reject as a JSON line.
-func (rw *rejectWriter) write(rec *codec.RawRecord, out *plan.Outcome) error {
-	// Invalid UTF-8, including a rune cut by the size limit, becomes U+FFFD.
-	raw := bytes.TrimRight(rec.Raw, "\r\n")
-	if len(raw) > maxRawInReject {
-		raw = raw[:maxRawInReject]
-	}
-	rr := RejectRecord{Source: rw.source, Chunk: rw.chunk, Line: rec.Line, Record: rec.Index, Offset: rec.Offset,
-		Field: out.Field, Rule: out.Rule, Reason: out.Reason, Raw: string(raw)}
-	if rw.onReject != nil {
-		rw.onReject(&rr)
-	}
-	return rw.writeRecord(&rr)
-}
-
-// writeRecord appends a reject built by the caller.
-func (rw *rejectWriter) writeRecord(rr *RejectRecord) error {
-	if rw.w == nil {
-		w, err := rw.b.NewWriter(rw.ctx, rw.key)
-		if err != nil {
-			return fmt.Errorf("create %s: %w", rw.key, err)
-		}
-		rw.w, rw.cw = w, &countWriter{w: w}
-	}
-	if len(rr.Raw) > maxRawInReject {
-		rr.Raw = rr.Raw[:maxRawInReject]
-	}
-	rw.line = appendReject(rw.line[:0], rr)
-	rw.n++
-	_, err := rw.cw.Write(rw.line)
-	return err
-}
-
-func (rw *rejectWriter) close() (*Part, error) {
-	if rw.w == nil {
-		return nil, nil
-	}
-	if err := rw.w.Close(); err != nil {
-		return nil, fmt.Errorf("commit %s: %w", rw.key, err)
-	}
-	return &Part{Key: rw.key, Records: rw.n, Bytes: rw.cw.n}, nil
-}
-
-func (rw *rejectWriter) abort() {
-	if rw.w != nil {
-		_ = rw.w.Abort()
-	}
-}
-
-// maxRawInReject bounds the source text kept with a reject.
-const maxRawInReject = 4096

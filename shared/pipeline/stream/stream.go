@@ -14,10 +14,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"math"
 	"strings"
 	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/accounting"
@@ -27,7 +29,6 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/record"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/core/window"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // Message is one stream record as the source delivered it.
@@ -59,13 +60,13 @@ type Config struct {
 	// OutPrefix/<pipeline>/rejects).
 	RejectsPrefix string
 	// Table receives the rows of a dynamodb sink.
-	Table batch.TableWriter
+	Table output.TableWriter
 	Store window.Store
 	Now   func() time.Time
 	// Nonce names one attempt's staging objects apart from another's.
 	Nonce func() string
 	// OnReject, if set, sees each quarantined record (debug sampling).
-	OnReject func(*batch.RejectRecord)
+	OnReject func(*output.RejectRecord)
 }
 
 // Pipeline applies one spec to stream batches.
@@ -101,14 +102,14 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, errors.New("stream: a checkpoint store is required")
 	}
 	maxRec := int(sp.Source.MaxRecordBytes)
-	opt := batch.CSVOptionsOf(sp, maxRec)
+	opt := plan.CSVOptions(sp, maxRec)
 	opt.Columns = sp.Source.CSV.Columns
 	dec, err := codec.NewMessageDecoder(sp.Source.Format, cfg.Plan.Columns, opt)
 	if err != nil {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
 	p := &Pipeline{cfg: cfg, dec: dec, proc: cfg.Plan.NewProcessor(), kind: codec.SinkFormat(sp.Sink.Format)}
-	if p.kind == batch.SinkDynamoDB && cfg.Table == nil {
+	if p.kind == output.SinkDynamoDB && cfg.Table == nil {
 		return nil, errors.New("stream: the spec's sink is dynamodb but no table writer is configured")
 	}
 	if sp.Window != nil {
@@ -345,8 +346,8 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 		nonce = p.cfg.Nonce()
 	}
 	prefix := layout.StreamBatchPrefix(p.cfg.StagingPrefix, sp.Name, shard, first, nonce)
-	rows := batch.NewRowWriter(ctx, p.cfg.Staging, layout.StreamRowsPrefix(prefix), p.cfg.Plan)
-	rejects := batch.NewRejectWriter(ctx, p.cfg.Staging, layout.StagedRejectsKey(prefix))
+	rows := output.NewRowWriter(ctx, p.cfg.Staging, layout.StreamRowsPrefix(prefix), p.cfg.Plan)
+	rejects := output.NewRejectWriter(ctx, p.cfg.Staging, layout.StagedRejectsKey(prefix))
 	var late *lateWriter
 	if p.late {
 		late = &lateWriter{ctx: ctx, b: p.cfg.Staging, key: layout.StagedLateKey(prefix)}
@@ -397,7 +398,7 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 			out.counts.AddFiltered(o.FilterReason)
 		case plan.Reject:
 			out.counts.AddRejected(o.RuleKey())
-			rr := batch.RejectRecord{Source: sp.Name, Shard: shard, Seq: m.Seq, SubSeq: m.SubSeq, Record: int64(i + 1),
+			rr := output.RejectRecord{Source: sp.Name, Shard: shard, Seq: m.Seq, SubSeq: m.SubSeq, Record: int64(i + 1),
 				Field: o.Field, Rule: o.Rule, Reason: o.Reason, Raw: strings.ToValidUTF8(string(m.Data), "\uFFFD")}
 			if p.cfg.OnReject != nil {
 				p.cfg.OnReject(&rr)
@@ -421,8 +422,8 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 	}
 	outPrefix := layout.PipelinePrefix(p.cfg.OutPrefix, sp.Name)
 	for _, part := range parts {
-		if p.kind == batch.SinkDynamoDB {
-			n, err := batch.UpsertPart(ctx, p.cfg.Staging, part.Key, p.cfg.Table)
+		if p.kind == output.SinkDynamoDB {
+			n, err := output.UpsertPart(ctx, p.cfg.Staging, part.Key, p.cfg.Table)
 			if err != nil {
 				return abort(fmt.Errorf("upsert: %w", err))
 			}

@@ -12,11 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/window"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
@@ -113,7 +114,7 @@ func TestBatchCountsOutputsAndRejects(t *testing.T) {
 	if got := rows(t, e.out); len(got) != 3 || got["e1"] != 1 || got["e2"] != 1 || got["e7"] != 1 {
 		t.Fatalf("rows = %v", got)
 	}
-	rej, err := batch.ReadRejects(ctx, e.out, "out/clicks/rejects/kinesis-clicks-shardId-000000000000-"+seq(1)+".jsonl")
+	rej, err := output.ReadRejects(ctx, e.out, "out/clicks/rejects/kinesis-clicks-shardId-000000000000-"+seq(1)+".jsonl")
 	if err != nil || len(rej) != 4 {
 		t.Fatalf("rejects = %+v, %v", rej, err)
 	}

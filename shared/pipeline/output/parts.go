@@ -1,9 +1,8 @@
-package batch
+package output
 
 import (
 	"context"
 	"fmt"
-	"github.com/sluice-etl/sluice/shared/core/layout"
 	"io"
 	"slices"
 	"strings"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/record"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 )
@@ -283,3 +284,30 @@ func (ps *partSet) abort() {
 func sortParts(p []Part) {
 	slices.SortFunc(p, func(a, b Part) int { return strings.Compare(a.Key, b.Key) })
 }
+
+// RowWriter writes kept rows into part files under a prefix, partitioned
+// and rolled over as the spec's sink says: the stream path's micro-batches.
+type RowWriter struct {
+	ps *partSet
+	pt *partitioner
+}
+
+// NewRowWriter starts writing parts under prefix in b.
+func NewRowWriter(ctx context.Context, b storage.Bucket, prefix string, p *plan.Plan) *RowWriter {
+	return &RowWriter{ps: newPartSet(ctx, b, prefix, p.Spec, &p.Out), pt: newPartitioner(p.Spec, &p.Full)}
+}
+
+// Write writes one kept record's row.
+func (w *RowWriter) Write(out *plan.Outcome) error {
+	var part []byte
+	if len(w.pt.idx) > 0 {
+		part = w.pt.path(out.Full)
+	}
+	return w.ps.write(part, out.Row)
+}
+
+// Close commits every part and returns them in key order.
+func (w *RowWriter) Close() ([]Part, error) { return w.ps.close() }
+
+// Abort discards the parts still open.
+func (w *RowWriter) Abort() { w.ps.abort() }

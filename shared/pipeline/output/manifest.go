@@ -1,0 +1,54 @@
+package output
+
+import (
+	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/accounting"
+)
+
+// Source names one input object.
+type Source struct {
+	Bucket string `json:"bucket"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	ETag   string `json:"etag"`
+}
+
+// Run statuses.
+const (
+	StatusSucceeded = "succeeded"
+	StatusFailed    = "failed"
+)
+
+// StageStats describe one stage of a run.
+type StageStats struct {
+	DurationMS float64 `json:"duration_ms"`
+	Records    int64   `json:"records"`
+	Bytes      int64   `json:"bytes"`
+}
+
+// Manifest is the summary Load writes next to the data. Its top-level
+// records_in, records_out, records_rejected and records_filtered always
+// satisfy in = out + rejected + filtered.
+type Manifest struct {
+	ManifestVersion int    `json:"manifest_version"`
+	RunID           string `json:"run_id"`
+	Status          string `json:"status"`
+	Error           string `json:"error,omitempty"`
+	Spec            string `json:"spec"`
+	SpecHash        string `json:"spec_hash"`
+	Source          Source `json:"source"`
+	Format          string `json:"format"`
+	Compression     string `json:"compression"`
+	accounting.Counts
+	RejectRatio float64               `json:"reject_ratio"`
+	BytesIn     int64                 `json:"bytes_in"`
+	BytesOut    int64                 `json:"bytes_out"`
+	Chunks      int                   `json:"chunks"`
+	Stages      map[string]StageStats `json:"stages"`
+	Parts       []Part                `json:"parts"`
+	Rejects     []Part                `json:"rejects"`
+	StartedAt   time.Time             `json:"started_at"`
+	FinishedAt  time.Time             `json:"finished_at"`
+	DurationMS  float64               `json:"duration_ms"`
+}
