@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -15,8 +14,7 @@ import (
 // cmdLint checks template.yaml, the state machine definitions it names,
 // and any specs given: the mistakes cfn-lint and the AWS tools do not see.
 func cmdLint(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("lint", stderr)
 	tmpl := fs.String("template", "template.yaml", "SAM template to check (with the ASL files it names)")
 	if err := fs.Parse(args); err != nil {
 		return 2

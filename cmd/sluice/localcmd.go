@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,14 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/kinesis"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/sluice-etl/sluice/internal/localdeploy"
 	"github.com/sluice-etl/sluice/internal/offline"
@@ -35,8 +26,11 @@ func cmdLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "usage: sluice local deploy [--endpoint URL] [--template template.yaml] [--stack sluice] [--bootstrap-dir bin/lambda] [--arch x86_64] [--param K=V]...")
 		return 2
 	}
-	fs := flag.NewFlagSet("local deploy", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	return exit(stderr, "sluice local deploy", localDeploy(ctx, args[1:], stdout, stderr))
+}
+
+func localDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("local deploy", stderr)
 	endpoint := fs.String("endpoint", "", "AWS endpoint (default: AWS_ENDPOINT_URL)")
 	tmpl := fs.String("template", "template.yaml", "SAM template")
 	stack := fs.String("stack", "sluice", "stack name: the prefix of every local resource name")
@@ -44,40 +38,22 @@ func cmdLocal(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	arch := fs.String("arch", "", "override the functions' architecture")
 	var params paramFlags
 	fs.Var(&params, "param", "template parameter override K=V (repeatable)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+	if err := fs.Parse(args); err != nil {
+		return errFlags
 	}
 	t, err := samtemplate.Load(*tmpl, *stack, params.m)
 	if err != nil {
-		fmt.Fprintf(stderr, "sluice local deploy: %v\n", err)
-		return 1
+		return err
 	}
 	cfg, err := awsConfig(ctx, *endpoint, config.WithRegion(samtemplate.Region))
 	if err != nil {
-		fmt.Fprintf(stderr, "sluice local deploy: %v\n", err)
-		return 1
+		return err
 	}
 	// The endpoint's account goes into every ARN the template resolves.
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		fmt.Fprintf(stderr, "sluice local deploy: %v\n", err)
-		return 1
+	if t.Account, err = localdeploy.Account(ctx, cfg); err != nil {
+		return err
 	}
-	t.Account = *id.Account
-	c := localdeploy.Clients{
-		S3:      s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
-		DDB:     dynamodb.NewFromConfig(cfg),
-		SQS:     sqs.NewFromConfig(cfg),
-		IAM:     iam.NewFromConfig(cfg),
-		Lambda:  lambda.NewFromConfig(cfg),
-		SFN:     sfn.NewFromConfig(cfg),
-		Kinesis: kinesis.NewFromConfig(cfg),
-	}
-	if err := localdeploy.Deploy(ctx, t, c, localdeploy.Options{BootstrapDir: *bootstraps, Arch: *arch, Log: stdout}); err != nil {
-		fmt.Fprintf(stderr, "sluice local deploy: %v\n", err)
-		return 1
-	}
-	return 0
+	return localdeploy.Deploy(ctx, t, localdeploy.NewClients(cfg), localdeploy.Options{BootstrapDir: *bootstraps, Arch: *arch, Log: stdout})
 }
 
 type paramFlags struct{ m map[string]string }
@@ -101,8 +77,7 @@ func (p *paramFlags) Set(s string) error {
 // the real bootstraps, the template deployed, and the S3 → state machine
 // glue running.
 func cmdLocalUp(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("local up", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("local up", stderr)
 	addr := fs.String("addr", "127.0.0.1:4566", "endpoint address")
 	repo := fs.String("repo", ".", "repository root (template.yaml, bin/lambda)")
 	concurrency := fs.Int("concurrency", 10, "Lambda invocations in flight")
@@ -147,9 +122,5 @@ func accountOf(ctx context.Context, endpoint string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	id, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return "", err
-	}
-	return *id.Account, nil
+	return localdeploy.Account(ctx, cfg)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,9 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/core/layout"
-	sinkout "github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"golang.org/x/term"
@@ -29,161 +25,219 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	_ "github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
 	_ "github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+	sinkout "github.com/sluice-etl/sluice/shared/pipeline/output"
 	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
+// runCmd is `sluice run`: its flags, then what its steps set up.
+type runCmd struct {
+	stdout, stderr io.Writer
+
+	specPath, input, output string
+	parallel                int
+	chunk                   string
+	asJSON, quiet           bool
+	cpuProfile              string
+
+	pl     *plan.Plan
+	opt    batch.RunOptions
+	folder *stream.Folder // windows folded over the whole file, if any
+}
+
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	specPath := fs.String("spec", "", "pipeline spec (YAML or JSON)")
-	input := fs.String("input", "", "input file path or URL (file://...)")
-	output := fs.String("output", "", "output directory or URL")
-	parallel := fs.Int("parallel", 1, "chunks transformed at once")
-	chunk := fs.String("chunk-size", "", "chunk size, e.g. 32MiB (default: picked from --parallel)")
-	asJSON := fs.Bool("json", false, "print the run manifest as JSON on stdout")
-	quiet := fs.Bool("quiet", false, "no progress or log lines")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	c := &runCmd{stdout: stdout, stderr: stderr}
+	return exit(stderr, "sluice run", c.run(ctx, args))
+}
+
+func (c *runCmd) run(ctx context.Context, args []string) error {
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	if err := c.prepare(ctx); err != nil {
+		return err
+	}
+	if c.cpuProfile != "" {
+		stop, err := startCPUProfile(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	stopProgress := c.progress()
+	m, err := batch.Run(ctx, c.pl, c.opt)
+	stopProgress()
+	if m == nil {
+		return err
+	}
+	return c.report(ctx, m, err)
+}
+
+func (c *runCmd) parse(args []string) error {
+	fs := newFlagSet("run", c.stderr)
+	fs.StringVar(&c.specPath, "spec", "", "pipeline spec (YAML or JSON)")
+	fs.StringVar(&c.input, "input", "", "input file path or URL (file://...)")
+	fs.StringVar(&c.output, "output", "", "output directory or URL")
+	fs.IntVar(&c.parallel, "parallel", 1, "chunks transformed at once")
+	fs.StringVar(&c.chunk, "chunk-size", "", "chunk size, e.g. 32MiB (default: picked from --parallel)")
+	fs.BoolVar(&c.asJSON, "json", false, "print the run manifest as JSON on stdout")
+	fs.BoolVar(&c.quiet, "quiet", false, "no progress or log lines")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return errFlags
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "sluice run: unexpected argument %q\n", fs.Arg(0))
-		return 2
+		return exitf(2, "sluice run: unexpected argument %q\n", fs.Arg(0))
 	}
-	var pl *plan.Plan
-	var err error
 	switch {
-	case *specPath == "" && *input == "":
-		// The embedded default: the bundled orders example.
-		dir, derr := examples.WriteOrders(filepath.Join(os.TempDir(), "sluice-example"))
-		if derr != nil {
-			fmt.Fprintf(stderr, "sluice run: %v\n", derr)
-			return 1
-		}
-		*specPath, *input = filepath.Join(dir, "spec.yaml"), filepath.Join(dir, "orders.csv")
-		if *output == "" {
-			*output = filepath.Join("out", "orders")
-		}
-	case *specPath == "" || *input == "" || *output == "":
-		fmt.Fprintln(stderr, "sluice run: --spec, --input and --output are required (or none, to run the bundled example)")
-		return 2
+	case c.specPath == "" && c.input == "":
+		return c.bundledExample()
+	case c.specPath == "" || c.input == "" || c.output == "":
+		return exitf(2, "sluice run: --spec, --input and --output are required (or none, to run the bundled example)\n")
 	}
-	if pl, err = plan.FromFile(*specPath); err != nil {
-		fmt.Fprintf(stderr, "sluice run: invalid spec:\n%v\n", err)
-		return 1
-	}
-	opt := batch.RunOptions{Parallel: *parallel}
-	if *chunk != "" {
-		n, err := parseSize(*chunk)
-		if err != nil {
-			fmt.Fprintf(stderr, "sluice run: --chunk-size: %v\n", err)
-			return 2
-		}
-		opt.ChunkBytes = n
-	}
-	in, key, err := openInput(ctx, *input)
-	if err != nil {
-		fmt.Fprintf(stderr, "sluice run: %v\n", err)
-		return 1
-	}
-	out, err := storage.Open(ctx, *output)
-	if err != nil {
-		fmt.Fprintf(stderr, "sluice run: %v\n", err)
-		return 1
-	}
-	opt.Input, opt.Key, opt.Output = in, key, out
-	if pl.Spec.Sink.Format == string(sinkout.SinkDynamoDB) {
-		cfg, err := config.LoadDefaultConfig(ctx)
-		if err != nil {
-			fmt.Fprintf(stderr, "sluice run: AWS configuration for the dynamodb sink: %v\n", err)
-			return 1
-		}
-		opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), pl.Spec.Sink.Table, pl.Spec.Sink.Key)
-	}
+	return nil
+}
 
-	// Windows, as the stream path computes them, over the whole file.
-	var folder *stream.Folder
-	if pl.Spec.Window != nil {
-		folder, err = stream.NewFolder(pl)
-		switch {
-		case errors.Is(err, stream.ErrArrivalWindows):
-			fmt.Fprintf(stderr, "sluice run: window section skipped: %v\n", err)
-		case err != nil:
-			fmt.Fprintf(stderr, "sluice run: window: %v\n", err)
-			return 1
-		default:
-			if pl.Spec.Window.Kind == "count" {
-				// The nth record of a key is a matter of order: one chunk.
-				opt.ChunkBytes, opt.Parallel = 1<<62, 1
-			}
-			opt.Fold = folder.Chunk
-		}
+// bundledExample is the embedded default: the orders example, into
+// out/orders unless --output says otherwise.
+func (c *runCmd) bundledExample() error {
+	dir, err := examples.WriteOrders(filepath.Join(os.TempDir(), "sluice-example"))
+	if err != nil {
+		return err
 	}
+	c.specPath, c.input = filepath.Join(dir, "spec.yaml"), filepath.Join(dir, "orders.csv")
+	if c.output == "" {
+		c.output = filepath.Join("out", "orders")
+	}
+	return nil
+}
 
-	tty := term.IsTerminal(int(os.Stderr.Fd()))
-	var stopProgress func()
-	if !*quiet {
-		if tty {
-			var progress atomic.Int64
-			opt.Progress = &progress
-			stopProgress = startProgressBar(stderr, &progress, in, key)
-		} else {
-			opt.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-		}
+// prepare compiles the spec and opens what the run reads and writes.
+func (c *runCmd) prepare(ctx context.Context) error {
+	pl, err := plan.FromFile(c.specPath)
+	if err != nil {
+		return fmt.Errorf("invalid spec:\n%w", err)
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+	c.pl, c.opt = pl, batch.RunOptions{Parallel: c.parallel}
+	if c.chunk != "" {
+		n, err := parseSize(c.chunk)
 		if err != nil {
-			fmt.Fprintf(stderr, "sluice run: %v\n", err)
-			return 1
+			return exitf(2, "sluice run: --chunk-size: %v\n", err)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "sluice run: %v\n", err)
-			return 1
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
+		c.opt.ChunkBytes = n
 	}
-	m, runErr := batch.Run(ctx, pl, opt)
-	if stopProgress != nil {
-		stopProgress()
+	if err := c.open(ctx); err != nil {
+		return err
 	}
-	if m == nil {
-		fmt.Fprintf(stderr, "sluice run: %v\n", runErr)
-		return 1
+	return c.fold()
+}
+
+// open opens the input and output buckets, and the table of a dynamodb
+// sink.
+func (c *runCmd) open(ctx context.Context) error {
+	in, key, err := openInput(ctx, c.input)
+	if err != nil {
+		return err
 	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(m); err != nil {
-			fmt.Fprintf(stderr, "sluice run: %v\n", err)
-			return 1
+	out, err := storage.Open(ctx, c.output)
+	if err != nil {
+		return err
+	}
+	c.opt.Input, c.opt.Key, c.opt.Output = in, key, out
+	if c.pl.Spec.Sink.Format != codec.SinkDynamoDB {
+		return nil
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return fmt.Errorf("AWS configuration for the dynamodb sink: %w", err)
+	}
+	c.opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), c.pl.Spec.Sink.Table, c.pl.Spec.Sink.Key)
+	return nil
+}
+
+// fold computes the spec's windows, as the stream path computes them,
+// over the whole file.
+func (c *runCmd) fold() error {
+	if c.pl.Spec.Window == nil {
+		return nil
+	}
+	folder, err := stream.NewFolder(c.pl)
+	switch {
+	case errors.Is(err, stream.ErrArrivalWindows):
+		fmt.Fprintf(c.stderr, "sluice run: window section skipped: %v\n", err)
+		return nil
+	case err != nil:
+		return fmt.Errorf("window: %w", err)
+	}
+	if c.pl.Spec.Window.Kind == window.Count {
+		// The nth record of a key is a matter of order: one chunk.
+		c.opt.ChunkBytes, c.opt.Parallel = 1<<62, 1
+	}
+	c.folder, c.opt.Fold = folder, folder.Chunk
+	return nil
+}
+
+// progress shows the run's progress unless --quiet: a bar on a terminal,
+// log lines elsewhere. It returns the function that stops the bar.
+func (c *runCmd) progress() (stop func()) {
+	stop = func() {}
+	switch {
+	case c.quiet:
+	case term.IsTerminal(int(os.Stderr.Fd())):
+		var progress atomic.Int64
+		c.opt.Progress = &progress
+		stop = startProgressBar(c.stderr, &progress, c.opt.Input, c.opt.Key)
+	default:
+		c.opt.Log = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return stop
+}
+
+// report prints the manifest, then writes the windows of a run that
+// succeeded, or reports why it failed.
+func (c *runCmd) report(ctx context.Context, m *sinkout.Manifest, runErr error) error {
+	if c.asJSON {
+		if err := writeJSON(c.stdout, m); err != nil {
+			return err
 		}
 	} else {
-		printSummary(stdout, m, *output)
-	}
-	if runErr == nil && opt.Fold != nil {
-		n, err := writeWindows(ctx, out, folder.Cells())
-		if err != nil {
-			fmt.Fprintf(stderr, "sluice run: windows: %v\n", err)
-			return 1
-		}
-		if !*asJSON {
-			fmt.Fprintf(stdout, "windows:  %d written to %s\n", n, strings.TrimSuffix(*output, "/")+"/"+layout.WindowsName)
-		}
+		printSummary(c.stdout, m, c.output)
 	}
 	if runErr != nil {
 		var re *batch.RejectError
 		if errors.As(runErr, &re) {
-			fmt.Fprintf(stderr, "sluice run: failed: %v\n", re)
-		} else {
-			fmt.Fprintf(stderr, "sluice run: failed: %v\n", runErr)
+			return fmt.Errorf("failed: %v", re)
 		}
-		return 1
+		return fmt.Errorf("failed: %w", runErr)
 	}
-	return 0
+	if c.opt.Fold == nil {
+		return nil
+	}
+	n, err := writeWindows(ctx, c.opt.Output, c.folder.Cells())
+	if err != nil {
+		return fmt.Errorf("windows: %w", err)
+	}
+	if !c.asJSON {
+		fmt.Fprintf(c.stdout, "windows:  %d written to %s\n", n, strings.TrimSuffix(c.output, "/")+"/"+layout.WindowsName)
+	}
+	return nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // openInput opens the bucket holding the input. A plain path opens its

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -12,8 +11,7 @@ import (
 )
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("validate", stderr)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -31,12 +29,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func sinkName(s *spec.Spec) string {
-	if s.Sink.Format == "" {
-		return "jsonl"
-	}
-	return s.Sink.Format
-}
+func sinkName(s *spec.Spec) string { return string(s.Sink.Format.OrDefault()) }
 
 // splitURL splits scheme://bucket/key into the bucket URL and the key.
 // It reports false for plain paths and file:// URLs, which open by path.

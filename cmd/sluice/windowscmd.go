@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -20,61 +18,89 @@ import (
 // cmdWindows lists closed-window results (merged across shards) or the
 // shards' checkpoints from the window-state table.
 func cmdWindows(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("windows", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	table := fs.String("table", "", "window-state table (the stack's WindowStateTableName output)")
-	endpoint := fs.String("endpoint", "", "AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)")
-	since := fs.String("since", "", "only windows ending at or after this time: RFC 3339, or a duration back from now (e.g. 1h)")
-	key := fs.String("key", "", "only this group key")
-	asJSON := fs.Bool("json", false, "print JSON")
-	shards := fs.Bool("shards", false, "list the shards' checkpoints and record counts instead")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	c := &windowsCmd{stdout: stdout, stderr: stderr}
+	return exit(stderr, "sluice windows", c.run(ctx, args))
+}
+
+// windowsCmd is `sluice windows` and its flags.
+type windowsCmd struct {
+	stdout, stderr io.Writer
+
+	table, endpoint, since, key string
+	asJSON, shards              bool
+}
+
+func (c *windowsCmd) run(ctx context.Context, args []string) error {
+	if err := c.parse(args); err != nil {
+		return err
 	}
-	if *table == "" {
-		fmt.Fprintln(stderr, "sluice windows: --table is required")
-		return 2
-	}
-	var sinceMS int64
-	if *since != "" {
-		if d, err := time.ParseDuration(*since); err == nil {
-			sinceMS = time.Now().Add(-d).UnixMilli()
-		} else if t, err := time.Parse(time.RFC3339, *since); err == nil {
-			sinceMS = t.UnixMilli()
-		} else {
-			fmt.Fprintf(stderr, "sluice windows: --since %q: want RFC 3339 or a duration\n", *since)
-			return 2
-		}
-	}
-	cfg, err := awsConfig(ctx, *endpoint)
+	sinceMS, err := c.sinceMS(time.Now())
 	if err != nil {
-		fmt.Fprintf(stderr, "sluice windows: %v\n", err)
-		return 1
+		return err
 	}
-	st := dynamostate.New(dynamodb.NewFromConfig(cfg), *table)
-	if *shards {
+	cfg, err := awsConfig(ctx, c.endpoint)
+	if err != nil {
+		return err
+	}
+	st := dynamostate.New(dynamodb.NewFromConfig(cfg), c.table)
+	if c.shards {
 		list, err := st.Shards(ctx)
 		if err != nil {
-			fmt.Fprintf(stderr, "sluice windows: %v\n", err)
-			return 1
+			return err
 		}
-		return printShards(list, *asJSON, stdout)
+		return silent(printShards(list, c.asJSON, c.stdout))
 	}
 	cells, err := st.List(ctx, sinceMS)
 	if err != nil {
-		fmt.Fprintf(stderr, "sluice windows: %v\n", err)
-		return 1
+		return err
 	}
-	if *key != "" {
-		kept := cells[:0]
-		for _, c := range cells {
-			if c.Key == *key {
-				kept = append(kept, c)
-			}
+	return silent(printWindows(keyOnly(cells, c.key), c.asJSON, c.stdout))
+}
+
+func (c *windowsCmd) parse(args []string) error {
+	fs := newFlagSet("windows", c.stderr)
+	fs.StringVar(&c.table, "table", "", "window-state table (the stack's WindowStateTableName output)")
+	fs.StringVar(&c.endpoint, "endpoint", "", "AWS endpoint (default: AWS_ENDPOINT_URL, else AWS)")
+	fs.StringVar(&c.since, "since", "", "only windows ending at or after this time: RFC 3339, or a duration back from now (e.g. 1h)")
+	fs.StringVar(&c.key, "key", "", "only this group key")
+	fs.BoolVar(&c.asJSON, "json", false, "print JSON")
+	fs.BoolVar(&c.shards, "shards", false, "list the shards' checkpoints and record counts instead")
+	if err := fs.Parse(args); err != nil {
+		return errFlags
+	}
+	if c.table == "" {
+		return exitf(2, "sluice windows: --table is required\n")
+	}
+	return nil
+}
+
+// sinceMS is --since in Unix milliseconds (0 without it): an RFC 3339
+// time, or a duration back from now.
+func (c *windowsCmd) sinceMS(now time.Time) (int64, error) {
+	if c.since == "" {
+		return 0, nil
+	}
+	if d, err := time.ParseDuration(c.since); err == nil {
+		return now.Add(-d).UnixMilli(), nil
+	}
+	if t, err := time.Parse(time.RFC3339, c.since); err == nil {
+		return t.UnixMilli(), nil
+	}
+	return 0, exitf(2, "sluice windows: --since %q: want RFC 3339 or a duration\n", c.since)
+}
+
+// keyOnly keeps the cells of key; all of them when key is empty.
+func keyOnly(cells []window.Cell, key string) []window.Cell {
+	if key == "" {
+		return cells
+	}
+	kept := cells[:0]
+	for _, c := range cells {
+		if c.Key == key {
+			kept = append(kept, c)
 		}
-		cells = kept
 	}
-	return printWindows(cells, *asJSON, stdout)
+	return kept
 }
 
 type aggJSON struct {
@@ -108,18 +134,13 @@ func cellJSON(c window.Cell) windowJSON {
 	return wj
 }
 
-func printWindows(cells []window.Cell, asJSON bool, w io.Writer) int {
+func printWindows(cells []window.Cell, asJSON bool, w io.Writer) error {
 	if asJSON {
 		out := make([]windowJSON, 0, len(cells))
 		for _, c := range cells {
 			out = append(out, cellJSON(c))
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(out); err != nil {
-			return 1
-		}
-		return 0
+		return writeJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WINDOW START\tWINDOW END\tKEY\tCOUNT\tFIELD\tSUM\tMIN\tMAX\tAVG")
@@ -138,20 +159,12 @@ func printWindows(cells []window.Cell, asJSON bool, w io.Writer) int {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%g\t%g\t%g\t%.4g\n", start, end, c.Key, c.Count, f, a.Sum, a.Min, a.Max, a.Avg())
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return 1
-	}
-	return 0
+	return tw.Flush()
 }
 
-func printShards(list []dynamostate.ShardState, asJSON bool, w io.Writer) int {
+func printShards(list []dynamostate.ShardState, asJSON bool, w io.Writer) error {
 	if asJSON {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(list); err != nil {
-			return 1
-		}
-		return 0
+		return writeJSON(w, list)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SHARD\tCHECKPOINT\tIN\tOUT\tREJECTED\tFILTERED\tLATE\tOPEN WINDOWS\tPENDING")
@@ -159,8 +172,5 @@ func printShards(list []dynamostate.ShardState, asJSON bool, w io.Writer) int {
 		c := s.Snapshot.Counts
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", s.Shard, s.Snapshot.LastSeq, c.In, c.Out, c.Rejected, c.Filtered, s.Snapshot.State.LateCount, len(s.Snapshot.State.Open), len(s.Snapshot.Pending))
 	}
-	if err := tw.Flush(); err != nil {
-		return 1
-	}
-	return 0
+	return tw.Flush()
 }

@@ -8,6 +8,7 @@ package lint
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -68,76 +69,120 @@ func ASL(file string, def []byte) []Problem {
 		return []Problem{{File: file, Msg: "does not parse as JSON: " + err.Error()}}
 	}
 	var out []Problem
-	checkMachine(file, "", &m, &out)
+	checkMachine(problems{file: file, out: &out}, &m)
 	return out
 }
 
-func checkMachine(file, scope string, m *machine, out *[]Problem) {
-	add := func(path, format string, args ...any) {
-		*out = append(*out, Problem{File: file, Path: scope + path, Msg: fmt.Sprintf(format, args...)})
-	}
+// problems collects the findings in one file, their paths under scope.
+type problems struct {
+	file, scope string
+	out         *[]Problem
+}
+
+func (p problems) add(path, format string, args ...any) {
+	*p.out = append(*p.out, Problem{File: p.file, Path: p.scope + path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// within is p for the findings of a nested machine.
+func (p problems) within(scope string) problems {
+	p.scope += scope
+	return p
+}
+
+// machineCheck checks one machine: its states in name order, then which
+// of them StartAt reaches.
+type machineCheck struct {
+	problems
+	m     *machine
+	edges map[string][]string // state → the states it may go to
+}
+
+func checkMachine(p problems, m *machine) {
 	if len(m.States) == 0 {
-		add("States", "no states")
+		p.add("States", "no states")
 		return
 	}
+	c := &machineCheck{problems: p, m: m, edges: map[string][]string{}}
 	if _, ok := m.States[m.StartAt]; !ok {
-		add("StartAt", "StartAt %q names no state", m.StartAt)
+		c.add("StartAt", "StartAt %q names no state", m.StartAt)
 	}
-	names := make([]string, 0, len(m.States))
-	for n := range m.States {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	edges := map[string][]string{}
+	names := slices.Sorted(maps.Keys(m.States))
 	for _, n := range names {
 		s := m.States[n]
-		target := func(field, t string) {
-			if t == "" {
-				return
-			}
-			if _, ok := m.States[t]; !ok {
-				add(n+"."+field, "target %q does not exist", t)
-				return
-			}
-			edges[n] = append(edges[n], t)
+		c.targets(n, s)
+		c.shape(n, s)
+		c.nested(n, s)
+	}
+	c.reachable(names)
+}
+
+// targets checks that every transition of state n names a state, and
+// records it.
+func (c *machineCheck) targets(n string, s state) {
+	target := func(field, t string) {
+		if t == "" {
+			return
 		}
-		target("Next", s.Next)
-		target("Default", s.Default)
-		for i, c := range s.Choices {
-			target(fmt.Sprintf("Choices[%d].Next", i), c.Next)
+		if _, ok := c.m.States[t]; !ok {
+			c.add(n+"."+field, "target %q does not exist", t)
+			return
 		}
-		for i, c := range s.Catch {
-			target(fmt.Sprintf("Catch[%d].Next", i), c.Next)
+		c.edges[n] = append(c.edges[n], t)
+	}
+	target("Next", s.Next)
+	target("Default", s.Default)
+	for i, ch := range s.Choices {
+		target(fmt.Sprintf("Choices[%d].Next", i), ch.Next)
+	}
+	for i, ct := range s.Catch {
+		target(fmt.Sprintf("Catch[%d].Next", i), ct.Next)
+	}
+}
+
+// shape checks what state n's type requires, and that a Lambda task
+// retries the errors AWS recommends.
+func (c *machineCheck) shape(n string, s state) {
+	switch s.Type {
+	case "Choice":
+		if len(s.Choices) == 0 {
+			c.add(n, "a Choice state needs Choices")
 		}
-		switch s.Type {
-		case "Choice":
-			if len(s.Choices) == 0 {
-				add(n, "a Choice state needs Choices")
-			}
-		case "Succeed", "Fail":
-		case "":
-			add(n, "no Type")
-		default:
-			if s.Next == "" && !s.End {
-				add(n, "neither Next nor End")
-			}
+	case "Succeed", "Fail":
+	case "":
+		c.add(n, "no Type")
+	default:
+		if s.Next == "" && !s.End {
+			c.add(n, "neither Next nor End")
 		}
-		if isLambdaTask(s) {
-			for _, want := range RequiredLambdaRetry {
-				if !retries(s, want) {
-					add(n+".Retry", "Lambda task does not retry %s", want)
-				}
-			}
+	}
+	if !isLambdaTask(s) {
+		return
+	}
+	for _, want := range RequiredLambdaRetry {
+		if !retries(s, want) {
+			c.add(n+".Retry", "Lambda task does not retry %s", want)
 		}
-		if s.ItemProcessor != nil {
-			checkMachine(file, scope+n+".ItemProcessor.", s.ItemProcessor, out)
-		}
-		if s.Iterator != nil {
-			checkMachine(file, scope+n+".Iterator.", s.Iterator, out)
-		}
-		for i := range s.Branches {
-			checkMachine(file, fmt.Sprintf("%s%s.Branches[%d].", scope, n, i), &s.Branches[i], out)
-		}
+	}
+}
+
+// nested checks the machines of a Map or Parallel state.
+func (c *machineCheck) nested(n string, s state) {
+	if s.ItemProcessor != nil {
+		checkMachine(c.within(n+".ItemProcessor."), s.ItemProcessor)
+	}
+	if s.Iterator != nil {
+		checkMachine(c.within(n+".Iterator."), s.Iterator)
+	}
+	for i := range s.Branches {
+		checkMachine(c.within(fmt.Sprintf("%s.Branches[%d].", n, i)), &s.Branches[i])
+	}
+}
+
+// reachable reports the states StartAt does not reach (when it names a
+// state at all).
+func (c *machineCheck) reachable(names []string) {
+	if _, ok := c.m.States[c.m.StartAt]; !ok {
+		return
 	}
 	seen := map[string]bool{}
 	var walk func(string)
@@ -146,16 +191,14 @@ func checkMachine(file, scope string, m *machine, out *[]Problem) {
 			return
 		}
 		seen[n] = true
-		for _, t := range edges[n] {
+		for _, t := range c.edges[n] {
 			walk(t)
 		}
 	}
-	if _, ok := m.States[m.StartAt]; ok {
-		walk(m.StartAt)
-		for _, n := range names {
-			if !seen[n] {
-				add(n, "unreachable from StartAt %q", m.StartAt)
-			}
+	walk(c.m.StartAt)
+	for _, n := range names {
+		if !seen[n] {
+			c.add(n, "unreachable from StartAt %q", c.m.StartAt)
 		}
 	}
 }
@@ -209,77 +252,81 @@ func Template(file string, data []byte, readFile func(string) ([]byte, error)) [
 	}
 	doc := root.Content[0]
 	var out []Problem
-	add := func(path, format string, args ...any) {
-		out = append(out, Problem{File: file, Path: path, Msg: fmt.Sprintf(format, args...)})
-	}
+	p := problems{file: file, out: &out}
 	globalEnv := keys(get(doc, "Globals", "Function", "Environment", "Variables"))
 	resources := get(doc, "Resources")
 	if resources == nil {
-		add("Resources", "missing")
+		p.add("Resources", "missing")
 		return out
 	}
 	functions := 0
 	for i := 0; i+1 < len(resources.Content); i += 2 {
 		name, res := resources.Content[i].Value, resources.Content[i+1]
-		typ := scalar(get(res, "Type"))
-		switch typ {
+		switch scalar(get(res, "Type")) {
 		case "AWS::Serverless::Function":
 			functions++
-			fn := scalar(get(res, "Metadata", "SluiceFunction"))
-			want, ok := handler.EnvByFunction[fn]
-			if !ok {
-				add("Resources."+name+".Metadata.SluiceFunction", "must name the sluice function (extract, transform or load), not %q", fn)
-				continue
-			}
-			env := map[string]bool{}
-			for k := range globalEnv {
-				env[k] = true
-			}
-			for k := range keys(get(res, "Properties", "Environment", "Variables")) {
-				env[k] = true
-			}
-			for v, required := range want {
-				if required && !env[v] {
-					add("Resources."+name+".Properties.Environment", "%s reads %s, which is not set", fn, v)
-				}
-			}
-			for _, v := range sortedKeys(env) {
-				if _, read := want[v]; strings.HasPrefix(v, "SLUICE_") && !read {
-					add("Resources."+name+".Properties.Environment", "%s is set but the %s function does not read it", v, fn)
-				}
-			}
+			checkFunctionEnv(p, name, res, globalEnv)
 		case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
-			uri := scalar(get(res, "Properties", "DefinitionUri"))
-			if uri == "" {
-				continue
-			}
-			def, err := readFile(uri)
-			if err != nil {
-				add("Resources."+name+".Properties.DefinitionUri", "%v", err)
-				continue
-			}
-			out = append(out, ASL(uri, def)...)
-			subs := keys(get(res, "Properties", "DefinitionSubstitutions"))
-			used := map[string]bool{}
-			for _, p := range Placeholders(def) {
-				used[p] = true
-				if !subs[p] {
-					add("Resources."+name+".Properties.DefinitionSubstitutions", "%s uses ${%s}, which has no entry", uri, p)
-				}
-			}
-			for _, k := range sortedKeys(subs) {
-				if !used[k] {
-					add("Resources."+name+".Properties.DefinitionSubstitutions", "%s is not used by %s", k, uri)
-				}
-			}
+			checkDefinition(p, name, res, readFile)
 		}
 	}
 	if functions == 0 {
-		add("Resources", "no AWS::Serverless::Function")
+		p.add("Resources", "no AWS::Serverless::Function")
 	}
-	checkStreamSources(resources, add)
-	checkSecurity(resources, add)
+	checkStreamSources(resources, p.add)
+	checkSecurity(resources, p.add)
 	return out
+}
+
+// checkFunctionEnv checks a function's environment (its own and the
+// global one) against what its handler reads.
+func checkFunctionEnv(p problems, name string, res *yaml.Node, globalEnv map[string]bool) {
+	fn := scalar(get(res, "Metadata", "SluiceFunction"))
+	want, ok := handler.EnvByFunction[fn]
+	if !ok {
+		p.add("Resources."+name+".Metadata.SluiceFunction", "must name the sluice function (extract, transform or load), not %q", fn)
+		return
+	}
+	env := maps.Clone(globalEnv)
+	maps.Copy(env, keys(get(res, "Properties", "Environment", "Variables")))
+	for v, required := range want {
+		if required && !env[v] {
+			p.add("Resources."+name+".Properties.Environment", "%s reads %s, which is not set", fn, v)
+		}
+	}
+	for _, v := range sortedKeys(env) {
+		if _, read := want[v]; strings.HasPrefix(v, "SLUICE_") && !read {
+			p.add("Resources."+name+".Properties.Environment", "%s is set but the %s function does not read it", v, fn)
+		}
+	}
+}
+
+// checkDefinition checks a state machine's definition file, and its
+// placeholders against DefinitionSubstitutions both ways.
+func checkDefinition(p problems, name string, res *yaml.Node, readFile func(string) ([]byte, error)) {
+	uri := scalar(get(res, "Properties", "DefinitionUri"))
+	if uri == "" {
+		return
+	}
+	def, err := readFile(uri)
+	if err != nil {
+		p.add("Resources."+name+".Properties.DefinitionUri", "%v", err)
+		return
+	}
+	*p.out = append(*p.out, ASL(uri, def)...)
+	subs := keys(get(res, "Properties", "DefinitionSubstitutions"))
+	used := map[string]bool{}
+	for _, ph := range Placeholders(def) {
+		used[ph] = true
+		if !subs[ph] {
+			p.add("Resources."+name+".Properties.DefinitionSubstitutions", "%s uses ${%s}, which has no entry", uri, ph)
+		}
+	}
+	for _, k := range sortedKeys(subs) {
+		if !used[k] {
+			p.add("Resources."+name+".Properties.DefinitionSubstitutions", "%s is not used by %s", k, uri)
+		}
+	}
 }
 
 // dataActionPrefixes are the actions that read or write data.

@@ -152,22 +152,39 @@ func (l *Lambda) ServeFaults(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(l.Faults())
 }
 
-// NewLambda loads the functions of a template. bootstrapDir holds
-// <function>/bootstrap; concurrency bounds invocations in flight.
-func NewLambda(t *samtemplate.Template, bootstrapDir, endpoint string, concurrency int) (*Lambda, error) {
+// LambdaOptions configure NewLambda.
+type LambdaOptions struct {
+	// BootstrapDir holds <function>/bootstrap (default bin/lambda).
+	BootstrapDir string
+	// Endpoint is given to functions as AWS_ENDPOINT_URL.
+	Endpoint string
+	// Concurrency bounds invocations in flight (default 10).
+	Concurrency int
+	// Logs receives every function's output, line-prefixed by function.
+	Logs io.Writer
+	// chaos is the stack's fault plan (nil outside a stack).
+	chaos *chaos
+}
+
+// NewLambda loads the functions of a template.
+func NewLambda(t *samtemplate.Template, optFns ...func(*LambdaOptions)) (*Lambda, error) {
+	o := LambdaOptions{BootstrapDir: "bin/lambda", Concurrency: 10}
+	for _, fn := range optFns {
+		fn(&o)
+	}
 	fns, err := t.Functions()
 	if err != nil {
 		return nil, err
 	}
-	l := &Lambda{funcs: map[string]*Function{}, sem: make(chan struct{}, concurrency), Endpoint: endpoint}
+	l := &Lambda{funcs: map[string]*Function{}, sem: make(chan struct{}, o.Concurrency), Endpoint: o.Endpoint, Logs: o.Logs, chaos: o.chaos}
 	for _, f := range fns {
 		arn, _ := t.Arn(f.ID)
-		fn := &Function{Name: f.Name, Arn: arn, Bootstrap: filepath.Join(bootstrapDir, f.Sluice, "bootstrap"),
+		fn := &Function{Name: f.Name, Arn: arn, Bootstrap: filepath.Join(o.BootstrapDir, f.Sluice, "bootstrap"),
 			Timeout: time.Duration(f.Timeout) * time.Second, Memory: f.MemorySize}
 		for k, v := range f.Env {
 			fn.Env = append(fn.Env, k+"="+v)
 		}
-		fn.Env = append(fn.Env, "AWS_ENDPOINT_URL="+endpoint, "AWS_ACCESS_KEY_ID="+FunctionAccessKey, "AWS_SECRET_ACCESS_KEY=testing",
+		fn.Env = append(fn.Env, "AWS_ENDPOINT_URL="+o.Endpoint, "AWS_ACCESS_KEY_ID="+FunctionAccessKey, "AWS_SECRET_ACCESS_KEY=testing",
 			"AWS_REGION="+samtemplate.Region, "AWS_DEFAULT_REGION="+samtemplate.Region, "AWS_EC2_METADATA_DISABLED=true",
 			// moto sends no response checksums; do not log about each one.
 			"AWS_RESPONSE_CHECKSUM_VALIDATION=when_required",
@@ -175,6 +192,17 @@ func NewLambda(t *samtemplate.Template, bootstrapDir, endpoint string, concurren
 		l.funcs[f.Name] = fn
 	}
 	return l, nil
+}
+
+// resolveArns sets the functions' ARNs again, once the template knows
+// the endpoint's account.
+func (l *Lambda) resolveArns(t *samtemplate.Template) {
+	fns, _ := t.Functions()
+	for _, fn := range fns {
+		if f, ok := l.funcs[fn.Name]; ok {
+			f.Arn, _ = t.Arn(fn.ID)
+		}
+	}
 }
 
 // Function finds a function by name, ARN or qualified ARN.
@@ -212,82 +240,127 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 		return nil, ErrThrottled
 	}
 	defer func() { <-l.sem }()
-	res := &Result{RequestID: newID()}
-	timeout := f.Timeout
-	var kill time.Duration
-	if l.chaos != nil {
-		if plan := l.chaos.current(); plan != nil {
-			if plan.FunctionTimeoutMS > 0 {
-				timeout = time.Duration(plan.FunctionTimeoutMS) * time.Millisecond
-			}
-			if plan.forFunction(f.Name) {
-				if l.chaos.roll(func(p *Chaos) float64 { return p.LambdaThrottle }, FaultLambdaThrottle) {
-					return nil, ErrThrottled
-				}
-				if l.chaos.roll(func(p *Chaos) float64 { return p.Kill }, FaultKill) {
-					within := plan.KillWithinMS
-					if within <= 0 {
-						within = 300
-					}
-					kill = time.Duration(1+l.chaos.intn(within)) * time.Millisecond
-				}
-			}
-		}
+	c := &invocation{f: f, res: &Result{RequestID: newID()}, timeout: f.Timeout}
+	if l.applyChaos(c) {
+		return nil, ErrThrottled
 	}
 	switch ft := l.takeFault(f.Name); ft.Kind {
 	case "kill":
-		kill = time.Duration(max(ft.AfterMS, 1)) * time.Millisecond
+		c.kill = time.Duration(max(ft.AfterMS, 1)) * time.Millisecond
 	case "throttle":
 		return nil, ErrThrottled
 	case "error":
-		res.FunctionError = "Unhandled"
-		res.Payload, _ = json.Marshal(runtimeapi.FunctionError{Type: "Sluice.InjectedFault", Message: "fault injected by the offline stack"})
-		return res, nil
+		c.fail(runtimeapi.FunctionError{Type: "Sluice.InjectedFault", Message: "fault injected by the offline stack"})
+		return c.res, nil
 	}
+	return l.run(ctx, c, payload)
+}
+
+// invocation is one call of a function: the function, the result so
+// far, the timeout, and when its process is killed part way (0: not).
+type invocation struct {
+	f       *Function
+	res     *Result
+	timeout time.Duration
+	kill    time.Duration
+}
+
+// fail makes the result a function error.
+func (c *invocation) fail(fe runtimeapi.FunctionError) {
+	c.res.FunctionError = "Unhandled"
+	c.res.Payload, _ = json.Marshal(fe)
+}
+
+// applyChaos applies the stack's chaos plan to the invocation: its function
+// timeout, and for the functions it names, a throttle (it reports true)
+// or a kill.
+func (l *Lambda) applyChaos(c *invocation) (throttled bool) {
+	if l.chaos == nil {
+		return false
+	}
+	plan := l.chaos.current()
+	if plan == nil {
+		return false
+	}
+	if plan.FunctionTimeoutMS > 0 {
+		c.timeout = time.Duration(plan.FunctionTimeoutMS) * time.Millisecond
+	}
+	if !plan.forFunction(c.f.Name) {
+		return false
+	}
+	if l.chaos.roll(func(p *Chaos) float64 { return p.LambdaThrottle }, FaultLambdaThrottle) {
+		return true
+	}
+	if l.chaos.roll(func(p *Chaos) float64 { return p.Kill }, FaultKill) {
+		within := plan.KillWithinMS
+		if within <= 0 {
+			within = 300
+		}
+		c.kill = time.Duration(1+l.chaos.intn(within)) * time.Millisecond
+	}
+	return false
+}
+
+// run invokes the function in a process, writes its log and settles
+// the result.
+func (l *Lambda) run(ctx context.Context, c *invocation, payload []byte) (*Result, error) {
 	began := time.Now()
-	p, err := f.take(ctx)
+	p, err := c.f.take(ctx)
 	if err != nil {
-		res.FunctionError = "Unhandled"
-		res.Payload, _ = json.Marshal(runtimeapi.FunctionError{Type: "Runtime.InitError", Message: err.Error()})
-		return res, nil
+		c.fail(runtimeapi.FunctionError{Type: "Runtime.InitError", Message: err.Error()})
+		return c.res, nil
 	}
-	if kill > 0 {
+	if c.kill > 0 {
 		// The process dies part way through, as an out-of-memory kill or
 		// a host failure would end it.
-		stop := time.AfterFunc(kill, p.Stop)
+		stop := time.AfterFunc(c.kill, p.Stop)
 		defer stop.Stop()
 	}
-	out, err := p.Invoke(ctx, payload, timeout)
-	res.Duration = time.Since(began)
-	// The lines Lambda adds around every invocation.
-	res.Logs = append([]byte("START RequestId: "+res.RequestID+" Version: $LATEST\n"), p.logs.take()...)
-	res.Logs = fmt.Appendf(res.Logs, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB\n",
-		res.RequestID, res.RequestID, float64(res.Duration)/1e6, f.Memory)
-	l.writeLogs(f.Name, res.Logs)
+	out, err := p.Invoke(ctx, payload, c.timeout)
+	c.res.Duration = time.Since(began)
+	c.res.Logs = c.logs(p)
+	l.writeLogs(c.f.Name, c.res.Logs)
+	if err := c.settle(p, out, err); err != nil {
+		return nil, err
+	}
+	return c.res, nil
+}
+
+// logs is the process's output within the lines Lambda adds around every
+// invocation.
+func (c *invocation) logs(p *proc) []byte {
+	id := c.res.RequestID
+	b := append([]byte("START RequestId: "+id+" Version: $LATEST\n"), p.logs.take()...)
+	return fmt.Appendf(b, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB\n",
+		id, id, float64(c.res.Duration)/1e6, c.f.Memory)
+}
+
+// settle sets the result from the invocation's outcome, and keeps the
+// process warm unless it timed out, exited or failed to answer.
+func (c *invocation) settle(p *proc, out []byte, err error) error {
 	var fe *runtimeapi.FunctionError
 	switch {
 	case err == nil:
-		res.Payload = out
-		f.put(p)
+		c.res.Payload = out
+		c.f.put(p)
 	case errors.As(err, &fe) && fe.Type == "Sandbox.Timedout":
 		// As Lambda: the sandbox is torn down and the error carries no type.
 		p.Stop()
-		res.FunctionError = "Unhandled"
-		res.Payload, _ = json.Marshal(map[string]string{"errorMessage": fmt.Sprintf("%s %s Task timed out after %.2f seconds",
-			time.Now().UTC().Format(time.RFC3339), res.RequestID, timeout.Seconds())})
+		c.res.FunctionError = "Unhandled"
+		c.res.Payload, _ = json.Marshal(map[string]string{"errorMessage": fmt.Sprintf("%s %s Task timed out after %.2f seconds",
+			time.Now().UTC().Format(time.RFC3339), c.res.RequestID, c.timeout.Seconds())})
 	case errors.As(err, &fe):
-		res.FunctionError = "Unhandled"
-		res.Payload, _ = json.Marshal(fe)
+		c.fail(*fe)
 		if fe.Type == "Runtime.ExitError" {
 			p.Stop()
 		} else {
-			f.put(p)
+			c.f.put(p)
 		}
 	default:
 		p.Stop()
-		return nil, err
+		return err
 	}
-	return res, nil
+	return nil
 }
 
 // writeLogs copies an invocation's log to Logs, each line prefixed with
@@ -315,11 +388,10 @@ func (f *Function) take(ctx context.Context) (*proc, error) {
 	}
 	f.mu.Unlock()
 	logs := &lockedBuffer{}
-	rp, err := runtimeapi.Spawn(ctx, f.Bootstrap, f.Env, logs)
+	rp, err := runtimeapi.Spawn(ctx, f.Bootstrap, f.Env, logs, func(o *runtimeapi.Options) { o.FunctionARN = f.Arn })
 	if err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, logs.take())
 	}
-	rp.FunctionARN = f.Arn
 	return &proc{Process: rp, logs: logs}, nil
 }
 

@@ -38,7 +38,9 @@ func newService(t *testing.T, concurrency int) (*Lambda, *httptest.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := NewLambda(tp, bootstraps, "http://127.0.0.1:9", concurrency)
+	l, err := NewLambda(tp, func(o *LambdaOptions) {
+		o.BootstrapDir, o.Endpoint, o.Concurrency = bootstraps, "http://127.0.0.1:9", concurrency
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

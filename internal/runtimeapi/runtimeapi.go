@@ -64,14 +64,25 @@ type Server struct {
 	initErr   chan error
 }
 
+// Options configure a Server.
+type Options struct {
+	// FunctionARN is reported to the function (default
+	// arn:aws:lambda:us-east-1:000000000000:function:local).
+	FunctionARN string
+}
+
 // Start listens on 127.0.0.1 on a free port.
-func Start() (*Server, error) {
+func Start(optFns ...func(*Options)) (*Server, error) {
+	o := Options{FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:local"}
+	for _, fn := range optFns {
+		fn(&o)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{
-		Addr: ln.Addr().String(), FunctionARN: "arn:aws:lambda:us-east-1:000000000000:function:local",
+		Addr: ln.Addr().String(), FunctionARN: o.FunctionARN,
 		ln: ln, queue: make(chan *invocation, 64), pending: map[string]*invocation{},
 		firstNext: make(chan struct{}), initErr: make(chan error, 1),
 	}
@@ -230,8 +241,9 @@ func (p *Process) Invoke(ctx context.Context, payload []byte, timeout time.Durat
 
 // Spawn starts the bootstrap at path with env (plus the Runtime API
 // variables) and waits until it is ready for its first invocation.
-func Spawn(ctx context.Context, path string, env []string, stderr io.Writer) (*Process, error) {
-	s, err := Start()
+// optFns configure its Server.
+func Spawn(ctx context.Context, path string, env []string, stderr io.Writer, optFns ...func(*Options)) (*Process, error) {
+	s, err := Start(optFns...)
 	if err != nil {
 		return nil, err
 	}

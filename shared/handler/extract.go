@@ -136,76 +136,49 @@ func NewExtractor(s Settings, d Deps) *Extractor {
 	return &Extractor{s: s, d: d}
 }
 
-// ErrUnknownEvent is returned for a payload of no supported shape.
-var ErrUnknownEvent = errors.New("unsupported event: want an S3 notification, an EventBridge Object Created event, {bucket, key} or a Kinesis batch")
+// HandleEventBridge plans the run of an EventBridge "Object Created" event.
+func (e *Extractor) HandleEventBridge(ctx context.Context, ev events.EventBridgeEvent) (*Planned, error) {
+	return e.planEventBridge(ctx, ev, "")
+}
 
-// Invoke is Handle on the raw payload, for lambda.Start: it spares the
-// runtime's own decoding pass over a Kinesis batch, which Handle reads
-// anyway.
-func (e *Extractor) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	out, err := e.Handle(ctx, payload)
+func (e *Extractor) planEventBridge(ctx context.Context, ev events.EventBridgeEvent, owner string) (*Planned, error) {
+	ref, err := objectFromEventBridge(ev)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(out)
+	return e.plan(ctx, ref, owner)
 }
 
-// Handle accepts an S3 notification (and starts executions), an
-// EventBridge "Object Created" event or a task input {bucket, key} (and
-// plans the run), or a Kinesis batch, with or without Lambda's tumbling
-// window (and applies it: see handleKinesis).
-func (e *Extractor) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	if isKinesis(raw) {
-		return e.handleKinesis(ctx, raw)
+// HandleTask plans a run for the state machine: the task input names the
+// execution, which owns the run's claim, and carries the execution's
+// input, an EventBridge event or an ObjectRef.
+func (e *Extractor) HandleTask(ctx context.Context, task TaskInput) (*Planned, error) {
+	owner := task.Execution
+	if task.ExecutionArn != "" {
+		owner = task.ExecutionArn
 	}
-	owner := ""
-	var task TaskInput
-	if json.Unmarshal(raw, &task) == nil && len(task.Event) > 0 && task.Execution != "" {
-		raw, owner = task.Event, task.Execution
-		if task.ExecutionArn != "" {
-			owner = task.ExecutionArn
+	kind, err := kindOf(task.Event)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case payloadEventBridge:
+		var ev events.EventBridgeEvent
+		if err := json.Unmarshal(task.Event, &ev); err != nil {
+			return nil, fmt.Errorf("extract: decode EventBridge event: %w", err)
 		}
-	}
-	var probe struct {
-		Records    []json.RawMessage `json:"Records"`
-		Event      string            `json:"Event"`
-		DetailType string            `json:"detail-type"`
-		Bucket     string            `json:"bucket"`
-		Key        string            `json:"key"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, fmt.Errorf("extract: decode event: %w", err)
-	}
-	switch {
-	case probe.Event == "s3:TestEvent":
-		return Started{Started: []string{}, Duplicates: []string{}, Ignored: 1}, nil
-	case probe.Records != nil:
-		var ev events.S3Event
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, fmt.Errorf("extract: decode S3 event: %w", err)
-		}
-		return e.start(ctx, ev)
-	case probe.DetailType != "":
-		ref, err := objectFromEventBridge(raw)
-		if err != nil {
-			return nil, err
-		}
-		return e.plan(ctx, ref, owner)
-	case probe.Bucket != "" && probe.Key != "":
+		return e.planEventBridge(ctx, ev, owner)
+	case payloadObject:
 		var ref ObjectRef
-		if err := json.Unmarshal(raw, &ref); err != nil {
+		if err := json.Unmarshal(task.Event, &ref); err != nil {
 			return nil, fmt.Errorf("extract: decode task input: %w", err)
 		}
 		return e.plan(ctx, ref, owner)
 	}
-	return nil, ErrUnknownEvent
+	return nil, fmt.Errorf("%w (a task's event is an EventBridge event or {bucket, key})", ErrUnknownEvent)
 }
 
-func objectFromEventBridge(raw json.RawMessage) (ObjectRef, error) {
-	var ev events.EventBridgeEvent
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return ObjectRef{}, fmt.Errorf("extract: decode EventBridge event: %w", err)
-	}
+func objectFromEventBridge(ev events.EventBridgeEvent) (ObjectRef, error) {
 	if ev.Source != "aws.s3" || ev.DetailType != "Object Created" {
 		return ObjectRef{}, fmt.Errorf("%w (got %s %q)", ErrUnknownEvent, ev.Source, ev.DetailType)
 	}
@@ -236,7 +209,9 @@ func ExecutionName(ref ObjectRef) string {
 	return "s3-" + hex.EncodeToString(h[:])[:40]
 }
 
-func (e *Extractor) start(ctx context.Context, ev events.S3Event) (Started, error) {
+// HandleS3Event starts one state machine execution per object of an S3
+// notification.
+func (e *Extractor) HandleS3Event(ctx context.Context, ev events.S3Event) (Started, error) {
 	out := Started{Started: []string{}, Duplicates: []string{}}
 	if e.s.StateMachineArn == "" {
 		return out, fmt.Errorf("extract: an S3 notification needs %s", EnvStateMachineArn)
@@ -275,7 +250,7 @@ func (e *Extractor) start(ctx context.Context, ev events.S3Event) (Started, erro
 }
 
 // Plan settles format and compression, plans the chunks and stores the
-// job in the staging bucket.
+// job in the staging bucket: the entry point for a task input {bucket, key}.
 func (e *Extractor) Plan(ctx context.Context, ref ObjectRef) (*Planned, error) {
 	return e.plan(ctx, ref, "")
 }

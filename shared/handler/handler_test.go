@@ -151,7 +151,7 @@ func TestSFNPathFromFixtures(t *testing.T) {
 	e := newEnv(t)
 	ex := handler.NewExtractor(e.s, e.deps())
 	var planned handler.Planned
-	if err := invoke(t, ex.Handle, fixture(t, "sfn-extract-input.json"), &planned); err != nil {
+	if err := invoke(t, ex, fixture(t, "sfn-extract-input.json"), &planned); err != nil {
 		t.Fatal(err)
 	}
 	run := planned.RunID
@@ -250,10 +250,10 @@ func TestEventBridgeEventPlansTheSameRun(t *testing.T) {
 	e := newEnv(t)
 	ex := handler.NewExtractor(e.s, e.deps())
 	var a, b handler.Planned
-	if err := invoke(t, ex.Handle, fixture(t, "sfn-extract-input.json"), &a); err != nil {
+	if err := invoke(t, ex, fixture(t, "sfn-extract-input.json"), &a); err != nil {
 		t.Fatal(err)
 	}
-	if err := invoke(t, ex.Handle, fixture(t, "eventbridge-object-created.json"), &b); err != nil {
+	if err := invoke(t, ex, fixture(t, "eventbridge-object-created.json"), &b); err != nil {
 		t.Fatal(err)
 	}
 	if b.RunID != a.RunID || b.Source.Key != "incoming/orders/orders.csv" || b.Source.ETag != "0123456789abcdef0123456789abcdef" || b.ChunkCount != 1 {
@@ -265,7 +265,7 @@ func TestS3NotificationStartsOneExecutionPerUpload(t *testing.T) {
 	e := newEnv(t)
 	ex := handler.NewExtractor(e.s, e.deps())
 	var first, again handler.Started
-	if err := invoke(t, ex.Handle, fixture(t, "s3-put.json"), &first); err != nil {
+	if err := invoke(t, ex, fixture(t, "s3-put.json"), &first); err != nil {
 		t.Fatal(err)
 	}
 	ref := handler.ObjectRef{Bucket: "sluice-input-bucket", Key: "incoming/orders/orders.csv", ETag: "0123456789abcdef0123456789abcdef"}
@@ -278,7 +278,7 @@ func TestS3NotificationStartsOneExecutionPerUpload(t *testing.T) {
 		t.Fatalf("execution input = %s, want %s", e.starter.names[name], wantInput)
 	}
 	// S3 delivers at least once: the repeat starts nothing.
-	if err := invoke(t, ex.Handle, fixture(t, "s3-put.json"), &again); err != nil {
+	if err := invoke(t, ex, fixture(t, "s3-put.json"), &again); err != nil {
 		t.Fatal(err)
 	}
 	if len(again.Started) != 0 || len(again.Duplicates) != 1 || again.Duplicates[0] != name {
@@ -290,7 +290,7 @@ func TestS3NotificationURLEncodedKey(t *testing.T) {
 	e := newEnv(t)
 	ex := handler.NewExtractor(e.s, e.deps())
 	var got handler.Started
-	if err := invoke(t, ex.Handle, fixture(t, "s3-put-urlencoded-key.json"), &got); err != nil {
+	if err := invoke(t, ex, fixture(t, "s3-put-urlencoded-key.json"), &got); err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Started) != 1 || got.Ignored != 1 {
@@ -307,7 +307,7 @@ func TestS3TestEventIgnored(t *testing.T) {
 	e := newEnv(t)
 	ex := handler.NewExtractor(e.s, e.deps())
 	var got handler.Started
-	err := invoke(t, ex.Handle, []byte(`{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-23T10:00:00Z","Bucket":"sluice-input-bucket","RequestId":"X","HostId":"Y"}`), &got)
+	err := invoke(t, ex, []byte(`{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2026-11-23T10:00:00Z","Bucket":"sluice-input-bucket","RequestId":"X","HostId":"Y"}`), &got)
 	if err != nil || got.Ignored != 1 || len(got.Started) != 0 || len(e.starter.names) != 0 {
 		t.Fatalf("test event: %+v %v", got, err)
 	}
@@ -323,12 +323,12 @@ func TestRefusedKeys(t *testing.T) {
 	} {
 		payload, _ := json.Marshal(handler.ObjectRef{Bucket: "sluice-input-bucket", Key: c.key})
 		var p handler.Planned
-		if err := invoke(t, ex.Handle, payload, &p); err == nil || !strings.Contains(err.Error(), c.want) {
+		if err := invoke(t, ex, payload, &p); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("key %q: err = %v, want %q", c.key, err, c.want)
 		}
 	}
 	var p handler.Planned
-	if err := invoke(t, ex.Handle, []byte(`{"hello":"world"}`), &p); err == nil || !strings.Contains(err.Error(), "unsupported event") {
+	if err := invoke(t, ex, []byte(`{"hello":"world"}`), &p); err == nil || !strings.Contains(err.Error(), "unsupported event") {
 		t.Errorf("unknown payload: %v", err)
 	}
 }
@@ -346,7 +346,7 @@ func TestDistributedWhenManyChunks(t *testing.T) {
 	put(t, e.bucket("sluice-input-bucket"), "big/data.csv", []byte(b.String()))
 	ex := handler.NewExtractor(e.s, e.deps())
 	var p handler.Planned
-	if err := invoke(t, ex.Handle, []byte(`{"bucket":"sluice-input-bucket","key":"big/data.csv"}`), &p); err != nil {
+	if err := invoke(t, ex, []byte(`{"bucket":"sluice-input-bucket","key":"big/data.csv"}`), &p); err != nil {
 		t.Fatal(err)
 	}
 	if !p.Distributed || len(p.Chunks) != 0 || p.ChunksKey != "runs/"+p.RunID+"/chunks.json" || p.ChunkCount < 10 {
@@ -422,13 +422,13 @@ func TestClaimsMakeARunHappenOnce(t *testing.T) {
 		return []byte(`{"event":` + string(fixture(t, "eventbridge-object-created.json")) + `,"execution":"` + execution + `"}`)
 	}
 	var a, b, again handler.Planned
-	if err := invoke(t, ex.Handle, task("exec-a"), &a); err != nil || a.Skip || a.ChunkCount != 1 {
+	if err := invoke(t, ex, task("exec-a"), &a); err != nil || a.Skip || a.ChunkCount != 1 {
 		t.Fatalf("first execution: %+v %v", a, err)
 	}
-	if err := invoke(t, ex.Handle, task("exec-b"), &b); err != nil || !b.Skip || b.SkipReason != "in_progress" || b.RunID != a.RunID {
+	if err := invoke(t, ex, task("exec-b"), &b); err != nil || !b.Skip || b.SkipReason != "in_progress" || b.RunID != a.RunID {
 		t.Fatalf("duplicate execution: %+v %v", b, err)
 	}
-	if err := invoke(t, ex.Handle, task("exec-a"), &again); err != nil || again.Skip {
+	if err := invoke(t, ex, task("exec-a"), &again); err != nil || again.Skip {
 		t.Fatalf("retried extract of the owner: %+v %v", again, err)
 	}
 	// Run it to the end: the claim becomes done.
@@ -448,7 +448,7 @@ func TestClaimsMakeARunHappenOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var late handler.Planned
-	if err := invoke(t, ex.Handle, task("exec-c"), &late); err != nil || !late.Skip || late.SkipReason != "done" {
+	if err := invoke(t, ex, task("exec-c"), &late); err != nil || !late.Skip || late.SkipReason != "done" {
 		t.Fatalf("late duplicate: %+v %v", late, err)
 	}
 	// A failed run releases its claim, so a retry can run.
@@ -458,7 +458,7 @@ func TestClaimsMakeARunHappenOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var retry handler.Planned
-	if err := invoke(t, ex.Handle, task("exec-d"), &retry); err != nil || retry.Skip {
+	if err := invoke(t, ex, task("exec-d"), &retry); err != nil || retry.Skip {
 		t.Fatalf("retry after a failure: %+v %v", retry, err)
 	}
 }
@@ -479,11 +479,15 @@ func TestClaimExpiresWithTheRemainingTime(t *testing.T) {
 		d.Claims, d.Now = mem, func() time.Time { return now }
 		ctx, cancel := context.WithDeadline(context.Background(), now.Add(30*time.Second))
 		defer cancel()
-		out, err := handler.NewExtractor(e.s, d).Handle(ctx, task)
-		if err != nil || out.(*handler.Planned).Skip {
+		var in handler.TaskInput
+		if err := json.Unmarshal(task, &in); err != nil {
+			t.Fatal(err)
+		}
+		out, err := handler.NewExtractor(e.s, d).HandleTask(ctx, in)
+		if err != nil || out.Skip {
 			t.Fatalf("claim: %+v %v", out, err)
 		}
-		return mem, &now, d, out.(*handler.Planned)
+		return mem, &now, d, out
 	}
 	// held reports whether another execution would find the run in
 	// progress at t (probing takes the claim when it is free).
@@ -548,7 +552,7 @@ func TestFinalizeRetryAfterAFailedMetricsWrite(t *testing.T) {
 	d := e.deps()
 	d.Metrics, d.Claims = fm, mem
 	var p handler.Planned
-	if err := invoke(t, handler.NewExtractor(e.s, d).Handle, []byte(`{"event":`+string(fixture(t, "eventbridge-object-created.json"))+`,"execution":"x"}`), &p); err != nil {
+	if err := invoke(t, handler.NewExtractor(e.s, d), []byte(`{"event":`+string(fixture(t, "eventbridge-object-created.json"))+`,"execution":"x"}`), &p); err != nil {
 		t.Fatal(err)
 	}
 	var done handler.ChunkDone
@@ -604,17 +608,17 @@ func TestRetryTakesTheClaimOfAnEndedExecution(t *testing.T) {
 		return []byte(`{"event":` + string(fixture(t, "eventbridge-object-created.json")) + `,"execution":"` + name + `","execution_arn":"` + arn(name) + `"}`)
 	}
 	var a handler.Planned
-	if err := invoke(t, ex.Handle, task("first"), &a); err != nil || a.Skip {
+	if err := invoke(t, ex, task("first"), &a); err != nil || a.Skip {
 		t.Fatalf("first: %+v %v", a, err)
 	}
 	execs[arn("first")] = sfntypes.ExecutionStatusRunning
 	var b handler.Planned
-	if err := invoke(t, ex.Handle, task("second"), &b); err != nil || !b.Skip || b.SkipReason != "in_progress" {
+	if err := invoke(t, ex, task("second"), &b); err != nil || !b.Skip || b.SkipReason != "in_progress" {
 		t.Fatalf("while the first runs: %+v %v", b, err)
 	}
 	execs[arn("first")] = sfntypes.ExecutionStatusFailed // died holding the claim
 	var c handler.Planned
-	if err := invoke(t, ex.Handle, task("retry"), &c); err != nil || c.Skip || c.RunID != a.RunID {
+	if err := invoke(t, ex, task("retry"), &c); err != nil || c.Skip || c.RunID != a.RunID {
 		t.Fatalf("the retry stood down for a failed holder: %+v %v", c, err)
 	}
 	if h, _ := mem.Holder(ctx, a.RunID); h != arn("retry") {
@@ -622,7 +626,7 @@ func TestRetryTakesTheClaimOfAnEndedExecution(t *testing.T) {
 	}
 	execs[arn("retry")] = sfntypes.ExecutionStatusRunning
 	var late handler.Planned
-	if err := invoke(t, ex.Handle, task("late"), &late); err != nil || !late.Skip {
+	if err := invoke(t, ex, task("late"), &late); err != nil || !late.Skip {
 		t.Fatalf("a duplicate while the retry runs: %+v %v", late, err)
 	}
 }

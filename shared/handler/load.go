@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 
@@ -90,7 +92,12 @@ func (l *Loader) outPrefix(pipeline string) string {
 func (l *Loader) loadOptions(pipeline, runID string, started time.Time) batch.LoadOptions {
 	out := l.outPrefix(pipeline)
 	return batch.LoadOptions{StagingPrefix: layout.StagingRoot, OutPrefix: out, ManifestPrefix: layout.RunManifestPrefix(out, runID),
-		RejectsPrefix: layout.QuarantinePrefix(pipeline), StartedAt: started}
+		RejectsPrefix: layout.QuarantinePrefix(pipeline), StartedAt: started, Clock: l.d.Now}
+}
+
+// runLoader commits and finalizes runs with opt.
+func runLoader(staging, out storage.Bucket, opt batch.LoadOptions) *batch.Loader {
+	return batch.NewLoader(staging, out, func(o *batch.LoadOptions) { *o = opt })
 }
 
 // load reads the chunk results, re-transforms any chunk whose planned
@@ -140,13 +147,13 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		started = started.Add(-results[0].Duration)
 	}
 	opt := l.loadOptions(in.Run.Pipeline, job.RunID, started)
-	if p.Spec.Sink.Format == string(output.SinkDynamoDB) {
+	if p.Spec.Sink.Format == codec.SinkDynamoDB {
 		if l.d.Tables == nil {
 			return nil, fmt.Errorf("load: spec %s writes to DynamoDB but this function has no table client", job.Spec)
 		}
 		opt.Table = l.d.Tables(p.Spec.Sink.Table, p.Spec.Sink.Key)
 	}
-	m, err := batch.Commit(ctx, staging, out, p, &job, results, opt)
+	m, err := runLoader(staging, out, opt).Commit(ctx, p, &job, results)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +180,7 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
 	opt := l.loadOptions(in.Run.Pipeline, m.RunID, m.StartedAt)
-	if err := batch.Finalize(ctx, staging, out, &m, opt); err != nil && m.Status != output.StatusFailed {
+	if err := runLoader(staging, out, opt).Finalize(ctx, &m); err != nil && m.Status != output.StatusFailed {
 		return nil, err
 	}
 	return l.settle(ctx, in.Run.Pipeline, &m, true)
@@ -243,7 +250,7 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := batch.WriteManifest(ctx, out, l.loadOptions(pipeline, m.RunID, m.StartedAt).ManifestPrefix, m); err != nil {
+		if err := runLoader(nil, out, l.loadOptions(pipeline, m.RunID, m.StartedAt)).WriteManifest(ctx, m); err != nil {
 			return nil, err
 		}
 	}
@@ -312,8 +319,11 @@ func recoverRun(raw json.RawMessage) Planned {
 	if json.Unmarshal(raw, &ref) == nil && ref.Key != "" {
 		return Planned{Source: ref}
 	}
-	if ref, err := objectFromEventBridge(raw); err == nil {
-		return Planned{Source: ref}
+	var ev events.EventBridgeEvent
+	if json.Unmarshal(raw, &ev) == nil {
+		if ref, err := objectFromEventBridge(ev); err == nil {
+			return Planned{Source: ref}
+		}
 	}
 	return Planned{}
 }

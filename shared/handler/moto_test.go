@@ -59,7 +59,7 @@ func TestPipelineOnMoto(t *testing.T) {
 	deps := handler.Deps{Open: open, Metrics: dynamometrics.New(ddb, "sluice-metrics-table")}
 
 	var planned handler.Planned
-	if err := invoke(t, handler.NewExtractor(s, deps).Handle, fixture(t, "eventbridge-object-created.json"), &planned); err != nil {
+	if err := invoke(t, handler.NewExtractor(s, deps), fixture(t, "eventbridge-object-created.json"), &planned); err != nil {
 		t.Fatal(err)
 	}
 	var done handler.ChunkDone

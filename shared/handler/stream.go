@@ -215,7 +215,7 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 	cfg := stream.Config{Plan: p, Staging: staging, Out: out, StagingPrefix: layout.StagingRoot, OutPrefix: e.s.OutputPrefix,
 		RejectsPrefix: layout.QuarantinePrefix(p.Spec.Name),
 		Store:         e.d.Windows(e.s.WindowTable, keep), Now: e.d.Now, Nonce: nonce, OnReject: rejectSampler(e.s, &e.d, p.Spec.Name)}
-	if codec.SinkFormat(p.Spec.Sink.Format) == output.SinkDynamoDB {
+	if p.Spec.Sink.Format == codec.SinkDynamoDB {
 		if e.d.Tables == nil {
 			return nil, errors.New("extract: the spec's sink is dynamodb but no table writer is configured")
 		}
@@ -245,69 +245,50 @@ type StreamResult struct {
 	BatchItemFailures []events.KinesisBatchItemFailure `json:"batchItemFailures"`
 }
 
-// handleKinesis applies a Kinesis batch shard by shard. A shard whose
+// HandleKinesis applies a Kinesis batch shard by shard (see applyBatch).
+func (e *Extractor) HandleKinesis(ctx context.Context, ev events.KinesisEvent) (*StreamResult, error) {
+	return e.applyBatch(ctx, &events.KinesisTimeWindowEvent{KinesisEvent: ev}, false)
+}
+
+// HandleKinesisWindow applies a batch in Lambda's own tumbling window and
+// answers with the window's state (see applyBatch).
+func (e *Extractor) HandleKinesisWindow(ctx context.Context, ev events.KinesisTimeWindowEvent) (*StreamResult, error) {
+	return e.applyBatch(ctx, &ev, true)
+}
+
+// inWindow tells a batch in Lambda's tumbling window by its window fields.
+func inWindow(ev *events.KinesisTimeWindowEvent) bool {
+	return ev.Window.Start.Time.Unix() > 0 || ev.State != nil || ev.IsFinalInvokeForWindow
+}
+
+// applyBatch applies a Kinesis batch shard by shard. A shard whose
 // batch fails has its records returned as batch item failures, so Lambda
 // delivers them again from the first; nothing past a failure is
 // committed, so nothing is applied twice.
-func (e *Extractor) handleKinesis(ctx context.Context, raw json.RawMessage) (*StreamResult, error) {
-	var ev events.KinesisTimeWindowEvent
-	// The v2 decoder reads the base64 record data several times faster
-	// than encoding/json; Lambda's keys match the tags exactly.
-	if err := jsonv2.Unmarshal(raw, &ev); err != nil {
-		return nil, fmt.Errorf("extract: decode Kinesis event: %w", err)
-	}
-	native := ev.Window.Start.Time.Unix() > 0 || ev.State != nil || ev.IsFinalInvokeForWindow
+func (e *Extractor) applyBatch(ctx context.Context, ev *events.KinesisTimeWindowEvent, native bool) (*StreamResult, error) {
 	res := &StreamResult{BatchItemFailures: []events.KinesisBatchItemFailure{}}
 	batches := splitShards(ev.Records, ev.ShardID)
 	if native && len(batches) == 0 {
 		// The final invoke of a window may carry no records.
-		name := StreamName(ev.EventSourceARN)
-		batches = []*shardBatch{{stream: name, shard: ev.ShardID}}
+		batches = []*shardBatch{{stream: StreamName(ev.EventSourceARN), shard: ev.ShardID}}
 	}
 	failFrom := -1
 	reserve := deadline.Reserve(ctx)
 	for bi, b := range batches {
-		if dl, ok := ctx.Deadline(); ok && bi > 0 && time.Until(dl) < reserve {
+		if bi > 0 && deadline.Near(ctx, reserve) {
 			// Too little time left to apply another shard: Lambda
 			// delivers these again.
 			e.d.Log.Warn("deadline near: shards deferred", "shards", len(batches)-bi)
 			failFrom = bi
 			break
 		}
-		pl, err := e.pipeline(ctx, b.stream)
+		stop, err := e.applyShard(ctx, ev, native, b, res)
 		if err != nil {
 			return nil, err
 		}
-		scope := b.stream + "/" + b.shard
-		msgs := messages(scope, b.records)
-		began := e.d.Now()
-		r, err := pl.Apply(ctx, scope, msgs)
-		e.streamMetrics(pl.Plan().Spec.Name, scope, began, r, err)
-		if err != nil {
-			e.d.Log.Error("stream batch failed", "shard", scope, "records", len(b.records), "err", err)
-			res.BatchItemFailures = append(res.BatchItemFailures, failures(b.records)...)
-			if pl.Plan().Spec.Stream.OnFailure == spec.OnFailureFailFast {
-				failFrom = bi + 1
-				break
-			}
-			continue
-		}
-		e.d.Log.Info("stream batch", "shard", scope, "new", r.New, "skipped", r.Skipped, "out", r.Counts.Out,
-			"rejected", r.Counts.Rejected, "filtered", r.Counts.Filtered, "late", r.Late, "closed_windows", len(r.Closed), "deferred", r.Deferred)
-		if r.Deferred > 0 {
-			// The deadline came near: what was not applied goes back.
-			for _, rec := range b.records {
-				if window.After(r.Checkpoint, rec.Kinesis.SequenceNumber) {
-					res.BatchItemFailures = append(res.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: rec.Kinesis.SequenceNumber})
-				}
-			}
-		}
-		if native {
-			st, err := e.nativeWindow(ctx, pl, &ev, scope, msgs)
-			if err != nil {
-				return nil, err
-			}
-			res.State = st
+		if stop {
+			failFrom = bi + 1
+			break
 		}
 	}
 	if failFrom >= 0 {
@@ -320,6 +301,43 @@ func (e *Extractor) handleKinesis(ctx context.Context, raw json.RawMessage) (*St
 		res.State = ev.State
 	}
 	return res, nil
+}
+
+// applyShard applies one shard's records and adds what must come again to
+// res. stop says the spec fails fast and this shard failed.
+func (e *Extractor) applyShard(ctx context.Context, ev *events.KinesisTimeWindowEvent, native bool, b *shardBatch, res *StreamResult) (stop bool, err error) {
+	pl, err := e.pipeline(ctx, b.stream)
+	if err != nil {
+		return false, err
+	}
+	scope := b.stream + "/" + b.shard
+	msgs := messages(scope, b.records)
+	began := e.d.Now()
+	r, err := pl.Apply(ctx, scope, msgs)
+	e.streamMetrics(pl.Plan().Spec.Name, scope, began, r, err)
+	if err != nil {
+		e.d.Log.Error("stream batch failed", "shard", scope, "records", len(b.records), "err", err)
+		res.BatchItemFailures = append(res.BatchItemFailures, failures(b.records)...)
+		return pl.Plan().Spec.Stream.OnFailure == spec.OnFailureFailFast, nil
+	}
+	e.d.Log.Info("stream batch", "shard", scope, "new", r.New, "skipped", r.Skipped, "out", r.Counts.Out,
+		"rejected", r.Counts.Rejected, "filtered", r.Counts.Filtered, "late", r.Late, "closed_windows", len(r.Closed), "deferred", r.Deferred)
+	if r.Deferred > 0 {
+		// The deadline came near: what was not applied goes back.
+		for _, rec := range b.records {
+			if window.After(r.Checkpoint, rec.Kinesis.SequenceNumber) {
+				res.BatchItemFailures = append(res.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: rec.Kinesis.SequenceNumber})
+			}
+		}
+	}
+	if native {
+		st, err := e.nativeWindow(ctx, pl, ev, scope, msgs)
+		if err != nil {
+			return false, err
+		}
+		res.State = st
+	}
+	return false, nil
 }
 
 // failures lists each Kinesis record once (the user records of a KPL

@@ -11,6 +11,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/sluice-etl/sluice/examples"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
+	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/handler"
 )
@@ -166,7 +168,7 @@ func TestKinesisFixture(t *testing.T) {
 	}
 	// Lambda delivers the same batch again: nothing changes.
 	before, _ := out.List(ctx, "")
-	if err := invoke(t, h.Handle, payload, &res); err != nil || len(res.BatchItemFailures) != 0 {
+	if err := invoke(t, h, payload, &res); err != nil || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("replay: %+v %v", res, err)
 	}
 	after, _ := out.List(ctx, "")
@@ -186,7 +188,7 @@ func TestKinesisCorruptAggregateIsQuarantined(t *testing.T) {
 	ev := events.KinesisEvent{Records: []events.KinesisEventRecord{kinesisRecord("shardId-000000000000", 1, bad), kinesisRecord("shardId-000000000000", 2, agg)}}
 	payload, _ := json.Marshal(ev)
 	var res handler.StreamResult
-	if err := invoke(t, h.Handle, payload, &res); err != nil || len(res.BatchItemFailures) != 0 {
+	if err := invoke(t, h, payload, &res); err != nil || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	snap, _ := st.Load(ctx, shard0)
@@ -229,7 +231,7 @@ func TestKinesisPartialBatchFailure(t *testing.T) {
 	h := handler.NewExtractor(e.s, e.streamDeps(st))
 	payload, _ := json.Marshal(twoShardEvent())
 	var res handler.StreamResult
-	if err := invoke(t, h.Handle, payload, &res); err != nil {
+	if err := invoke(t, h, payload, &res); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -254,7 +256,7 @@ func TestKinesisPartialBatchFailure(t *testing.T) {
 	}
 	// The retry succeeds and adds the failed shard's rows once.
 	st.BeforeSave = nil
-	if err := invoke(t, h.Handle, payload, &res); err != nil || len(res.BatchItemFailures) != 0 {
+	if err := invoke(t, h, payload, &res); err != nil || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("retry: %+v %v", res, err)
 	}
 	if got := strings.Join(outRows(t, e.bucket("sluice-output-bucket"), "tables/clicks/"), ","); got != "a0,a1,a2,b0,b1" {
@@ -274,7 +276,7 @@ func TestKinesisFailFast(t *testing.T) {
 	h := handler.NewExtractor(e.s, e.streamDeps(st))
 	payload, _ := json.Marshal(twoShardEvent())
 	var res handler.StreamResult
-	if err := invoke(t, h.Handle, payload, &res); err != nil {
+	if err := invoke(t, h, payload, &res); err != nil {
 		t.Fatal(err)
 	}
 	if len(res.BatchItemFailures) != 5 {
@@ -290,7 +292,7 @@ func TestKinesisNeedsAStreamSpec(t *testing.T) {
 	e.streamSettings()
 	e.s.StreamSpecs = map[string]string{"other-stream": "bundled:clicks"}
 	h := handler.NewExtractor(e.s, e.streamDeps(&window.MemStore{}))
-	_, err := h.Handle(ctx, fixture(t, "kinesis.json"))
+	_, err := h.Invoke(ctx, fixture(t, "kinesis.json"))
 	if !errors.Is(err, handler.ErrNoSpec) || !strings.Contains(err.Error(), "sluice-clicks") {
 		t.Fatalf("err = %v", err)
 	}
@@ -331,7 +333,7 @@ window: {kind: tumbling, size: 5m, native: true, group_by: [page], aggregate: [a
 	h := handler.NewExtractor(e.s, e.streamDeps(st))
 	payload := fixture(t, "kinesis-window.json")
 	var res handler.StreamResult
-	if err := invoke(t, h.Handle, payload, &res); err != nil || len(res.BatchItemFailures) != 0 {
+	if err := invoke(t, h, payload, &res); err != nil || len(res.BatchItemFailures) != 0 {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if res.State == nil || res.State["sluice_last_seq"] != fmt.Sprintf("4963%052d", 103) || len(st.Results) != 0 {
@@ -346,7 +348,7 @@ window: {kind: tumbling, size: 5m, native: true, group_by: [page], aggregate: [a
 	ev.State = res.State
 	retry, _ := json.Marshal(ev)
 	var res2 handler.StreamResult
-	if err := invoke(t, h.Handle, retry, &res2); err != nil {
+	if err := invoke(t, h, retry, &res2); err != nil {
 		t.Fatal(err)
 	}
 	// The final invoke of the window, with no records, writes the results.
@@ -355,7 +357,7 @@ window: {kind: tumbling, size: 5m, native: true, group_by: [page], aggregate: [a
 	final.IsFinalInvokeForWindow = true
 	fp, _ := json.Marshal(final)
 	var res3 handler.StreamResult
-	if err := invoke(t, h.Handle, fp, &res3); err != nil || len(res3.State) != 0 {
+	if err := invoke(t, h, fp, &res3); err != nil || len(res3.State) != 0 {
 		t.Fatalf("final: %+v %v", res3, err)
 	}
 	var got []string
@@ -443,17 +445,28 @@ func TestKinesisDeadlineDefersTheRest(t *testing.T) {
 	}
 	payload, _ := json.Marshal(ev)
 	// 110 ms left: the pipeline keeps 100 ms for its commit, so it takes
-	// records for about 10 ms and no more.
+	// records for about 10 ms and no more. Each look at the clock takes
+	// 1 ms.
 	t.Logf("applying %d records with 110 ms left", n)
 	slow := handler.NewExtractor(e.s, e.streamDeps(st))
-	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Millisecond)
-	defer cancel()
-	time.Sleep(5 * time.Millisecond)
-	out, err := slow.Handle(ctx, payload)
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(time.Millisecond)
+		return now
+	}
+	ctx := deadline.WithClock(context.Background(), t0.Add(110*time.Millisecond), clock)
+	out, err := slow.Invoke(ctx, payload)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := out.(*handler.StreamResult)
+	res := &handler.StreamResult{}
+	if err := json.Unmarshal(out, res); err != nil {
+		t.Fatal(err)
+	}
 	snap, _ := st.Load(context.Background(), shard0)
 	done := int(snap.Counts.In)
 	if done == 0 || done == n || done+len(res.BatchItemFailures) != n {
@@ -501,7 +514,7 @@ func TestLogsHoldNoRecordValues(t *testing.T) {
 		d.EMF = &logs
 		ex := handler.NewExtractor(e.s, d)
 		var p handler.Planned
-		if err := invoke(t, ex.Handle, fixture(t, "eventbridge-object-created.json"), &p); err != nil {
+		if err := invoke(t, ex, fixture(t, "eventbridge-object-created.json"), &p); err != nil {
 			t.Fatal(err)
 		}
 		var done handler.ChunkDone

@@ -11,6 +11,8 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/sluice-etl/sluice/shared/core/enum"
 )
 
 // Compression names a compression format.
@@ -22,7 +24,23 @@ const (
 	CompressionNone Compression = "none"
 	Gzip            Compression = "gzip"
 	Zstd            Compression = "zstd"
+	// Snappy is for parquet output only.
+	Snappy Compression = "snappy"
 )
+
+// SourceCompressions are the compressions a source may declare, in the
+// order messages list them. The sink's depend on its format: see
+// SinkFormat.Compressions.
+var SourceCompressions = []Compression{Gzip, Zstd, CompressionNone, CompressionAuto}
+
+// Check validates a source compression: one of SourceCompressions, or ""
+// (auto).
+func (c Compression) Check() error {
+	if c == "" {
+		return nil
+	}
+	return enum.CheckNamed("compression", c, SourceCompressions)
+}
 
 // Limits bound what a decompressor may produce.
 type Limits struct {
@@ -131,6 +149,18 @@ const (
 	FormatJSONL Format = "jsonl"
 	FormatJSON  Format = "json"
 )
+
+// Formats are the record formats a source may declare, in the order
+// messages list them.
+var Formats = []Format{FormatCSV, FormatJSONL, FormatJSON, FormatAuto}
+
+// Check validates a source format: one of Formats, or "" (auto).
+func (f Format) Check() error {
+	if f == "" {
+		return nil
+	}
+	return enum.CheckNamed("format", f, Formats)
+}
 
 // FormatFromName guesses a format from an object name, looking through a
 // compression suffix. It returns "" when the name does not tell.

@@ -5,11 +5,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/sluice-etl/sluice/shared/core/enum"
 	"github.com/sluice-etl/sluice/shared/core/record"
 )
 
@@ -21,7 +23,58 @@ const (
 	SinkJSONL   SinkFormat = "jsonl"
 	SinkCSV     SinkFormat = "csv"
 	SinkParquet SinkFormat = "parquet"
+	// SinkDynamoDB upserts rows into a table; its rows are staged as
+	// JSON Lines.
+	SinkDynamoDB SinkFormat = "dynamodb"
 )
+
+// SinkFormats are the output formats, in the order messages list them.
+var SinkFormats = []SinkFormat{SinkJSONL, SinkCSV, SinkParquet, SinkDynamoDB}
+
+// Check validates an output format: one of SinkFormats, or "" (jsonl).
+func (f SinkFormat) Check() error {
+	if f == "" {
+		return nil
+	}
+	return enum.CheckNamed("format", f, SinkFormats)
+}
+
+// OrDefault is f, or jsonl when f is "".
+func (f SinkFormat) OrDefault() SinkFormat {
+	if f == "" {
+		return SinkJSONL
+	}
+	return f
+}
+
+// sinkCompressions are the compressions of each output format that
+// writes files, in the order messages list them.
+var sinkCompressions = map[SinkFormat][]Compression{
+	SinkJSONL:   {CompressionNone, Gzip, Zstd},
+	SinkCSV:     {CompressionNone, Gzip, Zstd},
+	SinkParquet: {Zstd, Snappy, Gzip, CompressionNone},
+}
+
+// Compressions are the compressions output in format f may use (none for
+// dynamodb, which writes no files).
+func (f SinkFormat) Compressions() []Compression {
+	return slices.Clone(sinkCompressions[f.OrDefault()])
+}
+
+// CheckCompression validates c as the compression of output in format f:
+// one of f's Compressions, or "" (none; zstd for parquet).
+func (f SinkFormat) CheckCompression(c Compression) error {
+	list := sinkCompressions[f.OrDefault()]
+	switch {
+	case c == "" || slices.Contains(list, c):
+		return nil
+	case len(list) == 0:
+		return fmt.Errorf("compression does not apply to the %s sink", f)
+	case f == SinkParquet:
+		return fmt.Errorf("want %s for parquet", enum.List(list))
+	}
+	return fmt.Errorf("want %s for %s output", enum.List(list), f.OrDefault())
+}
 
 // Ext returns the file extension for the format.
 func (f SinkFormat) Ext() string {
@@ -45,8 +98,9 @@ type Encoder interface {
 
 // EncoderOptions tune the encoders.
 type EncoderOptions struct {
-	// ParquetCompression is "zstd" (default), "snappy", "gzip" or "none".
-	ParquetCompression string
+	// ParquetCompression is Zstd (default), Snappy, Gzip or
+	// CompressionNone.
+	ParquetCompression Compression
 	// ParquetRowGroupRows caps rows per row group (default 128Ki).
 	ParquetRowGroupRows int64
 	// CSVDelimiter for CSV output (default ',').
@@ -323,13 +377,13 @@ func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parq
 	}
 	var codec parquet.WriterOption
 	switch opt.ParquetCompression {
-	case "", "zstd":
+	case "", Zstd:
 		codec = parquet.Compression(&parquet.Zstd)
-	case "snappy":
+	case Snappy:
 		codec = parquet.Compression(&parquet.Snappy)
-	case "gzip":
+	case Gzip:
 		codec = parquet.Compression(&parquet.Gzip)
-	case "none":
+	case CompressionNone:
 		codec = parquet.Compression(&parquet.Uncompressed)
 	default:
 		return nil, fmt.Errorf("parquet: unknown compression %q", opt.ParquetCompression)

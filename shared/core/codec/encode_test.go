@@ -358,7 +358,7 @@ func TestParquetEncoder(t *testing.T) {
 	} {
 		t.Run("compression "+c.compression, func(t *testing.T) {
 			rows := parquetRows()
-			data := encodeAll(t, codec.SinkParquet, parquetSchema, codec.EncoderOptions{ParquetCompression: c.compression, ParquetRowGroupRows: 2}, rows)
+			data := encodeAll(t, codec.SinkParquet, parquetSchema, codec.EncoderOptions{ParquetCompression: codec.Compression(c.compression), ParquetRowGroupRows: 2}, rows)
 			f, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
 			if err != nil {
 				t.Fatal(err)

@@ -19,17 +19,17 @@ type MessageDecoder struct {
 	rec  RawRecord
 }
 
-// NewMessageDecoder returns a decoder for format "json" (also "jsonl" and
-// "auto") or "csv". CSV messages have no header line.
-func NewMessageDecoder(format string, columns []string, opt CSVOptions) (*MessageDecoder, error) {
+// NewMessageDecoder returns a decoder for format json (also jsonl and
+// auto) or csv. CSV messages have no header line.
+func NewMessageDecoder(format Format, columns []string, opt CSVOptions) (*MessageDecoder, error) {
 	opt.defaults()
 	m := &MessageDecoder{max: opt.MaxRecordBytes}
 	switch format {
-	case "", "auto", "json", "jsonl":
+	case "", FormatAuto, FormatJSON, FormatJSONL:
 		m.json = true
 		m.obj = newObjectParser(columns)
 		m.rec.Fields = make([]RawField, len(columns))
-	case "csv":
+	case FormatCSV:
 		if len(opt.Columns) == 0 {
 			return nil, fmt.Errorf("%w: CSV stream messages have no header, so csv.columns must name the columns", ErrHeader)
 		}

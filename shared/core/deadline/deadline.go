@@ -14,17 +14,56 @@ import (
 // fifth of what is left now, between 100 ms and 5 s; 0 without a
 // deadline.
 func Reserve(ctx context.Context) time.Duration {
-	dl, ok := ctx.Deadline()
+	left, ok := Left(ctx)
 	if !ok {
 		return 0
 	}
-	return min(max(time.Until(dl)/5, 100*time.Millisecond), 5*time.Second)
+	return min(max(left/5, 100*time.Millisecond), 5*time.Second)
 }
 
 // Near reports whether less than reserve is left before ctx's deadline.
 func Near(ctx context.Context, reserve time.Duration) bool {
+	left, ok := Left(ctx)
+	return ok && reserve > 0 && left < reserve
+}
+
+// Left is the time left before ctx's deadline, by ctx's clock; ok is
+// false without a deadline.
+func Left(ctx context.Context) (left time.Duration, ok bool) {
 	dl, ok := ctx.Deadline()
-	return ok && reserve > 0 && time.Until(dl) < reserve
+	if !ok {
+		return 0, false
+	}
+	now, isClocked := ctx.Value(clockKey{}).(func() time.Time)
+	if !isClocked {
+		now = time.Now
+	}
+	return dl.Sub(now()), true
+}
+
+type clockKey struct{}
+
+// clocked is a context whose deadline is read on its own clock.
+type clocked struct {
+	context.Context
+	deadline time.Time
+	now      func() time.Time
+}
+
+func (c *clocked) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *clocked) Value(key any) any {
+	if key == (clockKey{}) {
+		return c.now
+	}
+	return c.Context.Value(key)
+}
+
+// WithClock returns a context whose deadline is dl on the clock now: Left,
+// Reserve and Near read it, and it never cancels the context by itself.
+// Tests use it to drive deadlines without the wall clock.
+func WithClock(ctx context.Context, dl time.Time, now func() time.Time) context.Context {
+	return &clocked{Context: ctx, deadline: dl, now: now}
 }
 
 // ErrNear is wrapped by the errors of work stopped for the deadline:

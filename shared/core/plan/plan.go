@@ -81,33 +81,63 @@ var defaultLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-
 // key: a bad regex, a bad bound, or an expression that does not compile or
 // type-check against the declared fields.
 func Compile(s *spec.Spec) (*Plan, error) {
-	p := &Plan{Spec: s, memory: 100_000}
-	var errs spec.Errors
-	add := func(e *spec.Error) { errs = append(errs, e) }
-	maxNodes := uint(s.Limits.ExprMaxNodes)
-	if maxNodes == 0 {
-		maxNodes = spec.DefaultExprMaxNodes
+	c := newCompiler(s)
+	c.fields()
+	c.ruleExprs()
+	c.derives()
+	c.boolExprs()
+	if len(c.errs) > 0 {
+		return nil, c.errs
 	}
+	c.finish()
+	return c.p, nil
+}
 
-	env := map[string]any{}
-	used := map[string]bool{}
-	colIdx := map[string]int{}
-	for i, f := range s.Fields {
-		key := fmt.Sprintf("fields[%d]", i)
+// compiler is the state of one Compile: the plan being built, the
+// environment expressions are checked against, the names they read, and
+// the errors so far.
+type compiler struct {
+	s        *spec.Spec
+	p        *Plan
+	errs     spec.Errors
+	maxNodes uint
+	env      map[string]any  // a zero value of each field and derived field
+	used     map[string]bool // names any expression reads
+	colIdx   map[string]int  // input column: its index in Plan.Columns
+}
+
+func newCompiler(s *spec.Spec) *compiler {
+	c := &compiler{s: s, p: &Plan{Spec: s, memory: 100_000}, maxNodes: uint(s.Limits.ExprMaxNodes),
+		env: map[string]any{}, used: map[string]bool{}, colIdx: map[string]int{}}
+	if c.maxNodes == 0 {
+		c.maxNodes = spec.DefaultExprMaxNodes
+	}
+	return c
+}
+
+func (c *compiler) add(key, format string, args ...any) {
+	c.errs = append(c.errs, c.s.Errorf(key, format, args...))
+}
+
+// compile compiles the expression at key, or adds its error and gives nil.
+func (c *compiler) compile(key, src string, env map[string]any, asBool bool) *vm.Program {
+	prog, err := compileExpr(src, env, c.maxNodes, asBool, c.used)
+	if err != nil {
+		c.add(key, "%v", err)
+	}
+	return prog
+}
+
+// fields plans the declared fields: where each is read and how it is
+// cleaned, cast and checked.
+func (c *compiler) fields() {
+	for i, f := range c.s.Fields {
 		kind, _ := record.ParseKind(f.Type)
-		fp := fieldPlan{name: f.Name, kind: kind, scale: f.Scale, clean: f.Clean, required: f.Required, loc: time.UTC, minLen: -1, maxLen: -1}
-		src := f.Source()
-		c, ok := colIdx[src]
-		if !ok {
-			c = len(p.Columns)
-			colIdx[src] = c
-			p.Columns = append(p.Columns, src)
-		}
-		fp.col = c
+		fp := fieldPlan{name: f.Name, col: c.column(f.Source()), kind: kind, scale: f.Scale, clean: f.Clean,
+			required: f.Required, layouts: f.Layouts, loc: time.UTC, minLen: -1, maxLen: -1}
 		if f.Timezone != "" {
 			fp.loc, _ = time.LoadLocation(f.Timezone)
 		}
-		fp.layouts = f.Layouts
 		if len(fp.layouts) == 0 {
 			fp.layouts = defaultLayouts
 		}
@@ -119,79 +149,102 @@ func Compile(s *spec.Spec) (*Plan, error) {
 				}
 			}
 		}
-		r := f.Rules
-		if r.Regex != "" {
-			re, err := regexp.Compile(r.Regex)
-			if err != nil {
-				add(s.Errorf(key+".rules.regex", "bad regex: %v", err))
-			}
-			fp.regex = re
-			if re != nil {
-				if lit, complete := re.LiteralPrefix(); complete && !strings.HasPrefix(r.Regex, "^") {
-					fp.literal = []byte(lit)
-				}
-			}
-		}
-		for name, b := range map[string]*spec.Scalar{"min": r.Min, "max": r.Max} {
-			if b == nil {
-				continue
-			}
-			v, reason := fp.parseText([]byte(*b), false)
-			if reason != "" {
-				add(s.Errorf(key+".rules."+name, "bound %q is %s for a %s field", string(*b), reason, kind))
-				continue
-			}
-			if name == "min" {
-				fp.min = &v
-			} else {
-				fp.max = &v
-			}
-		}
-		if r.Length != nil {
-			if r.Length.Min != nil {
-				fp.minLen = *r.Length.Min
-			}
-			if r.Length.Max != nil {
-				fp.maxLen = *r.Length.Max
-			}
-		}
-		if len(r.Enum) > 0 {
-			fp.enum = map[string]struct{}{}
-			for _, e := range r.Enum {
-				v, reason := fp.parseText([]byte(e), false)
-				if reason != "" {
-					add(s.Errorf(key+".rules.enum", "value %q is %s for a %s field", e, reason, kind))
-					continue
-				}
-				fp.enum[string(record.AppendText(nil, v, fp.scale))] = struct{}{}
-			}
-		}
-		fp.hasRules = fp.required || fp.regex != nil || fp.min != nil || fp.max != nil || fp.minLen >= 0 || fp.maxLen >= 0 || fp.enum != nil
-		p.fields = append(p.fields, fp)
-		p.Full.Fields = append(p.Full.Fields, record.Field{Name: f.Name, Kind: kind, Scale: f.Scale})
-		env[f.Name] = zeroOf(kind)
+		c.rules(fmt.Sprintf("fields[%d].rules", i), &fp, f.Rules)
+		c.p.fields = append(c.p.fields, fp)
+		c.p.Full.Fields = append(c.p.Full.Fields, record.Field{Name: f.Name, Kind: kind, Scale: f.Scale})
+		c.env[f.Name] = zeroOf(kind)
 	}
-	// Field rule expressions see every field, and the field itself as value.
-	for i, f := range s.Fields {
+}
+
+// column is the index of an input column in Plan.Columns, which gets it
+// when it is new.
+func (c *compiler) column(src string) int {
+	i, ok := c.colIdx[src]
+	if !ok {
+		i = len(c.p.Columns)
+		c.colIdx[src] = i
+		c.p.Columns = append(c.p.Columns, src)
+	}
+	return i
+}
+
+// rules plans a field's declarative rules.
+func (c *compiler) rules(key string, fp *fieldPlan, r spec.Rules) {
+	if r.Regex != "" {
+		re, err := regexp.Compile(r.Regex)
+		if err != nil {
+			c.add(key+".regex", "bad regex: %v", err)
+		}
+		fp.regex = re
+		if re != nil {
+			if lit, complete := re.LiteralPrefix(); complete && !strings.HasPrefix(r.Regex, "^") {
+				fp.literal = []byte(lit)
+			}
+		}
+	}
+	fp.min = c.bound(key+".min", fp, r.Min)
+	fp.max = c.bound(key+".max", fp, r.Max)
+	if r.Length != nil {
+		if r.Length.Min != nil {
+			fp.minLen = *r.Length.Min
+		}
+		if r.Length.Max != nil {
+			fp.maxLen = *r.Length.Max
+		}
+	}
+	if len(r.Enum) > 0 {
+		fp.enum = map[string]struct{}{}
+		for _, e := range r.Enum {
+			v, reason := fp.parseText([]byte(e), false)
+			if reason != "" {
+				c.add(key+".enum", "value %q is %s for a %s field", e, reason, fp.kind)
+				continue
+			}
+			fp.enum[string(record.AppendText(nil, v, fp.scale))] = struct{}{}
+		}
+	}
+	fp.hasRules = fp.required || fp.regex != nil || fp.min != nil || fp.max != nil || fp.minLen >= 0 || fp.maxLen >= 0 || fp.enum != nil
+}
+
+// bound reads a min or max rule as a value of the field's kind.
+func (c *compiler) bound(key string, fp *fieldPlan, b *spec.Scalar) *record.Value {
+	if b == nil {
+		return nil
+	}
+	v, reason := fp.parseText([]byte(*b), false)
+	if reason != "" {
+		c.add(key, "bound %q is %s for a %s field", string(*b), reason, fp.kind)
+		return nil
+	}
+	return &v
+}
+
+// ruleExprs compiles the fields' rule expressions, which see every field,
+// and the field itself as value.
+func (c *compiler) ruleExprs() {
+	for i, f := range c.s.Fields {
 		if f.Rules.Expr == "" {
 			continue
 		}
-		e := copyEnv(env)
-		e["value"] = env[f.Name]
-		prog, err := compileExpr(f.Rules.Expr, e, maxNodes, true, used)
-		if err != nil {
-			add(s.Errorf(fmt.Sprintf("fields[%d].rules.expr", i), "%v", err))
+		env := copyEnv(c.env)
+		env["value"] = c.env[f.Name]
+		prog := c.compile(fmt.Sprintf("fields[%d].rules.expr", i), f.Rules.Expr, env, true)
+		if prog == nil {
 			continue
 		}
-		p.fields[i].expr = &exprPlan{name: "expr", program: prog}
-		p.useValue = true
-		used[f.Name] = true // the field's value is read as value
+		c.p.fields[i].expr = &exprPlan{name: "expr", program: prog}
+		c.p.useValue = true
+		c.used[f.Name] = true // the field's value is read as value
 	}
-	for i, d := range s.Derive {
+}
+
+// derives compiles the derived fields, each of the declared type or else
+// the type its expression gives.
+func (c *compiler) derives() {
+	for i, d := range c.s.Derive {
 		key := fmt.Sprintf("derive[%d]", i)
-		prog, err := compileExpr(d.Expr, env, maxNodes, false, used)
-		if err != nil {
-			add(s.Errorf(key+".expr", "%v", err))
+		prog := c.compile(key+".expr", d.Expr, c.env, false)
+		if prog == nil {
 			continue
 		}
 		kind, ok := record.ParseKind(d.Type)
@@ -199,51 +252,52 @@ func Compile(s *spec.Spec) (*Plan, error) {
 		if !ok {
 			kind, ok = kindOfType(out)
 			if !ok {
-				add(s.Errorf(key+".type", "cannot infer a type from the expression (it gives %v); set type", typeName(out)))
+				c.add(key+".type", "cannot infer a type from the expression (it gives %v); set type", typeName(out))
 				continue
 			}
 		} else if !assignable(out, kind) {
-			add(s.Errorf(key+".expr", "expression gives %v, which cannot be stored as %s", typeName(out), kind))
+			c.add(key+".expr", "expression gives %v, which cannot be stored as %s", typeName(out), kind)
 			continue
 		}
-		p.derives = append(p.derives, derivePlan{exprPlan: exprPlan{name: d.Name, program: prog}, kind: kind, scale: d.Scale})
-		p.Full.Fields = append(p.Full.Fields, record.Field{Name: d.Name, Kind: kind, Scale: d.Scale})
-		env[d.Name] = zeroOf(kind)
+		c.p.derives = append(c.p.derives, derivePlan{exprPlan: exprPlan{name: d.Name, program: prog}, kind: kind, scale: d.Scale})
+		c.p.Full.Fields = append(c.p.Full.Fields, record.Field{Name: d.Name, Kind: kind, Scale: d.Scale})
+		c.env[d.Name] = zeroOf(kind)
 	}
-	for i, c := range s.Validate {
-		prog, err := compileExpr(c.Expr, env, maxNodes, true, used)
-		if err != nil {
-			add(s.Errorf(fmt.Sprintf("validate[%d].expr", i), "%v", err))
-			continue
+}
+
+// boolExprs compiles the record-level checks and the filters.
+func (c *compiler) boolExprs() {
+	for i, ck := range c.s.Validate {
+		if prog := c.compile(fmt.Sprintf("validate[%d].expr", i), ck.Expr, c.env, true); prog != nil {
+			c.p.checks = append(c.p.checks, exprPlan{name: ck.Name, program: prog})
 		}
-		p.checks = append(p.checks, exprPlan{name: c.Name, program: prog})
 	}
-	for i, f := range s.Filter {
-		prog, err := compileExpr(f.Expr, env, maxNodes, true, used)
-		if err != nil {
-			add(s.Errorf(fmt.Sprintf("filter[%d].expr", i), "%v", err))
-			continue
+	for i, f := range c.s.Filter {
+		if prog := c.compile(fmt.Sprintf("filter[%d].expr", i), f.Expr, c.env, true); prog != nil {
+			c.p.filters = append(c.p.filters, exprPlan{name: f.Name, program: prog})
 		}
-		p.filters = append(p.filters, exprPlan{name: f.Name, program: prog})
 	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	if s.Dedup != nil {
-		for _, k := range s.Dedup.Keys {
+}
+
+// finish lays out what Process reads: the dedup key, the fields the
+// expressions read, and the output schema without the dropped fields.
+func (c *compiler) finish() {
+	p := c.p
+	if c.s.Dedup != nil {
+		for _, k := range c.s.Dedup.Keys {
 			p.dedup = append(p.dedup, p.Full.Index(k))
 		}
 	}
 	drop := map[string]bool{}
-	for _, f := range s.Fields {
+	for _, f := range c.s.Fields {
 		if f.Drop {
 			drop[f.Name] = true
 		}
 	}
 	p.inEnv = make([]bool, len(p.Full.Fields))
 	for i, f := range p.Full.Fields {
-		p.inEnv[i] = used[f.Name]
-		if used[f.Name] && i < len(p.fields) {
+		p.inEnv[i] = c.used[f.Name]
+		if c.used[f.Name] && i < len(p.fields) {
 			p.envVars = append(p.envVars, i)
 		}
 		if !drop[f.Name] {
@@ -256,7 +310,6 @@ func Compile(s *spec.Spec) (*Plan, error) {
 	if i := p.Full.Index("value"); p.useValue && i >= 0 && i < len(p.fields) && p.inEnv[i] {
 		p.valueIdx = i
 	}
-	return p, nil
 }
 
 // FromFile reads, checks and compiles a spec file.

@@ -67,6 +67,8 @@ type Processor struct {
 	seen  map[[2]uint64]struct{}
 	seeds [2]maphash.Seed
 	res   Outcome
+	// envReady is set once env holds the current record's values.
+	envReady bool
 }
 
 // NewProcessor returns a Processor with its own scratch state.
@@ -88,96 +90,32 @@ func (pr *Processor) reject(field, rule, reason string) *Outcome {
 	return &pr.res
 }
 
-// Process applies the plan to one decoded record.
+// Process applies the plan to one decoded record: cast and check the
+// fields, run the fields' rule expressions, derive, run the checks and the
+// filters, then dedup. Each step returns nil to go on, or the outcome that
+// ends the record.
 func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 	if rec.Err != nil {
 		return pr.reject("", "decode", rec.Err.Error()), nil
 	}
-	p := pr.p
 	pr.arena = pr.arena[:0]
-	for i := range p.fields {
-		f := &p.fields[i]
-		dst := &pr.row[i]
-		if rule, reason := pr.cast(f, rec.Fields[f.col], dst); rule != "" {
-			return pr.reject(f.name, rule, reason), nil
-		}
-		if f.hasRules {
-			if rule, reason := pr.check(f, *dst); rule != "" {
-				return pr.reject(f.name, rule, reason), nil
-			}
-		}
+	pr.envReady = false
+	if o := pr.castFields(rec); o != nil {
+		return o, nil
 	}
-	envReady := false
-	for i := range p.fields {
-		f := &p.fields[i]
-		if f.expr == nil || pr.row[i].IsNull() {
-			continue
-		}
-		if !envReady {
-			pr.fillEnv()
-			envReady = true
-		}
-		pr.env["value"] = pr.env[f.name]
-		ok, err := pr.runBool(f.expr)
-		if err != nil {
-			return pr.reject(f.name, "expr", "expression failed: "+err.Error()), nil
-		}
-		if !ok {
-			return pr.reject(f.name, "expr", "expression is false"), nil
-		}
+	if o := pr.ruleExprs(); o != nil {
+		return o, nil
 	}
-	if envReady && p.valueIdx >= 0 {
-		// Give back a field named value its own value.
-		pr.env["value"] = toAny(pr.row[p.valueIdx], p.Full.Fields[p.valueIdx].Scale)
+	if o := pr.derive(); o != nil {
+		return o, nil
 	}
-	nf := len(p.fields)
-	for j := range p.derives {
-		d := &p.derives[j]
-		if !envReady {
-			pr.fillEnv()
-			envReady = true
-		}
-		res, err := pr.vm.Run(d.program, pr.env)
-		if err != nil {
-			return pr.reject("", "derive:"+d.name, "expression failed: "+err.Error()), nil
-		}
-		v, reason := fromAny(res, d.kind, d.scale, &pr.arena)
-		if reason != "" {
-			return pr.reject("", "derive:"+d.name, reason), nil
-		}
-		pr.row[nf+j] = v
-		if p.inEnv[nf+j] {
-			pr.env[d.name] = toAny(v, d.scale)
-		}
+	if o := pr.runChecks(); o != nil {
+		return o, nil
 	}
-	for j := range p.checks {
-		if !envReady {
-			pr.fillEnv()
-			envReady = true
-		}
-		ok, err := pr.runBool(&p.checks[j])
-		if err != nil {
-			return pr.reject("", "check:"+p.checks[j].name, "expression failed: "+err.Error()), nil
-		}
-		if !ok {
-			return pr.reject("", "check:"+p.checks[j].name, "check is false"), nil
-		}
+	if o := pr.runFilters(); o != nil {
+		return o, nil
 	}
-	for j := range p.filters {
-		if !envReady {
-			pr.fillEnv()
-			envReady = true
-		}
-		ok, err := pr.runBool(&p.filters[j])
-		if err != nil {
-			return pr.reject("", "filter:"+p.filters[j].name, "expression failed: "+err.Error()), nil
-		}
-		if !ok {
-			pr.res = Outcome{Verdict: Filtered, FilterReason: "filter:" + p.filters[j].name}
-			return &pr.res, nil
-		}
-	}
-	if len(p.dedup) > 0 {
+	if len(pr.p.dedup) > 0 {
 		dup, err := pr.seenBefore()
 		if err != nil {
 			return nil, err
@@ -187,6 +125,119 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 			return &pr.res, nil
 		}
 	}
+	return pr.keep(), nil
+}
+
+// castFields casts each raw field into the row and applies its rules.
+func (pr *Processor) castFields(rec *codec.RawRecord) *Outcome {
+	for i := range pr.p.fields {
+		f := &pr.p.fields[i]
+		dst := &pr.row[i]
+		if rule, reason := pr.cast(f, rec.Fields[f.col], dst); rule != "" {
+			return pr.reject(f.name, rule, reason)
+		}
+		if f.hasRules {
+			if rule, reason := pr.check(f, *dst); rule != "" {
+				return pr.reject(f.name, rule, reason)
+			}
+		}
+	}
+	return nil
+}
+
+// readyEnv fills the expression environment once per record, when the
+// first expression runs.
+func (pr *Processor) readyEnv() {
+	if !pr.envReady {
+		pr.fillEnv()
+		pr.envReady = true
+	}
+}
+
+// ruleExprs runs the fields' rule expressions on their non-null values.
+func (pr *Processor) ruleExprs() *Outcome {
+	p := pr.p
+	for i := range p.fields {
+		f := &p.fields[i]
+		if f.expr == nil || pr.row[i].IsNull() {
+			continue
+		}
+		pr.readyEnv()
+		pr.env["value"] = pr.env[f.name]
+		ok, err := pr.runBool(f.expr)
+		if err != nil {
+			return pr.reject(f.name, "expr", "expression failed: "+err.Error())
+		}
+		if !ok {
+			return pr.reject(f.name, "expr", "expression is false")
+		}
+	}
+	if pr.envReady && p.valueIdx >= 0 {
+		// Give back a field named value its own value.
+		pr.env["value"] = toAny(pr.row[p.valueIdx], p.Full.Fields[p.valueIdx].Scale)
+	}
+	return nil
+}
+
+// derive computes the derived fields into the row.
+func (pr *Processor) derive() *Outcome {
+	p := pr.p
+	nf := len(p.fields)
+	for j := range p.derives {
+		d := &p.derives[j]
+		pr.readyEnv()
+		res, err := pr.vm.Run(d.program, pr.env)
+		if err != nil {
+			return pr.reject("", "derive:"+d.name, "expression failed: "+err.Error())
+		}
+		v, reason := fromAny(res, d.kind, d.scale, &pr.arena)
+		if reason != "" {
+			return pr.reject("", "derive:"+d.name, reason)
+		}
+		pr.row[nf+j] = v
+		if p.inEnv[nf+j] {
+			pr.env[d.name] = toAny(v, d.scale)
+		}
+	}
+	return nil
+}
+
+// runChecks runs the record-level checks.
+func (pr *Processor) runChecks() *Outcome {
+	for j := range pr.p.checks {
+		c := &pr.p.checks[j]
+		pr.readyEnv()
+		ok, err := pr.runBool(c)
+		if err != nil {
+			return pr.reject("", "check:"+c.name, "expression failed: "+err.Error())
+		}
+		if !ok {
+			return pr.reject("", "check:"+c.name, "check is false")
+		}
+	}
+	return nil
+}
+
+// runFilters runs the filters.
+func (pr *Processor) runFilters() *Outcome {
+	for j := range pr.p.filters {
+		f := &pr.p.filters[j]
+		pr.readyEnv()
+		ok, err := pr.runBool(f)
+		if err != nil {
+			return pr.reject("", "filter:"+f.name, "expression failed: "+err.Error())
+		}
+		if !ok {
+			pr.res = Outcome{Verdict: Filtered, FilterReason: "filter:" + f.name}
+			return &pr.res
+		}
+	}
+	return nil
+}
+
+// keep is the outcome of a kept record: the output row and the full row.
+func (pr *Processor) keep() *Outcome {
+	p := pr.p
 	out := pr.row
 	if !p.identOut {
 		for k, i := range p.outIdx {
@@ -195,7 +246,7 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 		out = pr.out
 	}
 	pr.res = Outcome{Verdict: Keep, Row: out, Full: pr.row}
-	return &pr.res, nil
+	return &pr.res
 }
 
 func (pr *Processor) runBool(e *exprPlan) (bool, error) {

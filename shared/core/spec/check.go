@@ -5,238 +5,278 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/record"
 )
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 var partKeyRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_\-]*$`)
 
-// check applies the structural rules that need no compilation.
-func (s *Spec) check() Errors {
-	var errs Errors
-	add := func(key, format string, args ...any) { errs = append(errs, s.Errorf(key, format, args...)) }
-
-	if s.Version == 0 {
-		s.Version = 1
-	}
-	if s.Version != 1 {
-		add("version", "unsupported version %d (this sluice reads version 1)", s.Version)
-	}
-	switch s.Source.Format {
-	case "", "auto", "csv", "jsonl", "json":
-	default:
-		add("source.format", "unknown format %q (want csv, jsonl, json or auto)", s.Source.Format)
-	}
-	switch s.Source.Compression {
-	case "", "auto", "gzip", "zstd", "none":
-	default:
-		add("source.compression", "unknown compression %q (want gzip, zstd, none or auto)", s.Source.Compression)
-	}
-	if s.Source.MaxRecordBytes < 0 {
-		add("source.max_record_bytes", "must not be negative")
-	}
-	c := s.Source.CSV
-	for key, v := range map[string]string{"delimiter": c.Delimiter, "quote": c.Quote, "comment": c.Comment} {
-		if _, err := CharOption(v); err != nil {
-			add("source.csv."+key, "%v", err)
-		}
-	}
-	switch c.BOM {
-	case "", "strip", "keep":
-	default:
-		add("source.csv.bom", "want strip or keep, not %q", c.BOM)
-	}
-	if !c.HasHeader() && len(c.Columns) == 0 {
-		add("source.csv.columns", "header is false, so columns must name the CSV columns in order")
-	}
-
-	if len(s.Fields) == 0 {
-		add("fields", "at least one field is required")
-	}
-	names := map[string]string{}
-	declare := func(name, key string) {
-		if !identRE.MatchString(name) {
-			add(key, "name %q must be a letter or _ followed by letters, digits or _", name)
-			return
-		}
-		if prev, dup := names[name]; dup {
-			add(key, "name %q is already used at %s", name, prev)
-			return
-		}
-		names[name] = key
-	}
-	for i, f := range s.Fields {
-		key := fmt.Sprintf("fields[%d]", i)
-		declare(f.Name, key+".name")
-		k, ok := record.ParseKind(f.Type)
-		if f.Type == "" {
-			k, ok = record.String, true
-			s.Fields[i].Type = "string"
-		}
-		if !ok {
-			add(key+".type", "unknown type %q (want string, int, float, decimal, bool, timestamp or date)", f.Type)
-			continue
-		}
-		if f.Scale != 0 && k != record.Decimal {
-			add(key+".scale", "scale applies to decimal fields only")
-		}
-		if k == record.Decimal && (f.Scale < 0 || f.Scale > record.MaxScale) {
-			add(key+".scale", "scale must be 0 to %d", record.MaxScale)
-		}
-		if len(f.Layouts) > 0 && k != record.Timestamp && k != record.Date {
-			add(key+".layouts", "layouts apply to timestamp and date fields only")
-		}
-		if f.Timezone != "" {
-			if _, err := time.LoadLocation(f.Timezone); err != nil {
-				add(key+".timezone", "unknown time zone %q", f.Timezone)
-			}
-		}
-		if l := f.Rules.Length; l != nil {
-			if k != record.String {
-				add(key+".rules.length", "length applies to string fields only")
-			}
-			if (l.Min != nil && *l.Min < 0) || (l.Min != nil && l.Max != nil && *l.Min > *l.Max) {
-				add(key+".rules.length", "min must be >= 0 and <= max")
-			}
-		}
-		if (f.Rules.Min != nil || f.Rules.Max != nil) && (k == record.String || k == record.Bool) {
-			add(key+".rules", "min and max apply to numbers, timestamps and dates; use length for strings")
-		}
-	}
-	for i, d := range s.Derive {
-		key := fmt.Sprintf("derive[%d]", i)
-		declare(d.Name, key+".name")
-		if d.Expr == "" {
-			add(key+".expr", "an expression is required")
-		}
-		k, ok := record.ParseKind(d.Type)
-		if d.Type != "" && !ok {
-			add(key+".type", "unknown type %q", d.Type)
-		}
-		if d.Scale != 0 && k != record.Decimal {
-			add(key+".scale", "scale applies to decimal fields only")
-		} else if k == record.Decimal && (d.Scale < 0 || d.Scale > record.MaxScale) {
-			add(key+".scale", "scale must be 0 to %d", record.MaxScale)
-		}
-	}
-	for i, ck := range s.Validate {
-		if ck.Expr == "" {
-			add(fmt.Sprintf("validate[%d].expr", i), "an expression is required")
-		}
-		if ck.Name == "" {
-			s.Validate[i].Name = fmt.Sprintf("check%d", i+1)
-		}
-	}
-	fnames := map[string]bool{}
-	for i, f := range s.Filter {
-		if f.Name == "" {
-			s.Filter[i].Name = fmt.Sprintf("filter%d", i+1)
-		}
-		if fnames[s.Filter[i].Name] {
-			add(fmt.Sprintf("filter[%d].name", i), "filter name %q is used twice", s.Filter[i].Name)
-		}
-		fnames[s.Filter[i].Name] = true
-		if f.Expr == "" {
-			add(fmt.Sprintf("filter[%d].expr", i), "an expression is required")
-		}
-	}
-	if d := s.Dedup; d != nil {
-		if len(d.Keys) == 0 {
-			add("dedup.keys", "at least one key field is required")
-		}
-		for i, k := range d.Keys {
-			if _, ok := names[k]; !ok {
-				add(fmt.Sprintf("dedup.keys[%d]", i), "unknown field %q", k)
-			}
-		}
-		if d.MaxKeys < 0 {
-			add("dedup.max_keys", "must not be negative")
-		}
-	}
-	s.checkWindow(names, add)
-	switch s.Stream.OnFailure {
-	case "":
-		s.Stream.OnFailure = OnFailureReport
-	case OnFailureReport, OnFailureFailFast:
-	default:
-		add("stream.on_failure", "want report or fail_fast, not %q", s.Stream.OnFailure)
-	}
-
-	switch s.Sink.Format {
-	case "", "jsonl", "csv":
-		switch s.Sink.Compression {
-		case "", "none", "gzip", "zstd":
-		default:
-			add("sink.compression", "want none, gzip or zstd for %s output", s.sinkFormat())
-		}
-	case "parquet":
-		switch s.Sink.Compression {
-		case "", "zstd", "snappy", "gzip", "none":
-		default:
-			add("sink.compression", "want zstd, snappy, gzip or none for parquet")
-		}
-	case "dynamodb":
-		if s.Sink.Table == "" {
-			add("sink.table", "the dynamodb sink needs a table")
-		}
-		if n := len(s.Sink.Key); n < 1 || n > 2 {
-			add("sink.key", "the dynamodb sink needs the table's key: the partition key and, if any, the sort key")
-		}
-		for i, k := range s.Sink.Key {
-			if _, ok := names[k]; !ok {
-				add(fmt.Sprintf("sink.key[%d]", i), "unknown field %q", k)
-			}
-			for _, f := range s.Fields {
-				if f.Name == k && !f.Required {
-					add(fmt.Sprintf("sink.key[%d]", i), "key field %q must be required: an item cannot have a null key", k)
-				}
-			}
-		}
-		if s.Sink.Compression != "" || len(s.Sink.PartitionBy) > 0 {
-			add("sink", "compression and partition_by do not apply to the dynamodb sink")
-		}
-	default:
-		add("sink.format", "unknown format %q (want jsonl, csv, parquet or dynamodb)", s.Sink.Format)
-	}
-	if s.Sink.Format != "dynamodb" && (s.Sink.Table != "" || len(s.Sink.Key) > 0) {
-		add("sink.table", "table and key apply to the dynamodb sink only")
-	}
-	if _, err := CharOption(s.Sink.CSV.Delimiter); err != nil {
-		add("sink.csv.delimiter", "%v", err)
-	}
-	for i, p := range s.Sink.PartitionBy {
-		key := fmt.Sprintf("sink.partition_by[%d]", i)
-		if !partKeyRE.MatchString(p.Key) {
-			add(key+".key", "partition key %q must be letters, digits, _ or -", p.Key)
-		}
-		if _, ok := names[p.Field]; !ok {
-			add(key+".field", "unknown field %q", p.Field)
-		}
-	}
-	if s.Sink.MaxRowsPerFile < 0 || s.Sink.MaxBytesPerFile < 0 || s.Sink.MaxOpenFiles < 0 {
-		add("sink", "file limits must not be negative")
-	}
-	switch s.Rejects.Policy {
-	case "":
-		s.Rejects.Policy = "quarantine"
-	case "quarantine", "fail":
-	default:
-		add("rejects.policy", "want quarantine or fail, not %q", s.Rejects.Policy)
-	}
-	if s.Rejects.MaxRatio < 0 || s.Rejects.MaxRatio > 1 {
-		add("rejects.max_ratio", "must be between 0 and 1")
-	}
-	if s.Limits.MaxCompressionRatio < 0 || s.Limits.ExprMaxNodes < 0 || s.Limits.MaxInputBytes < 0 || s.Limits.MaxDecompressedBytes < 0 {
-		add("limits", "limits must not be negative")
-	}
-	return errs
+// checker runs the structural checks of one spec, a section at a time,
+// and collects their errors.
+type checker struct {
+	s    *Spec
+	errs Errors
+	// names are the declared field and derived names, each with the key
+	// that declares it.
+	names map[string]string
 }
 
-func (s *Spec) sinkFormat() string {
-	if s.Sink.Format == "" {
-		return "jsonl"
+// check applies the structural rules that need no compilation to a spec
+// whose defaults are applied. Errors come section by section, in this
+// order.
+func (s *Spec) check() Errors {
+	c := &checker{s: s, names: map[string]string{}}
+	c.version()
+	c.source()
+	c.fields()
+	c.derive()
+	c.validate()
+	c.filter()
+	c.dedup()
+	c.window()
+	c.stream()
+	c.sink()
+	c.rejects()
+	c.limits()
+	return c.errs
+}
+
+func (c *checker) add(key, format string, args ...any) {
+	c.errs = append(c.errs, c.s.Errorf(key, format, args...))
+}
+
+// addErr adds err, if any, at key.
+func (c *checker) addErr(key string, err error) {
+	if err != nil {
+		c.add(key, "%v", err)
 	}
-	return s.Sink.Format
+}
+
+// declare records a field or derived name, which must be an identifier
+// not used before.
+func (c *checker) declare(name, key string) {
+	if !identRE.MatchString(name) {
+		c.add(key, "name %q must be a letter or _ followed by letters, digits or _", name)
+		return
+	}
+	if prev, dup := c.names[name]; dup {
+		c.add(key, "name %q is already used at %s", name, prev)
+		return
+	}
+	c.names[name] = key
+}
+
+// known checks that name is a declared field or derived name.
+func (c *checker) known(key, name string) {
+	if _, ok := c.names[name]; !ok {
+		c.add(key, "unknown field %q", name)
+	}
+}
+
+// knownList checks that each of names, at key[i], is a declared name.
+func (c *checker) knownList(key string, names []string) {
+	for i, n := range names {
+		c.known(fmt.Sprintf("%s[%d]", key, i), n)
+	}
+}
+
+// expr checks that an expression is given.
+func (c *checker) expr(key, expr string) {
+	if expr == "" {
+		c.add(key, "an expression is required")
+	}
+}
+
+// char checks a one-character option.
+func (c *checker) char(key, v string) {
+	_, err := CharOption(v)
+	c.addErr(key, err)
+}
+
+// scale checks the scale of a field or derived field of kind k.
+func (c *checker) scale(key string, k record.Kind, scale int) {
+	if scale != 0 && k != record.Decimal {
+		c.add(key, "scale applies to decimal fields only")
+	} else if k == record.Decimal && (scale < 0 || scale > record.MaxScale) {
+		c.add(key, "scale must be 0 to %d", record.MaxScale)
+	}
+}
+
+func (c *checker) version() {
+	if c.s.Version != 1 {
+		c.add("version", "unsupported version %d (this sluice reads version 1)", c.s.Version)
+	}
+}
+
+func (c *checker) source() {
+	src := &c.s.Source
+	c.addErr("source.format", src.Format.Check())
+	c.addErr("source.compression", src.Compression.Check())
+	if src.MaxRecordBytes < 0 {
+		c.add("source.max_record_bytes", "must not be negative")
+	}
+	o := src.CSV
+	c.char("source.csv.delimiter", o.Delimiter)
+	c.char("source.csv.quote", o.Quote)
+	c.char("source.csv.comment", o.Comment)
+	c.addErr("source.csv.bom", o.BOM.Check())
+	if !o.HasHeader() && len(o.Columns) == 0 {
+		c.add("source.csv.columns", "header is false, so columns must name the CSV columns in order")
+	}
+}
+
+func (c *checker) fields() {
+	if len(c.s.Fields) == 0 {
+		c.add("fields", "at least one field is required")
+	}
+	for i, f := range c.s.Fields {
+		c.field(fmt.Sprintf("fields[%d]", i), f)
+	}
+}
+
+func (c *checker) field(key string, f Field) {
+	c.declare(f.Name, key+".name")
+	k, ok := record.ParseKind(f.Type)
+	if !ok {
+		c.add(key+".type", "unknown type %q (want string, int, float, decimal, bool, timestamp or date)", f.Type)
+		return
+	}
+	c.scale(key+".scale", k, f.Scale)
+	if len(f.Layouts) > 0 && k != record.Timestamp && k != record.Date {
+		c.add(key+".layouts", "layouts apply to timestamp and date fields only")
+	}
+	if f.Timezone != "" {
+		if _, err := time.LoadLocation(f.Timezone); err != nil {
+			c.add(key+".timezone", "unknown time zone %q", f.Timezone)
+		}
+	}
+	c.rules(key+".rules", k, f.Rules)
+}
+
+// rules checks that a field's rules apply to its kind k.
+func (c *checker) rules(key string, k record.Kind, r Rules) {
+	if l := r.Length; l != nil {
+		if k != record.String {
+			c.add(key+".length", "length applies to string fields only")
+		}
+		if (l.Min != nil && *l.Min < 0) || (l.Min != nil && l.Max != nil && *l.Min > *l.Max) {
+			c.add(key+".length", "min must be >= 0 and <= max")
+		}
+	}
+	if (r.Min != nil || r.Max != nil) && (k == record.String || k == record.Bool) {
+		c.add(key, "min and max apply to numbers, timestamps and dates; use length for strings")
+	}
+}
+
+func (c *checker) derive() {
+	for i, d := range c.s.Derive {
+		key := fmt.Sprintf("derive[%d]", i)
+		c.declare(d.Name, key+".name")
+		c.expr(key+".expr", d.Expr)
+		k, ok := record.ParseKind(d.Type)
+		if d.Type != "" && !ok {
+			c.add(key+".type", "unknown type %q", d.Type)
+		}
+		c.scale(key+".scale", k, d.Scale)
+	}
+}
+
+func (c *checker) validate() {
+	for i, ck := range c.s.Validate {
+		c.expr(fmt.Sprintf("validate[%d].expr", i), ck.Expr)
+	}
+}
+
+func (c *checker) filter() {
+	seen := map[string]bool{}
+	for i, f := range c.s.Filter {
+		if seen[f.Name] {
+			c.add(fmt.Sprintf("filter[%d].name", i), "filter name %q is used twice", f.Name)
+		}
+		seen[f.Name] = true
+		c.expr(fmt.Sprintf("filter[%d].expr", i), f.Expr)
+	}
+}
+
+func (c *checker) dedup() {
+	d := c.s.Dedup
+	if d == nil {
+		return
+	}
+	if len(d.Keys) == 0 {
+		c.add("dedup.keys", "at least one key field is required")
+	}
+	c.knownList("dedup.keys", d.Keys)
+	if d.MaxKeys < 0 {
+		c.add("dedup.max_keys", "must not be negative")
+	}
+}
+
+func (c *checker) stream() {
+	c.addErr("stream.on_failure", c.s.Stream.OnFailure.Check())
+}
+
+func (c *checker) sink() {
+	k := &c.s.Sink
+	switch err := k.Format.Check(); {
+	case err != nil:
+		c.addErr("sink.format", err)
+	case k.Format == codec.SinkDynamoDB:
+		c.dynamoDBSink()
+	default:
+		c.addErr("sink.compression", k.Format.CheckCompression(k.Compression))
+	}
+	if k.Format != codec.SinkDynamoDB && (k.Table != "" || len(k.Key) > 0) {
+		c.add("sink.table", "table and key apply to the dynamodb sink only")
+	}
+	c.char("sink.csv.delimiter", k.CSV.Delimiter)
+	for i, p := range k.PartitionBy {
+		key := fmt.Sprintf("sink.partition_by[%d]", i)
+		if !partKeyRE.MatchString(p.Key) {
+			c.add(key+".key", "partition key %q must be letters, digits, _ or -", p.Key)
+		}
+		c.known(key+".field", p.Field)
+	}
+	if k.MaxRowsPerFile < 0 || k.MaxBytesPerFile < 0 || k.MaxOpenFiles < 0 {
+		c.add("sink", "file limits must not be negative")
+	}
+}
+
+func (c *checker) dynamoDBSink() {
+	k := &c.s.Sink
+	if k.Table == "" {
+		c.add("sink.table", "the dynamodb sink needs a table")
+	}
+	if n := len(k.Key); n < 1 || n > 2 {
+		c.add("sink.key", "the dynamodb sink needs the table's key: the partition key and, if any, the sort key")
+	}
+	for i, name := range k.Key {
+		key := fmt.Sprintf("sink.key[%d]", i)
+		c.known(key, name)
+		for _, f := range c.s.Fields {
+			if f.Name == name && !f.Required {
+				c.add(key, "key field %q must be required: an item cannot have a null key", name)
+			}
+		}
+	}
+	if k.Compression != "" || len(k.PartitionBy) > 0 {
+		c.add("sink", "compression and partition_by do not apply to the dynamodb sink")
+	}
+}
+
+func (c *checker) rejects() {
+	c.addErr("rejects.policy", c.s.Rejects.Policy.Check())
+	if r := c.s.Rejects.MaxRatio; r < 0 || r > 1 {
+		c.add("rejects.max_ratio", "must be between 0 and 1")
+	}
+}
+
+func (c *checker) limits() {
+	l := c.s.Limits
+	if l.MaxCompressionRatio < 0 || l.ExprMaxNodes < 0 || l.MaxInputBytes < 0 || l.MaxDecompressedBytes < 0 {
+		c.add("limits", "limits must not be negative")
+	}
 }
 
 // CharOption reads a one-character option; "tab" and `\t` mean a tab.
@@ -252,102 +292,4 @@ func CharOption(v string) (byte, error) {
 		return 0, fmt.Errorf("want a single ASCII character, not %q", v)
 	}
 	return v[0], nil
-}
-
-// checkWindow checks the window section against the declared fields.
-func (s *Spec) checkWindow(names map[string]string, add func(key, format string, args ...any)) {
-	w := s.Window
-	if w == nil {
-		return
-	}
-	types := map[string]string{}
-	for _, f := range s.Fields {
-		types[f.Name] = f.Type
-	}
-	for _, d := range s.Derive {
-		types[d.Name] = d.Type
-	}
-	switch w.Kind {
-	case "tumbling":
-		if w.Size <= 0 {
-			add("window.size", "tumbling windows need a size")
-		}
-	case "sliding":
-		if w.Size <= 0 || w.Hop <= 0 || w.Hop > w.Size || w.Size%w.Hop != 0 {
-			add("window.hop", "sliding windows need a size that is a whole multiple of a hop > 0")
-		}
-	case "count":
-		if w.Every <= 0 {
-			add("window.every", "count windows need every > 0")
-		}
-		if w.Time != "" || w.TimeField != "" || w.Lateness != 0 {
-			add("window", "time, time_field and lateness do not apply to count windows")
-		}
-	default:
-		add("window.kind", "unknown kind %q (want tumbling, sliding or count)", w.Kind)
-	}
-	if w.Kind != "count" {
-		if w.Time == "" {
-			w.Time = WindowArrivalTime
-			if w.TimeField != "" {
-				w.Time = WindowEventTime
-			}
-		}
-		switch w.Time {
-		case WindowEventTime:
-			switch t, ok := types[w.TimeField]; {
-			case w.TimeField == "":
-				add("window.time_field", "event-time windows need the timestamp field")
-			case !ok:
-				add("window.time_field", "unknown field %q", w.TimeField)
-			case t != "timestamp" && t != "date":
-				add("window.time_field", "field %q is %s, not a timestamp or date", w.TimeField, t)
-			}
-		case WindowArrivalTime:
-			if w.TimeField != "" {
-				add("window.time_field", "arrival-time windows use the stream's arrival time; remove time_field")
-			}
-		default:
-			add("window.time", "want event or arrival, not %q", w.Time)
-		}
-	}
-	for i, g := range w.GroupBy {
-		if _, ok := names[g]; !ok {
-			add(fmt.Sprintf("window.group_by[%d]", i), "unknown field %q", g)
-		}
-	}
-	for i, a := range w.Aggregate {
-		key := fmt.Sprintf("window.aggregate[%d]", i)
-		switch t, ok := types[a]; {
-		case !ok:
-			add(key, "unknown field %q", a)
-		case t != "" && t != "int" && t != "float" && t != "decimal":
-			add(key, "field %q is %s; only int, float and decimal fields are aggregated", a, t)
-		}
-	}
-	if w.Lateness < 0 {
-		add("window.lateness", "must not be negative")
-	}
-	switch w.Late {
-	case "":
-		w.Late = LateDrop
-	case LateDrop, LateSide:
-	default:
-		add("window.late", "want drop or side, not %q", w.Late)
-	}
-	if w.Keep < 0 {
-		add("window.keep", "must not be negative")
-	}
-	if w.Native {
-		switch {
-		case w.Kind != "tumbling":
-			add("window.native", "Lambda's own windows are tumbling only")
-		case w.Time != WindowArrivalTime:
-			add("window.native", "Lambda's own windows are by arrival time; set time: arrival")
-		case w.Size > Duration(MaxNativeWindow) || w.Size%Duration(time.Second) != 0:
-			add("window.size", "Lambda's own windows are whole seconds up to 15m; use native: false for longer windows")
-		case w.Lateness != 0 || w.Late == LateSide:
-			add("window.lateness", "Lambda's own windows have no lateness")
-		}
-	}
 }

@@ -10,12 +10,16 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/window"
 )
 
 // Spec is a pipeline spec.
@@ -40,10 +44,10 @@ type Spec struct {
 
 // Source says how input is decoded.
 type Source struct {
-	Format         string     `yaml:"format" json:"format"`
-	Compression    string     `yaml:"compression" json:"compression"`
-	CSV            CSVOptions `yaml:"csv" json:"csv"`
-	MaxRecordBytes Size       `yaml:"max_record_bytes" json:"max_record_bytes"`
+	Format         codec.Format      `yaml:"format" json:"format"`
+	Compression    codec.Compression `yaml:"compression" json:"compression"`
+	CSV            CSVOptions        `yaml:"csv" json:"csv"`
+	MaxRecordBytes Size              `yaml:"max_record_bytes" json:"max_record_bytes"`
 }
 
 // CSVOptions are the CSV source options.
@@ -53,8 +57,8 @@ type CSVOptions struct {
 	Delimiter string   `yaml:"delimiter" json:"delimiter,omitempty"`
 	Quote     string   `yaml:"quote" json:"quote,omitempty"`
 	Comment   string   `yaml:"comment" json:"comment,omitempty"`
-	// BOM is "strip" (default) or "keep".
-	BOM string `yaml:"bom" json:"bom,omitempty"`
+	// BOM is strip (default) or keep.
+	BOM BOMPolicy `yaml:"bom" json:"bom,omitempty"`
 }
 
 // HasHeader reports whether the CSV input starts with a header line.
@@ -234,16 +238,16 @@ type Dedup struct {
 // count, sum, min, max and avg of each aggregated field.
 type Window struct {
 	// Kind is tumbling, sliding or count.
-	Kind string `yaml:"kind" json:"kind"`
+	Kind window.Kind `yaml:"kind" json:"kind"`
 	// Size and Hop (sliding only) of time windows.
 	Size Duration `yaml:"size" json:"size,omitempty"`
 	Hop  Duration `yaml:"hop" json:"hop,omitempty"`
 	// Every is the number of records per count window, per key.
 	Every int64 `yaml:"every" json:"every,omitempty"`
-	// Time is "event" (TimeField's value) or "arrival" (the stream's
+	// Time is event (TimeField's value) or arrival (the stream's
 	// arrival timestamp). The default is event when TimeField is set.
-	Time      string `yaml:"time" json:"time,omitempty"`
-	TimeField string `yaml:"time_field" json:"time_field,omitempty"`
+	Time      WindowTime `yaml:"time" json:"time,omitempty"`
+	TimeField string     `yaml:"time_field" json:"time_field,omitempty"`
 	// GroupBy fields make up the key; none: one group.
 	GroupBy []string `yaml:"group_by" json:"group_by,omitempty"`
 	// Aggregate lists the numeric fields to aggregate.
@@ -251,8 +255,8 @@ type Window struct {
 	// Lateness is how far behind the newest event time a record may be
 	// and still count; Late says what becomes of later ones: drop
 	// (counted) or side (written to the late/ side output).
-	Lateness Duration `yaml:"lateness" json:"lateness,omitempty"`
-	Late     string   `yaml:"late" json:"late,omitempty"`
+	Lateness Duration          `yaml:"lateness" json:"lateness,omitempty"`
+	Late     window.LatePolicy `yaml:"late" json:"late,omitempty"`
 	// Native uses Lambda's own tumbling windows (TumblingWindowInSeconds
 	// = Size): Lambda carries the aggregates between invocations.
 	Native bool `yaml:"native" json:"native,omitempty"`
@@ -260,30 +264,16 @@ type Window struct {
 	Keep Duration `yaml:"keep" json:"keep,omitempty"`
 }
 
-// Window time modes and late policies.
-const (
-	WindowEventTime   = "event"
-	WindowArrivalTime = "arrival"
-	LateDrop          = "drop"
-	LateSide          = "side"
-)
-
 // MaxNativeWindow is Lambda's limit on TumblingWindowInSeconds.
 const MaxNativeWindow = 15 * time.Minute
 
 // Stream configures the Kinesis path.
 type Stream struct {
-	// OnFailure is "report" (default: a failed shard's uncommitted
-	// records are returned as batch item failures) or "fail_fast" (every
+	// OnFailure is report (default: a failed shard's uncommitted
+	// records are returned as batch item failures) or fail_fast (every
 	// record from the first failure on, across the batch, is returned).
-	OnFailure string `yaml:"on_failure" json:"on_failure,omitempty"`
+	OnFailure FailureMode `yaml:"on_failure" json:"on_failure,omitempty"`
 }
-
-// Stream failure modes.
-const (
-	OnFailureReport   = "report"
-	OnFailureFailFast = "fail_fast"
-)
 
 // Duration is a time span written as Go duration text: 90s, 5m, 1h30m.
 type Duration time.Duration
@@ -305,12 +295,12 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 
 // Sink says where and how output is written.
 type Sink struct {
-	Format          string      `yaml:"format" json:"format"`
-	Compression     string      `yaml:"compression" json:"compression,omitempty"`
-	PartitionBy     []Partition `yaml:"partition_by" json:"partition_by,omitempty"`
-	MaxRowsPerFile  int64       `yaml:"max_rows_per_file" json:"max_rows_per_file,omitempty"`
-	MaxBytesPerFile Size        `yaml:"max_bytes_per_file" json:"max_bytes_per_file,omitempty"`
-	MaxOpenFiles    int         `yaml:"max_open_files" json:"max_open_files,omitempty"`
+	Format          codec.SinkFormat  `yaml:"format" json:"format"`
+	Compression     codec.Compression `yaml:"compression" json:"compression,omitempty"`
+	PartitionBy     []Partition       `yaml:"partition_by" json:"partition_by,omitempty"`
+	MaxRowsPerFile  int64             `yaml:"max_rows_per_file" json:"max_rows_per_file,omitempty"`
+	MaxBytesPerFile Size              `yaml:"max_bytes_per_file" json:"max_bytes_per_file,omitempty"`
+	MaxOpenFiles    int               `yaml:"max_open_files" json:"max_open_files,omitempty"`
 	CSV             struct {
 		Delimiter string `yaml:"delimiter" json:"delimiter,omitempty"`
 	} `yaml:"csv" json:"csv"`
@@ -332,8 +322,8 @@ type Partition struct {
 
 // Rejects is the reject policy.
 type Rejects struct {
-	// Policy is "quarantine" (default) or "fail".
-	Policy string `yaml:"policy" json:"policy"`
+	// Policy is quarantine (default) or fail.
+	Policy RejectPolicy `yaml:"policy" json:"policy"`
 	// MaxRatio fails the run when rejected/in exceeds it (0: no limit).
 	MaxRatio float64 `yaml:"max_ratio" json:"max_ratio,omitempty"`
 }
@@ -496,6 +486,7 @@ func Parse(name string, data []byte) (*Spec, error) {
 		return nil, yamlError(name, err, places)
 	}
 	s.file, s.pos = name, s.posOrInit()
+	s.applyDefaults()
 	if errs := s.check(); len(errs) > 0 {
 		return nil, errs
 	}
@@ -661,6 +652,8 @@ func placeOf(places []*place, line int, msg string) *place {
 
 func goTypeToSpec(t string) string {
 	switch {
+	case stringTypes[t]:
+		return "a string"
 	case strings.HasPrefix(t, "[]"):
 		return "a list"
 	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "spec.Size"):
@@ -669,8 +662,25 @@ func goTypeToSpec(t string) string {
 		return "a number"
 	case t == "bool", t == "*bool":
 		return "a boolean"
-	case t == "string":
-		return "a string"
 	}
 	return "a mapping"
+}
+
+// stringTypes are the names yaml gives the string types of the spec's
+// fields: string and the enumerated types (codec.Format, window.Kind,
+// ...).
+var stringTypes = stringTypesOf(reflect.TypeFor[Spec](), map[string]bool{})
+
+func stringTypesOf(t reflect.Type, names map[string]bool) map[string]bool {
+	switch t.Kind() {
+	case reflect.String:
+		names[t.String()] = true
+	case reflect.Pointer, reflect.Slice:
+		stringTypesOf(t.Elem(), names)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			stringTypesOf(t.Field(i).Type, names)
+		}
+	}
+	return names
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/core/window"
 )
 
 const ordersSpec = "../../../examples/orders/spec.yaml"
@@ -530,7 +531,7 @@ func TestParseWindowDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := sp.Window
-	if w.Time != spec.WindowEventTime || w.Late != spec.LateDrop || time.Duration(w.Size) != 90*time.Second || sp.Stream.OnFailure != spec.OnFailureReport {
+	if w.Time != spec.WindowEventTime || w.Late != window.LateDrop || time.Duration(w.Size) != 90*time.Second || sp.Stream.OnFailure != spec.OnFailureReport {
 		t.Fatalf("defaults = %+v, stream %+v", *w, sp.Stream)
 	}
 	sp, err = spec.Parse("w.yaml", []byte("fields: [{name: k}]\nwindow: {kind: tumbling, size: 1m}\n"))

@@ -6,12 +6,13 @@
 package window
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/enum"
 )
 
 // Kind is a window kind.
@@ -24,6 +25,12 @@ const (
 	Count    Kind = "count"
 )
 
+// Kinds are the window kinds, in the order messages list them.
+var Kinds = []Kind{Tumbling, Sliding, Count}
+
+// Check validates a kind: one of Kinds.
+func (k Kind) Check() error { return enum.CheckNamed("kind", k, Kinds) }
+
 // LatePolicy says what happens to a record for a window already closed.
 type LatePolicy string
 
@@ -32,6 +39,12 @@ const (
 	LateDrop LatePolicy = "drop" // counted, not aggregated
 	LateSide LatePolicy = "side" // handed back for a side output
 )
+
+// LatePolicies are the late policies, in the order messages list them.
+var LatePolicies = []LatePolicy{LateDrop, LateSide}
+
+// Check validates a late policy: one of LatePolicies.
+func (p LatePolicy) Check() error { return enum.Check(p, LatePolicies) }
 
 // Spec declares the windows.
 type Spec struct {
@@ -53,26 +66,55 @@ type Spec struct {
 	ByArrival bool
 }
 
-// Check validates a spec.
+// A SpecError is a rule of a window Spec that it breaks: Key is the key of
+// the pipeline spec's window section at fault (kind, size, hop, every or
+// lateness), Msg what is wrong.
+type SpecError struct {
+	Key string
+	Msg string
+}
+
+func (e *SpecError) Error() string { return "window." + e.Key + ": " + e.Msg }
+
+// Check validates a spec: CheckKind, then CheckLateness. Its error is a
+// *SpecError.
 func (s Spec) Check() error {
+	if err := s.CheckKind(); err != nil {
+		return err
+	}
+	if err := s.CheckLateness(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// CheckKind checks the kind and what it needs: a size for tumbling
+// windows, a size that is a whole multiple of a hop for sliding ones,
+// every for count ones.
+func (s Spec) CheckKind() *SpecError {
 	switch s.Kind {
 	case Tumbling:
 		if s.Size <= 0 {
-			return errors.New("window: tumbling windows need a size")
+			return &SpecError{"size", "tumbling windows need a size"}
 		}
 	case Sliding:
 		if s.Size <= 0 || s.Hop <= 0 || s.Hop > s.Size || s.Size%s.Hop != 0 {
-			return errors.New("window: sliding windows need a size that is a multiple of a hop > 0")
+			return &SpecError{"hop", "sliding windows need a size that is a whole multiple of a hop > 0"}
 		}
 	case Count:
 		if s.Every <= 0 {
-			return errors.New("window: count windows need every > 0")
+			return &SpecError{"every", "count windows need every > 0"}
 		}
 	default:
-		return fmt.Errorf("window: unknown kind %q", s.Kind)
+		return &SpecError{"kind", s.Kind.Check().Error()}
 	}
+	return nil
+}
+
+// CheckLateness checks that the lateness is not negative.
+func (s Spec) CheckLateness() *SpecError {
 	if s.Lateness < 0 {
-		return errors.New("window: lateness must not be negative")
+		return &SpecError{"lateness", "must not be negative"}
 	}
 	return nil
 }

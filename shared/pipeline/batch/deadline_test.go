@@ -15,19 +15,27 @@ import (
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
-// slowBucket takes 20 ms to write each object and counts the writes.
+// slowBucket takes 20 ms of its clock to write each object and counts the
+// writes.
 type slowBucket struct {
 	*memblob.Bucket
 	mu     sync.Mutex
 	writes int
+	now    time.Time
 }
 
 func (s *slowBucket) NewWriter(ctx context.Context, key string) (storage.Writer, error) {
-	time.Sleep(20 * time.Millisecond)
 	s.mu.Lock()
+	s.now = s.now.Add(20 * time.Millisecond)
 	s.writes++
 	s.mu.Unlock()
 	return s.Bucket.NewWriter(ctx, key)
+}
+
+func (s *slowBucket) clock() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.now
 }
 
 const daysSpec = `fields:
@@ -42,7 +50,8 @@ sink: {format: jsonl, partition_by: [{key: day, field: day}]}
 func TestCommitStopsBeforeTheDeadlineAndResumes(t *testing.T) {
 	p := mustPlan(t, daysSpec)
 	in, staging := memblob.New(), memblob.New()
-	out := &slowBucket{Bucket: memblob.New()}
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	out := &slowBucket{Bucket: memblob.New(), now: t0}
 	var b strings.Builder
 	b.WriteString("id,day\n")
 	for i := range 3000 {
@@ -63,9 +72,8 @@ func TestCommitStopsBeforeTheDeadlineAndResumes(t *testing.T) {
 	}
 	opt := batch.LoadOptions{OutPrefix: "t", StagingPrefix: "runs"}
 	// 30 parts at 20 ms each need 600 ms; 400 ms are left, 100 ms kept.
-	short, cancel := context.WithTimeout(ctx, 400*time.Millisecond)
-	defer cancel()
-	_, err = batch.Commit(short, staging, out, p, job, results, opt)
+	short := deadline.WithClock(ctx, t0.Add(400*time.Millisecond), out.clock)
+	_, err = batch.NewLoader(staging, out, func(o *batch.LoadOptions) { *o = opt }).Commit(short, p, job, results)
 	var de *deadline.StoppedError
 	if !errors.As(err, &de) || !errors.Is(err, deadline.ErrNear) || de.Done == 0 || de.Done >= 30 || de.Of != 30 {
 		t.Fatalf("first attempt: %v", err)
@@ -74,14 +82,14 @@ func TestCommitStopsBeforeTheDeadlineAndResumes(t *testing.T) {
 	if objs, _ := out.List(ctx, "t/_SUCCESS"); len(objs) != 0 || first != de.Done {
 		t.Fatalf("after the first attempt: %d writes for %d parts done, _SUCCESS %v", first, de.Done, objs)
 	}
-	m, err := batch.Commit(ctx, staging, out, p, job, results, opt)
+	m, err := batch.NewLoader(staging, out, func(o *batch.LoadOptions) { *o = opt }).Commit(ctx, p, job, results)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if again := out.writes - first; again != 30-de.Done {
 		t.Fatalf("the retry wrote %d parts, want the %d left", again, 30-de.Done)
 	}
-	if err := batch.Finalize(ctx, staging, out, m, opt); err != nil {
+	if err := batch.NewLoader(staging, out, func(o *batch.LoadOptions) { *o = opt }).Finalize(ctx, m); err != nil {
 		t.Fatal(err)
 	}
 	if rows := outputRows(t, out, m); len(rows) != 3000 || len(m.Parts) != 30 {
@@ -103,8 +111,17 @@ func TestTransformStopsBeforeTheDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	short, cancel := context.WithTimeout(ctx, 120*time.Millisecond)
-	defer cancel()
+	// Each look at the clock takes 10 ms: 120 ms are left, 100 ms kept.
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(10 * time.Millisecond)
+		return now
+	}
+	short := deadline.WithClock(ctx, t0.Add(120*time.Millisecond), clock)
 	_, err = batch.Transform(short, in, staging, p, job, job.Chunks[0], batch.TransformOptions{StagingPrefix: "runs"})
 	if !errors.Is(err, deadline.ErrNear) {
 		t.Fatalf("err = %v", err)

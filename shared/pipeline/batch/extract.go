@@ -85,11 +85,11 @@ func Extract(ctx context.Context, in storage.Bucket, key string, p *plan.Plan, o
 	if err != nil {
 		return nil, fmt.Errorf("extract: read %s: %w", key, err)
 	}
-	job.Compression = codec.Compression(sp.Source.Compression)
+	job.Compression = sp.Source.Compression
 	if job.Compression == "" || job.Compression == codec.CompressionAuto {
 		job.Compression = codec.SniffCompression(head)
 	}
-	job.Format = codec.Format(sp.Source.Format)
+	job.Format = sp.Source.Format
 	if job.Format == "" || job.Format == codec.FormatAuto {
 		job.Format = codec.FormatFromName(key)
 		if job.Format == "" {

@@ -32,7 +32,7 @@ func (e *MisalignedError) Error() string {
 // ErrRejectRatio is the failure when rejects exceed rejects.max_ratio.
 var ErrRejectRatio = errors.New("reject ratio over rejects.max_ratio")
 
-// LoadOptions configure Load.
+// LoadOptions configure a Loader.
 type LoadOptions struct {
 	StagingPrefix string
 	OutPrefix     string
@@ -46,6 +46,26 @@ type LoadOptions struct {
 	Table     output.TableWriter
 	StartedAt time.Time
 	Stages    map[string]output.StageStats
+	// Clock stamps the manifest and times the stage (default time.Now).
+	Clock func() time.Time
+}
+
+// Loader commits runs staged in one bucket to their outputs in another.
+type Loader struct {
+	staging, out storage.Bucket
+	opt          LoadOptions
+}
+
+// NewLoader returns a Loader from staging to out.
+func NewLoader(staging, out storage.Bucket, optFns ...func(*LoadOptions)) *Loader {
+	l := &Loader{staging: staging, out: out}
+	for _, fn := range optFns {
+		fn(&l.opt)
+	}
+	if l.opt.Clock == nil {
+		l.opt.Clock = time.Now
+	}
+	return l
 }
 
 // CheckAlignment verifies that each chunk began where the one before ended.
@@ -65,12 +85,12 @@ func CheckAlignment(job *Job, results []*ChunkResult) error {
 }
 
 // Load commits a run and then finalizes it: Commit followed by Finalize.
-func Load(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*output.Manifest, error) {
-	m, err := Commit(ctx, staging, out, p, job, results, opt)
+func (l *Loader) Load(ctx context.Context, p *plan.Plan, job *Job, results []*ChunkResult) (*output.Manifest, error) {
+	m, err := l.Commit(ctx, p, job, results)
 	if err != nil {
 		return nil, err
 	}
-	return m, Finalize(ctx, staging, out, m, opt)
+	return m, l.Finalize(ctx, m)
 }
 
 // Commit checks chunk alignment and the accounting, copies staged parts
@@ -79,23 +99,52 @@ func Load(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *J
 // that this attempt did not produce. The manifest it returns is not yet
 // written; a run whose rejects exceed rejects.max_ratio comes back with
 // status failed and no data published.
-func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job *Job, results []*ChunkResult, opt LoadOptions) (*output.Manifest, error) {
-	began := time.Now()
+func (l *Loader) Commit(ctx context.Context, p *plan.Plan, job *Job, results []*ChunkResult) (*output.Manifest, error) {
+	began := l.opt.Clock()
 	if err := CheckAlignment(job, results); err != nil {
 		return nil, err
 	}
-	m := newManifest(job, opt)
+	c := &commit{Loader: l, p: p, job: job, results: results, m: l.newManifest(job)}
+	if err := c.rejectsAndCounts(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.publish(ctx); err != nil {
+		return nil, err
+	}
+	for _, prefix := range []string{l.opt.OutPrefix, l.rejectsPrefix()} {
+		if err := removeStale(ctx, l.out, prefix, job.RunID, c.m); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
+	}
+	m := c.m
+	m.Stages["load"] = output.StageStats{DurationMS: float64(l.opt.Clock().Sub(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
+	return m, nil
+}
+
+// commit is the state of one Commit call.
+type commit struct {
+	*Loader
+	p       *plan.Plan
+	job     *Job
+	results []*ChunkResult
+	m       *output.Manifest
+}
+
+// rejectsAndCounts merges the chunks' counts, publishes their rejects with
+// absolute numbers, checks the balance and applies rejects.max_ratio.
+func (c *commit) rejectsAndCounts(ctx context.Context) error {
+	m := c.m
 	var lineBase, recBase int64
 	var tstats output.StageStats
-	for _, r := range results {
+	for _, r := range c.results {
 		m.Counts.Merge(r.Counts)
 		tstats.DurationMS += float64(r.Duration) / 1e6
 		tstats.Records += r.Records
 		tstats.Bytes += r.BytesIn
 		if r.Rejects != nil {
-			key := layout.RejectsKey(opt.rejectsPrefix(), job.RunID, r.Index)
-			if err := publishRejects(ctx, staging, out, r.Rejects.Key, key, lineBase, recBase); err != nil {
-				return nil, fmt.Errorf("load: %w", err)
+			key := layout.RejectsKey(c.rejectsPrefix(), c.job.RunID, r.Index)
+			if err := publishRejects(ctx, c.staging, c.out, r.Rejects.Key, key, lineBase, recBase); err != nil {
+				return fmt.Errorf("load: %w", err)
 			}
 			m.Rejects = append(m.Rejects, output.Part{Key: key, Records: r.Rejects.Records, Bytes: r.Rejects.Bytes})
 		}
@@ -106,65 +155,77 @@ func Commit(ctx context.Context, staging, out storage.Bucket, p *plan.Plan, job 
 		m.Stages["transform"] = tstats
 	}
 	if err := m.Counts.Check(); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
+		return fmt.Errorf("load: %w", err)
 	}
 	m.RejectRatio = m.Counts.RejectRatio()
-	if mr := p.Spec.Rejects.MaxRatio; mr > 0 && m.RejectRatio > mr {
+	if mr := c.p.Spec.Rejects.MaxRatio; mr > 0 && m.RejectRatio > mr {
 		m.Status = output.StatusFailed
 		m.Error = fmt.Sprintf("%v: %d of %d records rejected (%.4f > %.4f)", ErrRejectRatio, m.Rejected, m.In, m.RejectRatio, mr)
 	}
-	if m.Status == output.StatusSucceeded && codec.SinkFormat(p.Spec.Sink.Format) == output.SinkDynamoDB {
-		if opt.Table == nil {
-			return nil, errors.New("load: the spec's sink is dynamodb but no table writer is configured")
-		}
-		for _, r := range results {
-			for _, part := range r.Parts {
-				n, err := output.UpsertPart(ctx, staging, part.Key, opt.Table)
-				if err != nil {
-					return nil, fmt.Errorf("load: %w", err)
-				}
-				if n != part.Records {
-					return nil, fmt.Errorf("load: %s held %d rows, the chunk wrote %d", part.Key, n, part.Records)
-				}
-				m.Parts = append(m.Parts, output.Part{Key: "dynamodb:" + p.Spec.Sink.Table, Partition: part.Partition, Records: part.Records})
+	return nil
+}
+
+// publish sends a succeeded run's rows to the sink.
+func (c *commit) publish(ctx context.Context) error {
+	p := c.p
+	switch {
+	case c.m.Status != output.StatusSucceeded:
+		return nil
+	case p.Spec.Sink.Format == codec.SinkDynamoDB:
+		return c.upsert(ctx)
+	}
+	return c.copyParts(ctx)
+}
+
+// upsert writes the staged rows into the sink table.
+func (c *commit) upsert(ctx context.Context) error {
+	if c.opt.Table == nil {
+		return errors.New("load: the spec's sink is dynamodb but no table writer is configured")
+	}
+	for _, r := range c.results {
+		for _, part := range r.Parts {
+			n, err := output.UpsertPart(ctx, c.staging, part.Key, c.opt.Table)
+			if err != nil {
+				return fmt.Errorf("load: %w", err)
 			}
-		}
-	} else if m.Status == output.StatusSucceeded {
-		// A retried load resumes: parts an earlier attempt published (same
-		// key, same size) are not copied again.
-		have, err := publishedSizes(ctx, out, opt.OutPrefix)
-		if err != nil {
-			return nil, fmt.Errorf("load: %w", err)
-		}
-		reserve := deadline.Reserve(ctx)
-		total, done := 0, 0
-		for _, r := range results {
-			total += len(r.Parts)
-		}
-		for _, r := range results {
-			for _, part := range r.Parts {
-				key := layout.PartKey(opt.OutPrefix, part.Partition, job.RunID, r.Index, part.Key)
-				if size, ok := have[key]; !ok || size != part.Bytes {
-					if deadline.Near(ctx, reserve) {
-						return nil, &deadline.StoppedError{What: "load: publish parts of run " + job.RunID, Done: done, Of: total}
-					}
-					if err := storage.CopyBetween(ctx, out, key, staging, part.Key); err != nil {
-						return nil, fmt.Errorf("load: publish %s: %w", key, err)
-					}
-				}
-				done++
-				m.Parts = append(m.Parts, output.Part{Key: key, Partition: part.Partition, Records: part.Records, Bytes: part.Bytes})
-				m.BytesOut += part.Bytes
+			if n != part.Records {
+				return fmt.Errorf("load: %s held %d rows, the chunk wrote %d", part.Key, n, part.Records)
 			}
+			c.m.Parts = append(c.m.Parts, output.Part{Key: "dynamodb:" + c.p.Spec.Sink.Table, Partition: part.Partition, Records: part.Records})
 		}
 	}
-	for _, prefix := range []string{opt.OutPrefix, opt.rejectsPrefix()} {
-		if err := removeStale(ctx, out, prefix, job.RunID, m); err != nil {
-			return nil, fmt.Errorf("load: %w", err)
+	return nil
+}
+
+// copyParts publishes the staged parts. A retried load resumes: parts an
+// earlier attempt published (same key, same size) are not copied again.
+func (c *commit) copyParts(ctx context.Context) error {
+	have, err := publishedSizes(ctx, c.out, c.opt.OutPrefix)
+	if err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	reserve := deadline.Reserve(ctx)
+	total, done := 0, 0
+	for _, r := range c.results {
+		total += len(r.Parts)
+	}
+	for _, r := range c.results {
+		for _, part := range r.Parts {
+			key := layout.PartKey(c.opt.OutPrefix, part.Partition, c.job.RunID, r.Index, part.Key)
+			if size, ok := have[key]; !ok || size != part.Bytes {
+				if deadline.Near(ctx, reserve) {
+					return &deadline.StoppedError{What: "load: publish parts of run " + c.job.RunID, Done: done, Of: total}
+				}
+				if err := storage.CopyBetween(ctx, c.out, key, c.staging, part.Key); err != nil {
+					return fmt.Errorf("load: publish %s: %w", key, err)
+				}
+			}
+			done++
+			c.m.Parts = append(c.m.Parts, output.Part{Key: key, Partition: part.Partition, Records: part.Records, Bytes: part.Bytes})
+			c.m.BytesOut += part.Bytes
 		}
 	}
-	m.Stages["load"] = output.StageStats{DurationMS: float64(time.Since(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
-	return m, nil
+	return nil
 }
 
 // publishedSizes lists the objects under prefix with their sizes.
@@ -180,14 +241,14 @@ func publishedSizes(ctx context.Context, out storage.Bucket, prefix string) (map
 	return have, nil
 }
 
-// Finalize writes the manifest and, for a successful run, the success marker
-// last, then removes the run's staging objects. It returns an error for a
-// run whose manifest says it failed.
-func Finalize(ctx context.Context, staging, out storage.Bucket, m *output.Manifest, opt LoadOptions) error {
-	if err := WriteManifest(ctx, out, opt.manifestPrefix(), m); err != nil {
+// Finalize writes the manifest and, for a successful run, the success
+// marker last, then removes the run's staging objects. It returns an error
+// for a run whose manifest says it failed.
+func (l *Loader) Finalize(ctx context.Context, m *output.Manifest) error {
+	if err := l.WriteManifest(ctx, m); err != nil {
 		return err
 	}
-	if err := deletePrefix(ctx, staging, layout.Dir(layout.RunPrefix(opt.StagingPrefix, m.RunID))); err != nil {
+	if err := deletePrefix(ctx, l.staging, layout.Dir(layout.RunPrefix(l.opt.StagingPrefix, m.RunID))); err != nil {
 		return fmt.Errorf("load: clear staging: %w", err)
 	}
 	if m.Status == output.StatusFailed {
@@ -196,21 +257,21 @@ func Finalize(ctx context.Context, staging, out storage.Bucket, m *output.Manife
 	return nil
 }
 
-func (o LoadOptions) rejectsPrefix() string {
-	if o.RejectsPrefix != "" {
-		return o.RejectsPrefix
+func (l *Loader) rejectsPrefix() string {
+	if l.opt.RejectsPrefix != "" {
+		return l.opt.RejectsPrefix
 	}
-	return layout.LocalRejects(o.OutPrefix)
+	return layout.LocalRejects(l.opt.OutPrefix)
 }
 
-func (o LoadOptions) manifestPrefix() string {
-	if o.ManifestPrefix != "" {
-		return o.ManifestPrefix
+func (l *Loader) manifestPrefix() string {
+	if l.opt.ManifestPrefix != "" {
+		return l.opt.ManifestPrefix
 	}
-	return o.OutPrefix
+	return l.opt.OutPrefix
 }
 
-func newManifest(job *Job, opt LoadOptions) *output.Manifest {
+func (l *Loader) newManifest(job *Job) *output.Manifest {
 	m := &output.Manifest{
 		ManifestVersion: 1,
 		RunID:           job.RunID,
@@ -225,9 +286,9 @@ func newManifest(job *Job, opt LoadOptions) *output.Manifest {
 		Stages:          map[string]output.StageStats{},
 		Parts:           []output.Part{},
 		Rejects:         []output.Part{},
-		StartedAt:       opt.StartedAt,
+		StartedAt:       l.opt.StartedAt,
 	}
-	for k, v := range opt.Stages {
+	for k, v := range l.opt.Stages {
 		m.Stages[k] = v
 	}
 	if m.Counts.RejectedByRule == nil {
@@ -241,36 +302,37 @@ func newManifest(job *Job, opt LoadOptions) *output.Manifest {
 
 // WriteManifest writes the manifest and then, for a successful run,
 // the success marker; for a failed run it removes any success marker.
-func WriteManifest(ctx context.Context, out storage.Bucket, outPrefix string, m *output.Manifest) error {
+func (l *Loader) WriteManifest(ctx context.Context, m *output.Manifest) error {
+	prefix := l.manifestPrefix()
 	if m.StartedAt.IsZero() {
-		m.StartedAt = time.Now().UTC()
+		m.StartedAt = l.opt.Clock().UTC()
 	}
-	m.FinishedAt = time.Now().UTC()
+	m.FinishedAt = l.opt.Clock().UTC()
 	m.DurationMS = float64(m.FinishedAt.Sub(m.StartedAt)) / 1e6
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("load: encode manifest: %w", err)
 	}
-	successKey := layout.SuccessKey(outPrefix)
+	successKey := layout.SuccessKey(prefix)
 	if m.Status != output.StatusSucceeded {
-		if err := out.Delete(ctx, successKey); err != nil {
+		if err := l.out.Delete(ctx, successKey); err != nil {
 			return fmt.Errorf("load: remove %s: %w", successKey, err)
 		}
 	}
-	if err := storage.WriteAll(ctx, out, layout.ManifestKey(outPrefix), append(data, '\n')); err != nil {
+	if err := storage.WriteAll(ctx, l.out, layout.ManifestKey(prefix), append(data, '\n')); err != nil {
 		return fmt.Errorf("load: write manifest: %w", err)
 	}
 	if m.Status == output.StatusSucceeded {
-		if err := storage.WriteAll(ctx, out, successKey, nil); err != nil {
+		if err := storage.WriteAll(ctx, l.out, successKey, nil); err != nil {
 			return fmt.Errorf("load: write %s: %w", successKey, err)
 		}
 	}
 	return nil
 }
 
-// FailManifest records a run that failed before Load could commit it.
-func FailManifest(ctx context.Context, out storage.Bucket, job *Job, results []*ChunkResult, runErr error, opt LoadOptions) (*output.Manifest, error) {
-	m := newManifest(job, opt)
+// Fail records a run that failed before Load could commit it.
+func (l *Loader) Fail(ctx context.Context, job *Job, results []*ChunkResult, runErr error) (*output.Manifest, error) {
+	m := l.newManifest(job)
 	m.Status = output.StatusFailed
 	m.Error = runErr.Error()
 	for _, r := range results {
@@ -279,7 +341,7 @@ func FailManifest(ctx context.Context, out storage.Bucket, job *Job, results []*
 		}
 	}
 	m.RejectRatio = m.Counts.RejectRatio()
-	if err := WriteManifest(ctx, out, opt.manifestPrefix(), m); err != nil {
+	if err := l.WriteManifest(ctx, m); err != nil {
 		return m, errors.Join(runErr, err)
 	}
 	return m, runErr

@@ -39,13 +39,45 @@ type RunOptions struct {
 	// records; a chunk transformed again gets a fresh one, which replaces
 	// the first.
 	Fold func(chunk int) func(*plan.Outcome)
+	// Clock stamps the manifest and times the stages (default time.Now).
+	Clock func() time.Time
 }
 
 // Run drives extract, transform and load in-process, through the same
 // stage functions the Lambdas call. It always leaves a manifest in
 // the output; the returned error is non-nil when the run failed.
 func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*output.Manifest, error) {
-	started := time.Now().UTC()
+	r := newRun(p, opt)
+	job, err := r.extract(ctx)
+	if err != nil {
+		return r.fail(ctx, job, nil, err)
+	}
+	results, err := r.transform(ctx, job)
+	if err != nil {
+		return r.fail(ctx, job, results, err)
+	}
+	m, err := r.loader.Load(ctx, p, job, results)
+	if m == nil && err != nil {
+		return r.fail(ctx, job, results, err)
+	}
+	r.log.Info("load done", "run_id", job.RunID, "status", m.Status, "in", m.In, "out", m.Out, "rejected", m.Rejected, "filtered", m.Filtered, "parts", len(m.Parts))
+	return m, err
+}
+
+// run is the state of one Run call.
+type run struct {
+	p      *plan.Plan
+	opt    RunOptions
+	log    *slog.Logger
+	lo     LoadOptions
+	loader *Loader
+}
+
+// newRun applies Run's defaults.
+func newRun(p *plan.Plan, opt RunOptions) *run {
+	if opt.Clock == nil {
+		opt.Clock = time.Now
+	}
 	if opt.Staging == nil {
 		opt.Staging = opt.Output
 	}
@@ -55,12 +87,21 @@ func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*output.Manifest, e
 	if opt.Parallel < 1 {
 		opt.Parallel = 1
 	}
-	log := opt.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	r := &run{p: p, opt: opt, log: opt.Log}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
 	}
+	r.lo = LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: opt.Clock().UTC(), Table: opt.Table,
+		Stages: map[string]output.StageStats{}, Clock: opt.Clock}
+	r.loader = NewLoader(opt.Staging, opt.Output, func(o *LoadOptions) { *o = r.lo })
+	return r
+}
 
-	t0 := time.Now()
+// extract plans the run's chunks. On failure it returns a job that names
+// the run, for the failed manifest.
+func (r *run) extract(ctx context.Context) (*Job, error) {
+	opt, p := r.opt, r.p
+	t0 := opt.Clock()
 	attrs, err := opt.Input.Attributes(ctx, opt.Key)
 	if err != nil {
 		return nil, fmt.Errorf("run: %s: %w", opt.Key, err)
@@ -75,40 +116,45 @@ func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*output.Manifest, e
 		}
 	}
 	job, err := Extract(ctx, opt.Input, opt.Key, p, eo)
-	lo := LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: started, Table: opt.Table,
-		Stages: map[string]output.StageStats{"extract": {DurationMS: float64(time.Since(t0)) / 1e6, Bytes: attrs.Size}}}
+	r.lo.Stages["extract"] = output.StageStats{DurationMS: float64(opt.Clock().Sub(t0)) / 1e6, Bytes: attrs.Size}
 	if err != nil {
 		src := output.Source{Bucket: opt.Input.String(), Key: opt.Key, Size: attrs.Size, ETag: attrs.ETag}
 		job = &Job{Spec: p.Spec.File(), SpecHash: SpecHash(p.Spec), Source: src, RunID: RunID(src, SpecHash(p.Spec))}
-		log.Error("extract failed", "run_id", job.RunID, "err", err)
-		return FailManifest(context.WithoutCancel(ctx), opt.Output, job, nil, err, lo)
+		r.log.Error("extract failed", "run_id", job.RunID, "err", err)
+		return job, err
 	}
-	log.Info("extract done", "run_id", job.RunID, "format", job.Format, "compression", job.Compression, "chunks", len(job.Chunks), "bytes", job.Source.Size)
+	r.log.Info("extract done", "run_id", job.RunID, "format", job.Format, "compression", job.Compression, "chunks", len(job.Chunks), "bytes", job.Source.Size)
+	return job, nil
+}
 
-	t1 := time.Now()
-	results, err := transformAll(ctx, opt, p, job)
+// transform transforms every chunk and realigns them.
+func (r *run) transform(ctx context.Context, job *Job) ([]*ChunkResult, error) {
+	t1 := r.opt.Clock()
+	results, err := transformAll(ctx, r.opt, r.p, job)
 	if err == nil {
-		err = realign(ctx, opt, p, job, results)
+		err = realign(ctx, r.opt, r.p, job, results)
 	}
 	if err != nil {
-		log.Error("transform failed", "run_id", job.RunID, "err", err)
-		return FailManifest(context.WithoutCancel(ctx), opt.Output, job, results, err, lo)
+		r.log.Error("transform failed", "run_id", job.RunID, "err", err)
+		return results, err
 	}
 	var ts output.StageStats
-	for _, r := range results {
-		ts.Records += r.Records
-		ts.Bytes += r.BytesIn
+	for _, c := range results {
+		ts.Records += c.Records
+		ts.Bytes += c.BytesIn
 	}
-	ts.DurationMS = float64(time.Since(t1)) / 1e6
-	lo.Stages["transform"] = ts
-	log.Info("transform done", "run_id", job.RunID, "records", ts.Records, "ms", ts.DurationMS)
+	ts.DurationMS = float64(r.opt.Clock().Sub(t1)) / 1e6
+	r.lo.Stages["transform"] = ts
+	r.log.Info("transform done", "run_id", job.RunID, "records", ts.Records, "ms", ts.DurationMS)
+	return results, nil
+}
 
-	m, err := Load(ctx, opt.Staging, opt.Output, p, job, results, lo)
-	if m == nil && err != nil {
-		return FailManifest(context.WithoutCancel(ctx), opt.Output, job, results, err, lo)
+// fail writes the failed run's manifest, even when ctx was cancelled.
+func (r *run) fail(ctx context.Context, job *Job, results []*ChunkResult, err error) (*output.Manifest, error) {
+	if job == nil {
+		return nil, err
 	}
-	log.Info("load done", "run_id", job.RunID, "status", m.Status, "in", m.In, "out", m.Out, "rejected", m.Rejected, "filtered", m.Filtered, "parts", len(m.Parts))
-	return m, err
+	return r.loader.Fail(context.WithoutCancel(ctx), job, results, err)
 }
 
 // transformAll transforms every chunk with opt.Parallel workers. On the
@@ -121,7 +167,7 @@ func transformAll(ctx context.Context, opt RunOptions, p *plan.Plan, job *Job) (
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
-	to := TransformOptions{StagingPrefix: opt.StagingPrefix, Progress: opt.Progress}
+	to := TransformOptions{StagingPrefix: opt.StagingPrefix, Progress: opt.Progress, Clock: opt.Clock}
 	for range min(opt.Parallel, len(job.Chunks)) {
 		wg.Go(func() {
 			for i := range next {
@@ -156,7 +202,7 @@ func transformAll(ctx context.Context, opt RunOptions, p *plan.Plan, job *Job) (
 // (a quoted line break across the boundary), from where the previous chunk
 // really ended, until all chunks meet.
 func realign(ctx context.Context, opt RunOptions, p *plan.Plan, job *Job, results []*ChunkResult) error {
-	to := TransformOptions{StagingPrefix: opt.StagingPrefix}
+	to := TransformOptions{StagingPrefix: opt.StagingPrefix, Clock: opt.Clock}
 	for {
 		err := CheckAlignment(job, results)
 		var mis *MisalignedError

@@ -15,6 +15,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/spec"
 )
 
 // ChunkResult is what Transform reports for one chunk. Line and record
@@ -154,7 +155,7 @@ func (t *chunkRun) close() {
 // run decodes, processes and routes every record of the chunk.
 func (t *chunkRun) run() error {
 	proc := t.p.NewProcessor()
-	failOnReject := t.p.Spec.Rejects.Policy == "fail"
+	failOnReject := t.p.Spec.Rejects.Policy == spec.RejectFail
 	reserve := deadline.Reserve(t.ctx)
 	for n := 1; ; n++ {
 		rec, err := t.dec.Next()

@@ -27,9 +27,6 @@ type Part struct {
 	Bytes     int64  `json:"bytes"`
 }
 
-// SinkDynamoDB is the sink format that upserts rows into a table.
-const SinkDynamoDB codec.SinkFormat = "dynamodb"
-
 // HiveNull is the partition value Hive uses for null.
 const HiveNull = "__HIVE_DEFAULT_PARTITION__"
 
@@ -132,7 +129,7 @@ type partSet struct {
 	b        storage.Bucket
 	prefix   string
 	format   codec.SinkFormat
-	comp     string
+	comp     codec.Compression
 	ext      string
 	schema   *record.Schema
 	encOpt   codec.EncoderOptions
@@ -148,14 +145,14 @@ type partSet struct {
 func newPartSet(ctx context.Context, b storage.Bucket, prefix string, sp *spec.Spec, schema *record.Schema) *partSet {
 	ps := &partSet{
 		ctx: ctx, b: b, prefix: prefix, schema: schema,
-		format:   codec.SinkFormat(sp.Sink.Format),
+		format:   sp.Sink.Format,
 		maxRows:  sp.Sink.MaxRowsPerFile,
 		maxBytes: int64(sp.Sink.MaxBytesPerFile),
 		maxOpen:  sp.Sink.MaxOpenFiles,
 		open:     map[string]*partWriter{},
 		seq:      map[string]int{},
 	}
-	if ps.format == "" || ps.format == SinkDynamoDB {
+	if ps.format == "" || ps.format == codec.SinkDynamoDB {
 		// The DynamoDB sink stages JSON Lines; Commit upserts them.
 		ps.format = codec.SinkJSONL
 	}
@@ -171,9 +168,9 @@ func newPartSet(ctx context.Context, b storage.Bucket, prefix string, sp *spec.S
 	} else {
 		ps.comp = sp.Sink.Compression
 		switch ps.comp {
-		case "gzip":
+		case codec.Gzip:
 			ps.ext += ".gz"
-		case "zstd":
+		case codec.Zstd:
 			ps.ext += ".zst"
 		}
 	}
@@ -223,10 +220,10 @@ func (ps *partSet) start(partition string) (*partWriter, error) {
 	pw := &partWriter{w: w, cw: &countWriter{w: w}, part: Part{Key: key, Partition: partition}}
 	var dst io.Writer = pw.cw
 	switch ps.comp {
-	case "gzip":
+	case codec.Gzip:
 		gz, _ := gzip.NewWriterLevel(pw.cw, gzip.DefaultCompression)
 		pw.comp, dst = gz, gz
-	case "zstd":
+	case codec.Zstd:
 		zw, err := zstd.NewWriter(pw.cw, zstd.WithEncoderConcurrency(1))
 		if err != nil {
 			_ = w.Abort()

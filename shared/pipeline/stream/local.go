@@ -34,7 +34,7 @@ func NewFolder(p *plan.Plan) (*Folder, error) {
 	if w == nil {
 		return nil, errors.New("the spec has no window section")
 	}
-	if w.Kind != "count" && (w.Time == spec.WindowArrivalTime || w.Native) {
+	if w.Kind != window.Count && (w.Time == spec.WindowArrivalTime || w.Native) {
 		return nil, ErrArrivalWindows
 	}
 	ws, wf, err := WindowOf(p)

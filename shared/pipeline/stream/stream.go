@@ -27,7 +27,6 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/record"
-	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/core/window"
 )
 
@@ -108,8 +107,8 @@ func New(cfg Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
-	p := &Pipeline{cfg: cfg, dec: dec, proc: cfg.Plan.NewProcessor(), kind: codec.SinkFormat(sp.Sink.Format)}
-	if p.kind == output.SinkDynamoDB && cfg.Table == nil {
+	p := &Pipeline{cfg: cfg, dec: dec, proc: cfg.Plan.NewProcessor(), kind: sp.Sink.Format}
+	if p.kind == codec.SinkDynamoDB && cfg.Table == nil {
 		return nil, errors.New("stream: the spec's sink is dynamodb but no table writer is configured")
 	}
 	if sp.Window != nil {
@@ -122,7 +121,7 @@ func New(cfg Config) (*Pipeline, error) {
 			p.nativeSpec = ws
 			p.native = cfg.Plan.NewProcessor()
 		} else {
-			p.win, p.late = &ws, sp.Window.Late == spec.LateSide
+			p.win, p.late = &ws, sp.Window.Late == window.LateSide
 		}
 	}
 	return p, nil
@@ -186,9 +185,7 @@ func (p *Pipeline) WindowRecords(msgs []Message, after string) ([]window.SeqReco
 // and finds its fields in the plan's full schema.
 func WindowOf(p *plan.Plan) (window.Spec, windowFields, error) {
 	w := p.Spec.Window
-	ws := window.Spec{Kind: window.Kind(w.Kind), Size: time.Duration(w.Size), Hop: time.Duration(w.Hop),
-		Every: w.Every, Lateness: time.Duration(w.Lateness), Late: window.LatePolicy(w.Late),
-		Fields: w.Aggregate, ByArrival: w.Time == spec.WindowArrivalTime}
+	ws := w.Spec()
 	if err := ws.Check(); err != nil {
 		return ws, windowFields{}, err
 	}
@@ -422,7 +419,7 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 	}
 	outPrefix := layout.PipelinePrefix(p.cfg.OutPrefix, sp.Name)
 	for _, part := range parts {
-		if p.kind == output.SinkDynamoDB {
+		if p.kind == codec.SinkDynamoDB {
 			n, err := output.UpsertPart(ctx, p.cfg.Staging, part.Key, p.cfg.Table)
 			if err != nil {
 				return abort(fmt.Errorf("upsert: %w", err))

@@ -28,6 +28,12 @@ type API interface {
 
 var _ API = (*dynamodb.Client)(nil)
 
+// Options configure a Store.
+type Options struct {
+	// Clock dates claims and their expiry (default time.Now).
+	Clock func() time.Time
+}
+
 // Store is a claims.Store on one table.
 type Store struct {
 	api   API
@@ -37,12 +43,13 @@ type Store struct {
 
 var _ claims.Store = (*Store)(nil)
 
-// New returns a Store; now may be nil for the wall clock.
-func New(api API, table string, now func() time.Time) *Store {
-	if now == nil {
-		now = time.Now
+// New returns a Store on table.
+func New(api API, table string, optFns ...func(*Options)) *Store {
+	opt := Options{Clock: time.Now}
+	for _, fn := range optFns {
+		fn(&opt)
 	}
-	return &Store{api: api, table: table, now: now}
+	return &Store{api: api, table: table, now: opt.Clock}
 }
 
 func key(runID string) map[string]types.AttributeValue {

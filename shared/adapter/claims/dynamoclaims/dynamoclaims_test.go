@@ -48,6 +48,6 @@ func TestConformanceOnMoto(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		return dynamoclaims.New(db, name, func() time.Time { return *now })
+		return dynamoclaims.New(db, name, func(o *dynamoclaims.Options) { o.Clock = func() time.Time { return *now } })
 	})
 }

@@ -64,20 +64,31 @@ const (
 // ErrStateTooLarge refuses a save that cannot fit DynamoDB's item limit.
 var ErrStateTooLarge = errors.New("window state over the 400 KB item limit")
 
+// Options configure a Store.
+type Options struct {
+	// Keep is how long closed-window results live before TTL removes them
+	// (default 30 days).
+	Keep time.Duration
+	// Clock dates results and reads their expiry (default time.Now).
+	Clock func() time.Time
+}
+
 // Store is a window.Store on one table.
 type Store struct {
 	api   API
 	table string
-	// Keep is how long closed-window results live before TTL removes them.
-	Keep time.Duration
-	Now  func() time.Time
+	opt   Options
 }
 
 var _ window.Store = (*Store)(nil)
 
 // New returns a Store on table.
-func New(api API, table string) *Store {
-	return &Store{api: api, table: table, Keep: 30 * 24 * time.Hour, Now: time.Now}
+func New(api API, table string, optFns ...func(*Options)) *Store {
+	st := &Store{api: api, table: table, opt: Options{Keep: 30 * 24 * time.Hour, Clock: time.Now}}
+	for _, fn := range optFns {
+		fn(&st.opt)
+	}
+	return st
 }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
@@ -202,7 +213,7 @@ func (st *Store) resultItem(c window.Cell) (map[string]types.AttributeValue, err
 	}
 	return attributevalue.MarshalMap(ResultItem{PK: WindowPK(c.Window), SK: c.Key + "#" + c.Shard,
 		WindowStart: c.Window.Start, WindowEnd: c.Window.End, GroupKey: c.Key, Shard: c.Shard,
-		Count: c.Count, Result: string(data), ExpiresAt: st.Now().Add(st.Keep).Unix()})
+		Count: c.Count, Result: string(data), ExpiresAt: st.opt.Clock().Add(st.opt.Keep).Unix()})
 }
 
 // PutResults writes results outside a transaction, 25 to a request,
@@ -275,7 +286,7 @@ func (st *Store) Window(ctx context.Context, b window.Bounds) ([]window.Cell, er
 }
 
 func (st *Store) cells(items []map[string]types.AttributeValue) []window.Cell {
-	now := st.Now().Unix()
+	now := st.opt.Clock().Unix()
 	var cells []window.Cell
 	for _, it := range items {
 		if e, ok := it["expires_at"].(*types.AttributeValueMemberN); ok {

@@ -157,8 +157,9 @@ func TestExpiredResultsAreIgnored(t *testing.T) {
 	if cells, _ := st.Window(context.Background(), c.Window); len(cells) != 1 {
 		t.Fatalf("fresh result: %v", cells)
 	}
-	later := dynamostate.New(db, table)
-	later.Now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
+	later := dynamostate.New(db, table, func(o *dynamostate.Options) {
+		o.Clock = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
+	})
 	if cells, _ := later.Window(context.Background(), c.Window); len(cells) != 0 {
 		t.Fatalf("expired result still read: %v", cells)
 	}
