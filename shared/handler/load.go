@@ -17,17 +17,20 @@ import (
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
+// Action is what the state machine asks of the load function.
+type Action string
+
 // Actions of the load function.
 const (
-	ActionLoad     = "load"
-	ActionFinalize = "finalize"
-	ActionFail     = "fail"
+	ActionLoad     Action = "load"
+	ActionFinalize Action = "finalize"
+	ActionFail     Action = "fail"
 )
 
 // LoadInput is the load function's input: the extract output plus the
 // action, and for fail the error the state machine caught.
 type LoadInput struct {
-	Action      string          `json:"action"`
+	Action      Action          `json:"action"`
 	Run         Planned         `json:"run"`
 	ManifestKey string          `json:"manifest_key,omitempty"`
 	Error       *CaughtError    `json:"error,omitempty"`
@@ -42,15 +45,15 @@ type CaughtError struct {
 
 // LoadOutput is the load function's answer.
 type LoadOutput struct {
-	RunID       string `json:"run_id"`
-	Pipeline    string `json:"pipeline"`
-	Status      string `json:"status"`
-	ManifestKey string `json:"manifest_key,omitempty"`
-	In          int64  `json:"records_in"`
-	Out         int64  `json:"records_out"`
-	Rejected    int64  `json:"records_rejected"`
-	Filtered    int64  `json:"records_filtered"`
-	Error       string `json:"error,omitempty"`
+	RunID       string        `json:"run_id"`
+	Pipeline    string        `json:"pipeline"`
+	Status      output.Status `json:"status"`
+	ManifestKey string        `json:"manifest_key,omitempty"`
+	In          int64         `json:"records_in"`
+	Out         int64         `json:"records_out"`
+	Rejected    int64         `json:"records_rejected"`
+	Filtered    int64         `json:"records_filtered"`
+	Error       string        `json:"error,omitempty"`
 }
 
 // Loader is the load function: it commits a run, finalizes it (manifest,

@@ -18,7 +18,7 @@ type Run struct {
 	RunID      string             `json:"run_id" dynamodbav:"run_id"`
 	Pipeline   string             `json:"pipeline" dynamodbav:"pipeline"`
 	Source     string             `json:"source" dynamodbav:"source"`
-	Status     string             `json:"status" dynamodbav:"status"`
+	Status     output.Status      `json:"status" dynamodbav:"status"`
 	Error      string             `json:"error,omitempty" dynamodbav:"error,omitempty"`
 	In         int64              `json:"records_in" dynamodbav:"records_in"`
 	Out        int64              `json:"records_out" dynamodbav:"records_out"`

@@ -14,10 +14,13 @@ type Source struct {
 	ETag   string `json:"etag"`
 }
 
+// Status is how a run ended.
+type Status string
+
 // Run statuses.
 const (
-	StatusSucceeded = "succeeded"
-	StatusFailed    = "failed"
+	StatusSucceeded Status = "succeeded"
+	StatusFailed    Status = "failed"
 )
 
 // StageStats describe one stage of a run.
@@ -33,7 +36,7 @@ type StageStats struct {
 type Manifest struct {
 	ManifestVersion int    `json:"manifest_version"`
 	RunID           string `json:"run_id"`
-	Status          string `json:"status"`
+	Status          Status `json:"status"`
 	Error           string `json:"error,omitempty"`
 	Spec            string `json:"spec"`
 	SpecHash        string `json:"spec_hash"`

@@ -336,25 +336,56 @@ type staged struct {
 
 // stage processes the fresh records and writes their outputs to staging.
 func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *window.Windower, reserve time.Duration) (staged, error) {
-	sp := p.cfg.Plan.Spec
-	first := fresh[0].Seq
+	sb := p.newStagedBatch(ctx, shard, fresh[0].Seq, w)
+	out, err := sb.take(ctx, fresh, reserve)
+	if err == nil {
+		err = sb.close(ctx, &out)
+	}
+	if err != nil {
+		sb.abort()
+		return staged{}, err
+	}
+	if out.counts.In != int64(out.taken) {
+		return staged{}, fmt.Errorf("stream: %d records in, counted %d", out.taken, out.counts.In)
+	}
+	return out, nil
+}
+
+// stagedBatch is the state of one stage call: the writers of a batch's
+// staged outputs.
+type stagedBatch struct {
+	p       *Pipeline
+	shard   string
+	first   string
+	w       *window.Windower
+	rows    *output.RowWriter
+	rejects *output.RejectWriter
+	late    *lateWriter
+}
+
+func (p *Pipeline) newStagedBatch(ctx context.Context, shard, first string, w *window.Windower) *stagedBatch {
 	nonce := ""
 	if p.cfg.Nonce != nil {
 		nonce = p.cfg.Nonce()
 	}
-	prefix := layout.StreamBatchPrefix(p.cfg.StagingPrefix, sp.Name, shard, first, nonce)
-	rows := output.NewRowWriter(ctx, p.cfg.Staging, layout.StreamRowsPrefix(prefix), p.cfg.Plan)
-	rejects := output.NewRejectWriter(ctx, p.cfg.Staging, layout.StagedRejectsKey(prefix))
-	var late *lateWriter
+	prefix := layout.StreamBatchPrefix(p.cfg.StagingPrefix, p.cfg.Plan.Spec.Name, shard, first, nonce)
+	sb := &stagedBatch{p: p, shard: shard, first: first, w: w,
+		rows:    output.NewRowWriter(ctx, p.cfg.Staging, layout.StreamRowsPrefix(prefix), p.cfg.Plan),
+		rejects: output.NewRejectWriter(ctx, p.cfg.Staging, layout.StagedRejectsKey(prefix))}
 	if p.late {
-		late = &lateWriter{ctx: ctx, b: p.cfg.Staging, key: layout.StagedLateKey(prefix)}
+		sb.late = &lateWriter{ctx: ctx, b: p.cfg.Staging, key: layout.StagedLateKey(prefix)}
 	}
-	abort := func(err error) (staged, error) {
-		rows.Abort()
-		rejects.Abort()
-		late.abort()
-		return staged{}, err
-	}
+	return sb
+}
+
+func (sb *stagedBatch) abort() {
+	sb.rows.Abort()
+	sb.rejects.Abort()
+	sb.late.abort()
+}
+
+// take processes records until the batch ends or the deadline comes near.
+func (sb *stagedBatch) take(ctx context.Context, fresh []Message, reserve time.Duration) (staged, error) {
 	var out staged
 	for i := range fresh {
 		m := &fresh[i]
@@ -362,90 +393,106 @@ func (p *Pipeline) stage(ctx context.Context, shard string, fresh []Message, w *
 			break // the rest waits for the next invocation
 		}
 		if err := ctx.Err(); err != nil && i&1023 == 1023 {
-			return abort(err)
+			return out, err
 		}
 		out.taken = i + 1
 		var rec *codec.RawRecord
 		if m.Err != nil {
 			rec = &codec.RawRecord{Err: m.Err, Raw: m.Data, Index: 1}
 		} else {
-			rec = p.dec.Decode(m.Data)
+			rec = sb.p.dec.Decode(m.Data)
 		}
-		o, err := p.proc.Process(rec)
+		o, err := sb.p.proc.Process(rec)
 		if err != nil {
-			return abort(err)
+			return out, err
 		}
-		switch o.Verdict {
-		case plan.Keep:
-			if err := rows.Write(o); err != nil {
-				return abort(err)
-			}
-			out.counts.AddOut()
-			if w != nil {
-				if w.Add(p.windowRecord(m, o.Full)) {
-					out.late++
-					if late != nil {
-						if err := late.write(shard, m); err != nil {
-							return abort(err)
-						}
-					}
-				}
-			}
-		case plan.Filtered:
-			out.counts.AddFiltered(o.FilterReason)
-		case plan.Reject:
-			out.counts.AddRejected(o.RuleKey())
-			rr := output.RejectRecord{Source: sp.Name, Shard: shard, Seq: m.Seq, SubSeq: m.SubSeq, Record: int64(i + 1),
-				Field: o.Field, Rule: o.Rule, Reason: o.Reason, Raw: strings.ToValidUTF8(string(m.Data), "\uFFFD")}
-			if p.cfg.OnReject != nil {
-				p.cfg.OnReject(&rr)
-			}
-			if err := rejects.Write(&rr); err != nil {
-				return abort(err)
-			}
+		if err := sb.route(m, i, o, &out); err != nil {
+			return out, err
 		}
 	}
-	parts, err := rows.Close()
-	if err != nil {
-		return abort(err)
+	return out, nil
+}
+
+// route writes and counts one record by its verdict.
+func (sb *stagedBatch) route(m *Message, i int, o *plan.Outcome, out *staged) error {
+	switch o.Verdict {
+	case plan.Keep:
+		if err := sb.rows.Write(o); err != nil {
+			return err
+		}
+		out.counts.AddOut()
+		if sb.w != nil && sb.w.Add(sb.p.windowRecord(m, o.Full)) {
+			out.late++
+			if sb.late != nil {
+				return sb.late.write(sb.shard, m)
+			}
+		}
+	case plan.Filtered:
+		out.counts.AddFiltered(o.FilterReason)
+	case plan.Reject:
+		out.counts.AddRejected(o.RuleKey())
+		rr := output.RejectRecord{Source: sb.p.cfg.Plan.Spec.Name, Shard: sb.shard, Seq: m.Seq, SubSeq: m.SubSeq, Record: int64(i + 1),
+			Field: o.Field, Rule: o.Rule, Reason: o.Reason, Raw: strings.ToValidUTF8(string(m.Data), "\uFFFD")}
+		if sb.p.cfg.OnReject != nil {
+			sb.p.cfg.OnReject(&rr)
+		}
+		return sb.rejects.Write(&rr)
 	}
-	rp, err := rejects.Close()
+	return nil
+}
+
+// close commits the staged outputs and lists where each is published
+// (or, for a dynamodb sink, upserts the rows now).
+func (sb *stagedBatch) close(ctx context.Context, out *staged) error {
+	parts, err := sb.rows.Close()
 	if err != nil {
-		return abort(err)
+		return err
 	}
-	lp, err := late.close()
+	rp, err := sb.rejects.Close()
 	if err != nil {
-		return abort(err)
+		return err
 	}
-	outPrefix := layout.PipelinePrefix(p.cfg.OutPrefix, sp.Name)
+	lp, err := sb.late.close()
+	if err != nil {
+		return err
+	}
+	cfg := sb.p.cfg
+	outPrefix := layout.PipelinePrefix(cfg.OutPrefix, cfg.Plan.Spec.Name)
 	for _, part := range parts {
-		if p.kind == codec.SinkDynamoDB {
-			n, err := output.UpsertPart(ctx, p.cfg.Staging, part.Key, p.cfg.Table)
-			if err != nil {
-				return abort(fmt.Errorf("upsert: %w", err))
-			}
-			if n != part.Records {
-				return abort(fmt.Errorf("upsert: %s held %d rows, not %d", part.Key, n, part.Records))
-			}
-			out.moves = append(out.moves, window.Move{From: part.Key})
-			continue
+		mv, err := sb.partMove(ctx, outPrefix, part)
+		if err != nil {
+			return err
 		}
-		out.moves = append(out.moves, window.Move{From: part.Key, To: layout.StreamPartKey(outPrefix, part.Partition, shard, first, part.Key)})
+		out.moves = append(out.moves, mv)
 	}
 	if rp != nil {
-		rejects := p.cfg.RejectsPrefix
+		rejects := cfg.RejectsPrefix
 		if rejects == "" {
 			rejects = layout.LocalRejects(outPrefix)
 		}
-		out.moves = append(out.moves, window.Move{From: rp.Key, To: layout.StreamRejectsKey(rejects, shard, first)})
+		out.moves = append(out.moves, window.Move{From: rp.Key, To: layout.StreamRejectsKey(rejects, sb.shard, sb.first)})
 	}
 	if lp != "" {
-		out.moves = append(out.moves, window.Move{From: lp, To: layout.LateKey(outPrefix, shard, first)})
+		out.moves = append(out.moves, window.Move{From: lp, To: layout.LateKey(outPrefix, sb.shard, sb.first)})
 	}
-	if out.counts.In != int64(out.taken) {
-		return abort(fmt.Errorf("stream: %d records in, counted %d", out.taken, out.counts.In))
+	return nil
+}
+
+// partMove is where a staged part goes; a dynamodb sink's rows are
+// upserted now and the part is only removed.
+func (sb *stagedBatch) partMove(ctx context.Context, outPrefix string, part output.Part) (window.Move, error) {
+	cfg := sb.p.cfg
+	if sb.p.kind != codec.SinkDynamoDB {
+		return window.Move{From: part.Key, To: layout.StreamPartKey(outPrefix, part.Partition, sb.shard, sb.first, part.Key)}, nil
 	}
-	return out, nil
+	n, err := output.UpsertPart(ctx, cfg.Staging, part.Key, cfg.Table)
+	if err != nil {
+		return window.Move{}, fmt.Errorf("upsert: %w", err)
+	}
+	if n != part.Records {
+		return window.Move{}, fmt.Errorf("upsert: %s held %d rows, not %d", part.Key, n, part.Records)
+	}
+	return window.Move{From: part.Key}, nil
 }
 
 // publish copies staged outputs to their final keys and removes the
