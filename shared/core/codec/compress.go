@@ -28,19 +28,13 @@ const (
 	Snappy Compression = "snappy"
 )
 
-// SourceCompressions are the compressions a source may declare, in the
-// order messages list them. The sink's depend on its format: see
-// SinkFormat.Compressions.
-var SourceCompressions = []Compression{Gzip, Zstd, CompressionNone, CompressionAuto}
+// SourceCompressions are the compressions a source may declare; "" is
+// auto. The sink's depend on its format: see SinkFormat.Compressions.
+var SourceCompressions = enum.Set[Compression]{Name: "compression",
+	Values: []Compression{Gzip, Zstd, CompressionNone, CompressionAuto}, EmptyOK: true}
 
-// Check validates a source compression: one of SourceCompressions, or ""
-// (auto).
-func (c Compression) Check() error {
-	if c == "" {
-		return nil
-	}
-	return enum.CheckNamed("compression", c, SourceCompressions)
-}
+// Check validates a source compression against SourceCompressions.
+func (c Compression) Check() error { return SourceCompressions.Check(c) }
 
 // Limits bound what a decompressor may produce.
 type Limits struct {
@@ -150,17 +144,12 @@ const (
 	FormatJSON  Format = "json"
 )
 
-// Formats are the record formats a source may declare, in the order
-// messages list them.
-var Formats = []Format{FormatCSV, FormatJSONL, FormatJSON, FormatAuto}
+// Formats are the record formats a source may declare; "" is auto.
+var Formats = enum.Set[Format]{Name: "format",
+	Values: []Format{FormatCSV, FormatJSONL, FormatJSON, FormatAuto}, EmptyOK: true}
 
-// Check validates a source format: one of Formats, or "" (auto).
-func (f Format) Check() error {
-	if f == "" {
-		return nil
-	}
-	return enum.CheckNamed("format", f, Formats)
-}
+// Check validates a source format against Formats.
+func (f Format) Check() error { return Formats.Check(f) }
 
 // FormatFromName guesses a format from an object name, looking through a
 // compression suffix. It returns "" when the name does not tell.

@@ -28,16 +28,12 @@ const (
 	SinkDynamoDB SinkFormat = "dynamodb"
 )
 
-// SinkFormats are the output formats, in the order messages list them.
-var SinkFormats = []SinkFormat{SinkJSONL, SinkCSV, SinkParquet, SinkDynamoDB}
+// SinkFormats are the output formats; "" is jsonl.
+var SinkFormats = enum.Set[SinkFormat]{Name: "format",
+	Values: []SinkFormat{SinkJSONL, SinkCSV, SinkParquet, SinkDynamoDB}, EmptyOK: true}
 
-// Check validates an output format: one of SinkFormats, or "" (jsonl).
-func (f SinkFormat) Check() error {
-	if f == "" {
-		return nil
-	}
-	return enum.CheckNamed("format", f, SinkFormats)
-}
+// Check validates an output format against SinkFormats.
+func (f SinkFormat) Check() error { return SinkFormats.Check(f) }
 
 // OrDefault is f, or jsonl when f is "".
 func (f SinkFormat) OrDefault() SinkFormat {

@@ -1,8 +1,8 @@
 // Package enum checks the values of the spec's enumerated types. Each type
 // (codec.Format, window.Kind, spec.RejectPolicy, ...) is declared once, in
-// the package that uses it, with the list of its values in the order its
-// messages name them; its Check method calls one of the functions here, so
-// a value is valid exactly when the message would list it.
+// the package that uses it, with its constants and a Set of them in the
+// order its messages name them; its Check method is the Set's, so a value
+// is valid exactly when the message would list it.
 package enum
 
 import (
@@ -11,22 +11,28 @@ import (
 	"strings"
 )
 
-// Check returns nil when v is one of values, and otherwise the error
-// `want a, b or c, not "v"`.
-func Check[T ~string](v T, values []T) error {
-	if slices.Contains(values, v) {
-		return nil
-	}
-	return fmt.Errorf("want %s, not %q", List(values), v)
+// A Set is the values of one enumerated type.
+type Set[T ~string] struct {
+	// Name is what messages call the option, as in `unknown format "x"
+	// (want a or b)`. Without a name they read `want a or b, not "x"`.
+	Name string
+	// Values are the valid values, in the order messages list them.
+	Values []T
+	// EmptyOK accepts "": the option left out, which stands for its
+	// default.
+	EmptyOK bool
 }
 
-// CheckNamed returns nil when v is one of values, and otherwise the error
-// `unknown <what> "v" (want a, b or c)`.
-func CheckNamed[T ~string](what string, v T, values []T) error {
-	if slices.Contains(values, v) {
+// Check returns nil when v is valid, and otherwise an error that lists the
+// valid values.
+func (s Set[T]) Check(v T) error {
+	switch {
+	case v == "" && s.EmptyOK, slices.Contains(s.Values, v):
 		return nil
+	case s.Name != "":
+		return fmt.Errorf("unknown %s %q (want %s)", s.Name, v, List(s.Values))
 	}
-	return fmt.Errorf("unknown %s %q (want %s)", what, v, List(values))
+	return fmt.Errorf("want %s, not %q", List(s.Values), v)
 }
 
 // List writes values as "a, b or c".

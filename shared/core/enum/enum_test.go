@@ -1,6 +1,7 @@
 package enum_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/sluice-etl/sluice/shared/core/enum"
@@ -26,14 +27,34 @@ func TestList(t *testing.T) {
 	}
 }
 
-func TestCheck(t *testing.T) {
-	if err := enum.Check(color("green"), colors); err != nil {
-		t.Errorf("green: %v", err)
+func TestSetCheck(t *testing.T) {
+	named := enum.Set[color]{Name: "color", Values: colors}
+	optional := enum.Set[color]{Values: colors, EmptyOK: true}
+	for _, tc := range []struct {
+		set  enum.Set[color]
+		v    color
+		want string // "" for valid
+	}{
+		{named, "green", ""},
+		{named, "", `unknown color "" (want red, green or blue)`},
+		{named, "pink", `unknown color "pink" (want red, green or blue)`},
+		{optional, "", ""},
+		{optional, "blue", ""},
+		{optional, "pink", `want red, green or blue, not "pink"`},
+	} {
+		got := fmt.Sprint(tc.set.Check(tc.v))
+		if tc.want == "" && got != "<nil>" || tc.want != "" && got != tc.want {
+			t.Errorf("%+v.Check(%q) = %s, want %q", tc.set, tc.v, got, tc.want)
+		}
 	}
-	if err := enum.Check(color("pink"), colors); err == nil || err.Error() != `want red, green or blue, not "pink"` {
-		t.Errorf("pink: %v", err)
-	}
-	if err := enum.CheckNamed("color", color(""), colors); err == nil || err.Error() != `unknown color "" (want red, green or blue)` {
-		t.Errorf("empty: %v", err)
-	}
+}
+
+func ExampleSet() {
+	type policy string
+	policies := enum.Set[policy]{Values: []policy{"quarantine", "fail"}}
+	fmt.Println(policies.Check("fail"))
+	fmt.Println(policies.Check("drop"))
+	// Output:
+	// <nil>
+	// want quarantine or fail, not "drop"
 }

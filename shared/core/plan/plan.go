@@ -39,8 +39,8 @@ type Plan struct {
 	identOut bool   // Out is Full: no field dropped
 	envVars  []int  // field indices any expression reads
 	inEnv    []bool // per Full index: an expression reads it
-	useValue bool
-	valueIdx int // a field named value, which rules.expr shadows; or -1
+	useValue bool   // a field has a rule expression, which reads value
+	valueIdx int    // a field named value, which rules.expr shadows; or -1
 	memory   uint
 }
 

@@ -93,29 +93,31 @@ func (pr *Processor) reject(field, rule, reason string) *Outcome {
 // Process applies the plan to one decoded record: cast and check the
 // fields, run the fields' rule expressions, derive, run the checks and the
 // filters, then dedup. Each step returns nil to go on, or the outcome that
-// ends the record.
+// ends the record; a step the plan does not need is not called.
 func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 	if rec.Err != nil {
 		return pr.reject("", "decode", rec.Err.Error()), nil
 	}
+	p := pr.p
 	pr.arena = pr.arena[:0]
 	pr.envReady = false
-	if o := pr.castFields(rec); o != nil {
+	o := pr.castFields(rec)
+	if o == nil && p.useValue {
+		o = pr.ruleExprs()
+	}
+	if o == nil && len(p.derives) > 0 {
+		o = pr.derive()
+	}
+	if o == nil && len(p.checks) > 0 {
+		o = pr.runChecks()
+	}
+	if o == nil && len(p.filters) > 0 {
+		o = pr.runFilters()
+	}
+	if o != nil {
 		return o, nil
 	}
-	if o := pr.ruleExprs(); o != nil {
-		return o, nil
-	}
-	if o := pr.derive(); o != nil {
-		return o, nil
-	}
-	if o := pr.runChecks(); o != nil {
-		return o, nil
-	}
-	if o := pr.runFilters(); o != nil {
-		return o, nil
-	}
-	if len(pr.p.dedup) > 0 {
+	if len(p.dedup) > 0 {
 		dup, err := pr.seenBefore()
 		if err != nil {
 			return nil, err
@@ -204,35 +206,39 @@ func (pr *Processor) derive() *Outcome {
 
 // runChecks runs the record-level checks.
 func (pr *Processor) runChecks() *Outcome {
-	for j := range pr.p.checks {
-		c := &pr.p.checks[j]
-		pr.readyEnv()
-		ok, err := pr.runBool(c)
-		if err != nil {
-			return pr.reject("", "check:"+c.name, "expression failed: "+err.Error())
-		}
-		if !ok {
-			return pr.reject("", "check:"+c.name, "check is false")
-		}
+	c, o := pr.firstFalse(pr.p.checks, "check:")
+	if c == nil {
+		return o
 	}
-	return nil
+	return pr.reject("", "check:"+c.name, "check is false")
 }
 
 // runFilters runs the filters.
 func (pr *Processor) runFilters() *Outcome {
-	for j := range pr.p.filters {
-		f := &pr.p.filters[j]
+	f, o := pr.firstFalse(pr.p.filters, "filter:")
+	if f == nil {
+		return o
+	}
+	pr.res = Outcome{Verdict: Filtered, FilterReason: "filter:" + f.name}
+	return &pr.res
+}
+
+// firstFalse runs boolean expressions in order and returns the first that
+// is false. One that fails instead gives the record's reject, under the
+// rule prefix+name. Both are nil when every expression is true.
+func (pr *Processor) firstFalse(list []exprPlan, prefix string) (*exprPlan, *Outcome) {
+	for j := range list {
+		e := &list[j]
 		pr.readyEnv()
-		ok, err := pr.runBool(f)
+		ok, err := pr.runBool(e)
 		if err != nil {
-			return pr.reject("", "filter:"+f.name, "expression failed: "+err.Error())
+			return nil, pr.reject("", prefix+e.name, "expression failed: "+err.Error())
 		}
 		if !ok {
-			pr.res = Outcome{Verdict: Filtered, FilterReason: "filter:" + f.name}
-			return &pr.res
+			return e, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // keep is the outcome of a kept record: the output row and the full row.

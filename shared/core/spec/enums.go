@@ -3,10 +3,10 @@ package spec
 import "github.com/sluice-etl/sluice/shared/core/enum"
 
 // The spec's enumerated options that belong to no other package. Each is
-// a type with its constants, the list of its values in the order messages
-// name them, and one Check method. The others are declared where they are
-// used: codec.Format, codec.Compression and codec.SinkFormat, window.Kind
-// and window.LatePolicy.
+// a type with its constants, the enum.Set of its values and one Check
+// method. The others are declared where they are used: codec.Format,
+// codec.Compression and codec.SinkFormat, window.Kind and
+// window.LatePolicy.
 
 // BOMPolicy says what becomes of a leading UTF-8 byte order mark in CSV
 // input.
@@ -18,16 +18,11 @@ const (
 	BOMKeep  BOMPolicy = "keep"
 )
 
-// BOMPolicies are the BOM policies, in the order messages list them.
-var BOMPolicies = []BOMPolicy{BOMStrip, BOMKeep}
+// BOMPolicies are the BOM policies; "" is strip.
+var BOMPolicies = enum.Set[BOMPolicy]{Values: []BOMPolicy{BOMStrip, BOMKeep}, EmptyOK: true}
 
-// Check validates a BOM policy: one of BOMPolicies, or "" (strip).
-func (p BOMPolicy) Check() error {
-	if p == "" {
-		return nil
-	}
-	return enum.Check(p, BOMPolicies)
-}
+// Check validates a BOM policy against BOMPolicies.
+func (p BOMPolicy) Check() error { return BOMPolicies.Check(p) }
 
 // WindowTime says which time places a record in its windows.
 type WindowTime string
@@ -38,11 +33,11 @@ const (
 	WindowArrivalTime WindowTime = "arrival" // the stream's arrival time
 )
 
-// WindowTimes are the window time modes, in the order messages list them.
-var WindowTimes = []WindowTime{WindowEventTime, WindowArrivalTime}
+// WindowTimes are the window time modes.
+var WindowTimes = enum.Set[WindowTime]{Values: []WindowTime{WindowEventTime, WindowArrivalTime}}
 
-// Check validates a window time mode: one of WindowTimes.
-func (t WindowTime) Check() error { return enum.Check(t, WindowTimes) }
+// Check validates a window time mode against WindowTimes.
+func (t WindowTime) Check() error { return WindowTimes.Check(t) }
 
 // FailureMode says which records of a stream batch are returned as failed
 // when a shard fails.
@@ -54,12 +49,11 @@ const (
 	OnFailureFailFast FailureMode = "fail_fast"
 )
 
-// FailureModes are the stream failure modes, in the order messages list
-// them.
-var FailureModes = []FailureMode{OnFailureReport, OnFailureFailFast}
+// FailureModes are the stream failure modes.
+var FailureModes = enum.Set[FailureMode]{Values: []FailureMode{OnFailureReport, OnFailureFailFast}}
 
-// Check validates a stream failure mode: one of FailureModes.
-func (m FailureMode) Check() error { return enum.Check(m, FailureModes) }
+// Check validates a stream failure mode against FailureModes.
+func (m FailureMode) Check() error { return FailureModes.Check(m) }
 
 // RejectPolicy says what becomes of a batch run's rejected records.
 type RejectPolicy string
@@ -70,8 +64,8 @@ const (
 	RejectFail       RejectPolicy = "fail"       // the run fails
 )
 
-// RejectPolicies are the reject policies, in the order messages list them.
-var RejectPolicies = []RejectPolicy{RejectQuarantine, RejectFail}
+// RejectPolicies are the reject policies.
+var RejectPolicies = enum.Set[RejectPolicy]{Values: []RejectPolicy{RejectQuarantine, RejectFail}}
 
-// Check validates a reject policy: one of RejectPolicies.
-func (p RejectPolicy) Check() error { return enum.Check(p, RejectPolicies) }
+// Check validates a reject policy against RejectPolicies.
+func (p RejectPolicy) Check() error { return RejectPolicies.Check(p) }

@@ -25,11 +25,11 @@ const (
 	Count    Kind = "count"
 )
 
-// Kinds are the window kinds, in the order messages list them.
-var Kinds = []Kind{Tumbling, Sliding, Count}
+// Kinds are the window kinds.
+var Kinds = enum.Set[Kind]{Name: "kind", Values: []Kind{Tumbling, Sliding, Count}}
 
-// Check validates a kind: one of Kinds.
-func (k Kind) Check() error { return enum.CheckNamed("kind", k, Kinds) }
+// Check validates a kind against Kinds.
+func (k Kind) Check() error { return Kinds.Check(k) }
 
 // LatePolicy says what happens to a record for a window already closed.
 type LatePolicy string
@@ -40,11 +40,11 @@ const (
 	LateSide LatePolicy = "side" // handed back for a side output
 )
 
-// LatePolicies are the late policies, in the order messages list them.
-var LatePolicies = []LatePolicy{LateDrop, LateSide}
+// LatePolicies are the late policies.
+var LatePolicies = enum.Set[LatePolicy]{Values: []LatePolicy{LateDrop, LateSide}}
 
-// Check validates a late policy: one of LatePolicies.
-func (p LatePolicy) Check() error { return enum.Check(p, LatePolicies) }
+// Check validates a late policy against LatePolicies.
+func (p LatePolicy) Check() error { return LatePolicies.Check(p) }
 
 // Spec declares the windows.
 type Spec struct {
