@@ -16,14 +16,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/sluice-etl/sluice/examples"
 	"github.com/sluice-etl/sluice/shared/adapter/claims"
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
 // Environment variables the functions read. EnvByFunction says which

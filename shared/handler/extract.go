@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/core/layout"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/adapter/claims"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 

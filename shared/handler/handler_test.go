@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -26,6 +24,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/handler"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
 var update = flag.Bool("update", false, "rewrite the events/sfn-*-input.json fixtures that carry a run id")

@@ -12,9 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/core/layout"
-	"github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kinesistypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
@@ -25,8 +22,10 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/deadline"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/core/window"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 

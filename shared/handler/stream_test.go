@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/awslabs/kinesis-aggregation/go/v2/records"
@@ -29,6 +27,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/handler"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
 const (

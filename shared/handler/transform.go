@@ -6,9 +6,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/sluice-etl/sluice/shared/core/layout"
-
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )

@@ -9,11 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/core/layout"
-	"github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
 // RunOptions configure an in-process run.

@@ -12,9 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sluice-etl/sluice/shared/core/layout"
-	"github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
@@ -23,8 +20,10 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
 var ctx = context.Background()

@@ -18,16 +18,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/core/layout"
-	"github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/accounting"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/deadline"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/record"
 	"github.com/sluice-etl/sluice/shared/core/window"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
 // Message is one stream record as the source delivered it.

@@ -12,12 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluice-etl/sluice/shared/pipeline/output"
-
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/window"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
 	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
