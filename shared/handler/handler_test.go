@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
+	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/handler"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
@@ -476,8 +477,9 @@ func TestClaimExpiresWithTheRemainingTime(t *testing.T) {
 		mem := &claims.Mem{Now: func() time.Time { return now }}
 		d := e.deps()
 		d.Claims, d.Now = mem, func() time.Time { return now }
-		ctx, cancel := context.WithDeadline(context.Background(), now.Add(30*time.Second))
-		defer cancel()
+		// The invocation's deadline is on the test's clock: a real context
+		// from that fixed date would have expired already.
+		ctx := deadline.WithClock(context.Background(), now.Add(30*time.Second), d.Now)
 		var in handler.TaskInput
 		if err := json.Unmarshal(task, &in); err != nil {
 			t.Fatal(err)
@@ -511,8 +513,7 @@ func TestClaimExpiresWithTheRemainingTime(t *testing.T) {
 		mem, now, d, a := start(t)
 		// Five minutes on, a transform task with 15 minutes left.
 		*now = t0.Add(5 * time.Minute)
-		ctx, cancel := context.WithDeadline(context.Background(), now.Add(15*time.Minute))
-		defer cancel()
+		ctx := deadline.WithClock(context.Background(), now.Add(15*time.Minute), d.Now)
 		if _, err := handler.NewTransformer(e.s, d).Handle(ctx, a.Chunks[0]); err != nil {
 			t.Fatal(err)
 		}
