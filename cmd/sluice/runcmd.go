@@ -61,6 +61,11 @@ func (c *runCmd) run(ctx context.Context, args []string) error {
 	if err := c.prepare(ctx); err != nil {
 		return err
 	}
+	unlock, err := lockOutput(ctx, c.output, c.stderr)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if c.cpuProfile != "" {
 		stop, err := startCPUProfile(c.cpuProfile)
 		if err != nil {

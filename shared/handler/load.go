@@ -95,7 +95,8 @@ func (l *Loader) outPrefix(pipeline string) string {
 func (l *Loader) loadOptions(pipeline, runID string, started time.Time) batch.LoadOptions {
 	out := l.outPrefix(pipeline)
 	return batch.LoadOptions{StagingPrefix: layout.StagingRoot, OutPrefix: out, ManifestPrefix: layout.RunManifestPrefix(out, runID),
-		RejectsPrefix: layout.QuarantinePrefix(pipeline), StartedAt: started, Clock: l.d.Now}
+		RejectsPrefix: layout.QuarantinePrefix(pipeline), SourcesPrefix: layout.PipelineSources(l.s.OutputPrefix, pipeline),
+		StartedAt: started, Clock: l.d.Now}
 }
 
 // runLoader commits and finalizes runs with opt.

@@ -24,6 +24,13 @@
 //	<manifests>/_manifest.json                   counts, parts, timings
 //	<manifests>/_SUCCESS                         written last, on success only
 //	<out>/_windows.jsonl                         a window spec's windows (sluice run)
+//	<sources>/<source>.json                      which run's output is live for one
+//	                                             source object; a new version's run
+//	                                             replaces the keys listed there
+//
+// <sources> is <OutputPrefix>/_sources/<pipeline> on AWS, outside the
+// pipeline's table, or <out>/_sources; <source> is a hash of the source
+// object's bucket and key.
 //
 // The stream path (one shard's batch, named by its first sequence number):
 //
@@ -39,6 +46,8 @@
 package layout
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
@@ -65,6 +74,8 @@ const (
 	LateDir = "late"
 	// WindowsName is the windows file sluice run writes for a window spec.
 	WindowsName = "_windows.jsonl"
+	// SourcesDir holds the source index: per source object, its live run.
+	SourcesDir = "_sources"
 
 	partPrefix    = "part-"
 	streamPrefix  = "kinesis-"
@@ -177,6 +188,20 @@ func ManifestKey(prefix string) string { return Join(prefix, ManifestName) }
 
 // SuccessKey is the success marker under a manifest prefix.
 func SuccessKey(prefix string) string { return Join(prefix, SuccessName) }
+
+// LocalSources is sluice run's source index inside its output.
+func LocalSources(out string) string { return Join(out, SourcesDir) }
+
+// PipelineSources is a pipeline's source index on AWS, beside its table.
+func PipelineSources(outputPrefix, pipeline string) string {
+	return Join(outputPrefix, SourcesDir, pipeline)
+}
+
+// SourceKey is the source index entry of one source object.
+func SourceKey(sources, bucket, key string) string {
+	h := sha256.Sum256([]byte(bucket + "\x00" + key))
+	return Join(sources, hex.EncodeToString(h[:16])+".json")
+}
 
 // WindowsKey is the windows file of a sluice run's output.
 func WindowsKey(out string) string { return Join(out, WindowsName) }

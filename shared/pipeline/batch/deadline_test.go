@@ -12,11 +12,12 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/core/deadline"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // slowBucket takes 20 ms of its clock to write each object and counts the
-// writes.
+// parts written.
 type slowBucket struct {
 	*memblob.Bucket
 	mu     sync.Mutex
@@ -27,7 +28,9 @@ type slowBucket struct {
 func (s *slowBucket) NewWriter(ctx context.Context, key string) (storage.Writer, error) {
 	s.mu.Lock()
 	s.now = s.now.Add(20 * time.Millisecond)
-	s.writes++
+	if layout.IsPart(key) {
+		s.writes++
+	}
 	s.mu.Unlock()
 	return s.Bucket.NewWriter(ctx, key)
 }

@@ -41,6 +41,10 @@ type LoadOptions struct {
 	// RejectsPrefix is where quarantined records go (default
 	// OutPrefix/rejects).
 	RejectsPrefix string
+	// SourcesPrefix is the source index (default OutPrefix/_sources): a
+	// run of a new version of a source object replaces the output the
+	// index lists for that object.
+	SourcesPrefix string
 	// Table receives the rows when the spec's sink is dynamodb.
 	Table     output.TableWriter
 	StartedAt time.Time
@@ -115,6 +119,9 @@ func (l *Loader) Commit(ctx context.Context, p *plan.Plan, job *Job, results []*
 			return nil, fmt.Errorf("load: %w", err)
 		}
 	}
+	if err := c.replaceEarlierVersion(ctx); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
 	m := c.m
 	m.Stages["load"] = output.StageStats{DurationMS: float64(l.opt.Clock().Sub(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
 	return m, nil
@@ -174,6 +181,52 @@ func (c *commit) publish(ctx context.Context) error {
 		return c.upsert(ctx)
 	}
 	return c.copyParts(ctx)
+}
+
+// replaceEarlierVersion removes what an earlier run of the same source
+// object published, as the source index lists it, and names this run
+// there. A failed run, and a table sink (whose upserts replace rows by
+// key), leave the index alone. A crash in between is repaired by the
+// retry, which finds the earlier run still named.
+func (c *commit) replaceEarlierVersion(ctx context.Context) error {
+	if c.m.Status != output.StatusSucceeded || c.p.Spec.Sink.Format == codec.SinkDynamoDB {
+		return nil
+	}
+	key := layout.SourceKey(c.sourcesPrefix(), c.job.Source.Bucket, c.job.Source.Key)
+	var prev output.SourceIndex
+	switch data, err := storage.ReadAll(ctx, c.out, key); {
+	case err == nil:
+		if err := json.Unmarshal(data, &prev); err != nil {
+			return fmt.Errorf("source index %s: %w", key, err)
+		}
+	case !errors.Is(err, storage.ErrNotFound):
+		return fmt.Errorf("source index %s: %w", key, err)
+	}
+	next := output.SourceIndex{Source: c.job.Source, RunID: c.job.RunID, Keys: []string{}}
+	for _, parts := range [][]output.Part{c.m.Parts, c.m.Rejects} {
+		for _, p := range parts {
+			next.Keys = append(next.Keys, p.Key)
+		}
+	}
+	if prev.RunID != "" && prev.RunID != next.RunID {
+		live := map[string]bool{}
+		for _, k := range next.Keys {
+			live[k] = true
+		}
+		for _, k := range prev.Keys {
+			if live[k] {
+				continue
+			}
+			if err := c.out.Delete(ctx, k); err != nil {
+				return fmt.Errorf("remove %s of the earlier run %s: %w", k, prev.RunID, err)
+			}
+		}
+	}
+	data, err := json.Marshal(next)
+	if err != nil {
+		return err
+	}
+	return storage.WriteAll(ctx, c.out, key, data)
 }
 
 // upsert writes the staged rows into the sink table.
@@ -263,6 +316,13 @@ func (l *Loader) rejectsPrefix() string {
 	return layout.LocalRejects(l.opt.OutPrefix)
 }
 
+func (l *Loader) sourcesPrefix() string {
+	if l.opt.SourcesPrefix != "" {
+		return l.opt.SourcesPrefix
+	}
+	return layout.LocalSources(l.opt.OutPrefix)
+}
+
 func (l *Loader) manifestPrefix() string {
 	if l.opt.ManifestPrefix != "" {
 		return l.opt.ManifestPrefix
@@ -329,8 +389,14 @@ func (l *Loader) WriteManifest(ctx context.Context, m *output.Manifest) error {
 	return nil
 }
 
-// Fail records a run that failed before Load could commit it.
+// Fail records a run that failed before Load could commit it, and
+// removes what the run staged.
 func (l *Loader) Fail(ctx context.Context, job *Job, results []*ChunkResult, runErr error) (*output.Manifest, error) {
+	if l.staging != nil {
+		if err := deletePrefix(ctx, l.staging, layout.Dir(layout.RunPrefix(l.opt.StagingPrefix, job.RunID))); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("clear staging: %w", err))
+		}
+	}
 	m := l.newManifest(job)
 	m.Status = output.StatusFailed
 	m.Error = runErr.Error()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 
@@ -469,7 +470,7 @@ func TestFileOutputLayout(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if len(names) != len(m.Parts)+3 { // parts, rejects/, _manifest.json, _SUCCESS
+	if len(names) != len(m.Parts)+4 || !slices.Contains(names, layout.SourcesDir) { // parts, rejects/, _sources/, _manifest.json, _SUCCESS
 		t.Fatalf("output dir holds %v for %d parts", names, len(m.Parts))
 	}
 	var mf output.Manifest

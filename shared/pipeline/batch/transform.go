@@ -194,6 +194,9 @@ func (t *chunkRun) checkStop(n int, reserve time.Duration) error {
 
 // route writes a record by its verdict and counts it.
 func (t *chunkRun) route(rec *codec.RawRecord, out *plan.Outcome, failOnReject bool) error {
+	if out.Verdict == plan.Keep {
+		t.rows.Admit(out) // a row that cannot be partitioned becomes a reject
+	}
 	switch out.Verdict {
 	case plan.Keep:
 		if err := t.rows.Write(out); err != nil {

@@ -55,3 +55,12 @@ type Manifest struct {
 	FinishedAt  time.Time             `json:"finished_at"`
 	DurationMS  float64               `json:"duration_ms"`
 }
+
+// SourceIndex names the run whose output is live for one source object,
+// and the keys that output holds. When a new version of the object runs,
+// its commit removes the keys the index lists and then names the new run.
+type SourceIndex struct {
+	Source Source   `json:"source"`
+	RunID  string   `json:"run_id"`
+	Keys   []string `json:"keys"`
+}

@@ -30,9 +30,21 @@ type Part struct {
 // HiveNull is the partition value Hive uses for null.
 const HiveNull = "__HIVE_DEFAULT_PARTITION__"
 
+// MaxPartitionSegment is the longest partition folder name, key=value
+// once escaped: the file-name limit of common file systems.
+const MaxPartitionSegment = 255
+
+// RulePartition is the rule of a record whose partition folder name is
+// over MaxPartitionSegment bytes.
+const RulePartition = "partition"
+
 // partitioner computes the Hive partition path of a row.
 type partitioner struct {
 	keys    []string
+	fields  []string
+	// over is the first partition whose folder name is too long in the
+	// last path, or -1; overLen is that name's length.
+	over, overLen int
 	idx     []int
 	scales  []int
 	kinds   []record.Kind
@@ -46,6 +58,7 @@ func newPartitioner(sp *spec.Spec, full *record.Schema) *partitioner {
 	for _, p := range sp.Sink.PartitionBy {
 		i := full.Index(p.Field)
 		pt.keys = append(pt.keys, p.Key)
+		pt.fields = append(pt.fields, p.Field)
 		pt.idx = append(pt.idx, i)
 		pt.scales = append(pt.scales, full.Fields[i].Scale)
 		pt.kinds = append(pt.kinds, full.Fields[i].Kind)
@@ -62,10 +75,12 @@ func newPartitioner(sp *spec.Spec, full *record.Schema) *partitioner {
 // is valid until the next call.
 func (pt *partitioner) path(full []record.Value) []byte {
 	b := pt.buf[:0]
+	pt.over = -1
 	for j, i := range pt.idx {
 		if j > 0 {
 			b = append(b, '/')
 		}
+		start := len(b)
 		b = append(b, pt.keys[j]...)
 		b = append(b, '=')
 		v := full[i]
@@ -79,6 +94,9 @@ func (pt *partitioner) path(full []record.Value) []byte {
 			pt.text = record.AppendText(pt.text[:0], v, pt.scales[j])
 		}
 		b = appendHiveEscaped(b, pt.text)
+		if n := len(b) - start; n > MaxPartitionSegment && pt.over < 0 {
+			pt.over, pt.overLen = j, n
+		}
 	}
 	pt.buf = b
 	return b
@@ -283,10 +301,13 @@ func sortParts(p []Part) {
 }
 
 // RowWriter writes kept rows into part files under a prefix, partitioned
-// and rolled over as the spec's sink says: the stream path's micro-batches.
+// and rolled over as the spec's sink says.
 type RowWriter struct {
 	ps *partSet
 	pt *partitioner
+	// part is the partition path Admit computed for the next Write.
+	part     []byte
+	admitted bool
 }
 
 // NewRowWriter starts writing parts under prefix in b.
@@ -294,12 +315,35 @@ func NewRowWriter(ctx context.Context, b storage.Bucket, prefix string, p *plan.
 	return &RowWriter{ps: newPartSet(ctx, b, prefix, p.Spec, &p.Out), pt: newPartitioner(p.Spec, &p.Full)}
 }
 
+// Admit checks that a kept record's partition folders can be written.
+// A record with a folder name over MaxPartitionSegment bytes becomes a
+// reject of rule RulePartition on the partition's field (the reason names
+// no value), and Admit reports false; otherwise the next Write uses the
+// path it computed.
+func (w *RowWriter) Admit(out *plan.Outcome) bool {
+	if len(w.pt.idx) == 0 {
+		return true
+	}
+	w.part, w.admitted = w.pt.path(out.Full), true
+	if j := w.pt.over; j >= 0 {
+		w.admitted = false
+		out.Verdict, out.Field, out.Rule = plan.Reject, w.pt.fields[j], RulePartition
+		out.Reason = fmt.Sprintf("partition folder %s=... is %d bytes once escaped; at most %d", w.pt.keys[j], w.pt.overLen, MaxPartitionSegment)
+		return false
+	}
+	return true
+}
+
 // Write writes one kept record's row.
 func (w *RowWriter) Write(out *plan.Outcome) error {
-	var part []byte
-	if len(w.pt.idx) > 0 {
-		part = w.pt.path(out.Full)
+	part := w.part
+	if !w.admitted {
+		part = nil
+		if len(w.pt.idx) > 0 {
+			part = w.pt.path(out.Full)
+		}
 	}
+	w.admitted = false
 	return w.ps.write(part, out.Row)
 }
 

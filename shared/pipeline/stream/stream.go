@@ -414,6 +414,9 @@ func (sb *stagedBatch) take(ctx context.Context, fresh []Message, reserve time.D
 
 // route writes and counts one record by its verdict.
 func (sb *stagedBatch) route(m *Message, i int, o *plan.Outcome, out *staged) error {
+	if o.Verdict == plan.Keep {
+		sb.rows.Admit(o) // a row that cannot be partitioned becomes a reject
+	}
 	switch o.Verdict {
 	case plan.Keep:
 		if err := sb.rows.Write(o); err != nil {

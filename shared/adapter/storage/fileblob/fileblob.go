@@ -99,6 +99,7 @@ func (b *Bucket) NewRangeReader(_ context.Context, key string, offset, length in
 type writer struct {
 	f    *os.File
 	dst  string
+	root string
 	done bool
 }
 
@@ -122,7 +123,9 @@ func (w *writer) Abort() error {
 	}
 	w.done = true
 	w.f.Close()
-	return os.Remove(w.f.Name())
+	err := os.Remove(w.f.Name())
+	removeEmptyDirs(w.root, filepath.Dir(w.dst))
+	return err
 }
 
 // NewWriter implements storage.Bucket.
@@ -138,7 +141,7 @@ func (b *Bucket) NewWriter(_ context.Context, key string) (storage.Writer, error
 	if err != nil {
 		return nil, err
 	}
-	return &writer{f: f, dst: p}, nil
+	return &writer{f: f, dst: p, root: b.root}, nil
 }
 
 // Attributes implements storage.Bucket. The ETag is derived from size and
@@ -166,7 +169,17 @@ func attrs(key string, st fs.FileInfo) storage.Attributes {
 // List implements storage.Bucket.
 func (b *Bucket) List(_ context.Context, prefix string) ([]storage.Attributes, error) {
 	var out []storage.Attributes
-	err := filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
+	// Walk from the deepest folder the prefix names, and pass over entries
+	// that vanish during the walk: another writer may be removing its own
+	// objects under the same root.
+	start := filepath.Join(b.root, filepath.FromSlash(prefix[:strings.LastIndexByte(prefix, '/')+1]))
+	if rel, err := filepath.Rel(b.root, start); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, fmt.Errorf("list %s: %w", prefix, storage.ErrInvalidKey)
+	}
+	err := filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -182,6 +195,9 @@ func (b *Bucket) List(_ context.Context, prefix string) ([]storage.Attributes, e
 			return nil
 		}
 		st, err := d.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -240,10 +256,16 @@ func (b *Bucket) Delete(_ context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	for dir := filepath.Dir(p); dir != b.root && strings.HasPrefix(dir, b.root); dir = filepath.Dir(dir) {
+	removeEmptyDirs(b.root, filepath.Dir(p))
+	return nil
+}
+
+// removeEmptyDirs removes dir and its parents below root while they are
+// empty, as an object store has no folders of its own.
+func removeEmptyDirs(root, dir string) {
+	for ; dir != root && strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil {
 			break
 		}
 	}
-	return nil
 }
