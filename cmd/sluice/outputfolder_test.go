@@ -103,7 +103,9 @@ func TestConcurrentRunsIntoOneFolder(t *testing.T) {
 		codes := make([]int, 2)
 		errs := make([]string, 2)
 		for i, spec := range specs {
-			wg.Go(func() { codes[i], _, errs[i] = runCLI(t, "run", "--spec", spec, "--input", in, "--output", out, "--quiet", "--parallel", "2") })
+			wg.Go(func() {
+				codes[i], _, errs[i] = runCLI(t, "run", "--spec", spec, "--input", in, "--output", out, "--quiet", "--parallel", "2")
+			})
 		}
 		wg.Wait()
 		if codes[0] != 0 || codes[1] != 0 {

@@ -40,17 +40,17 @@ const RulePartition = "partition"
 
 // partitioner computes the Hive partition path of a row.
 type partitioner struct {
-	keys    []string
-	fields  []string
+	keys   []string
+	fields []string
 	// over is the first partition whose folder name is too long in the
 	// last path, or -1; overLen is that name's length.
 	over, overLen int
-	idx     []int
-	scales  []int
-	kinds   []record.Kind
-	layouts []string
-	buf     []byte
-	text    []byte
+	idx           []int
+	scales        []int
+	kinds         []record.Kind
+	layouts       []string
+	buf           []byte
+	text          []byte
 }
 
 func newPartitioner(sp *spec.Spec, full *record.Schema) *partitioner {
