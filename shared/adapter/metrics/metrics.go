@@ -41,8 +41,9 @@ type Run struct {
 // Retention is how long run records are kept before TTL removes them.
 const Retention = 90 * 24 * time.Hour
 
-// FromManifest builds the run record of a manifest.
-func FromManifest(pipeline string, m *output.Manifest) Run {
+// FromManifest builds the run record of a manifest; now dates a record
+// whose manifest has no finish time.
+func FromManifest(pipeline string, m *output.Manifest, now time.Time) Run {
 	r := Run{
 		RunID: m.RunID, Pipeline: pipeline, Source: m.Source.Bucket + "/" + m.Source.Key,
 		Status: m.Status, Error: m.Error,
@@ -56,7 +57,7 @@ func FromManifest(pipeline string, m *output.Manifest) Run {
 		r.StageMS[k] = v.DurationMS
 	}
 	if r.FinishedAt.IsZero() {
-		r.FinishedAt = time.Now().UTC()
+		r.FinishedAt = now.UTC()
 	}
 	r.ExpiresAt = r.FinishedAt.Add(Retention).Unix()
 	return r
