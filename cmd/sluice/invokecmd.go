@@ -115,7 +115,12 @@ func (c *invokeCmd) findFunction() error {
 // build builds the function's bootstrap for this machine and returns
 // its path.
 func (c *invokeCmd) build(ctx context.Context) (string, error) {
-	bin := filepath.Join(filepath.Dir(c.tmpl), "bin", "invoke", c.fn.Sluice, "bootstrap")
+	// go build runs in the template's folder: an absolute output path keeps
+	// the binary where it is run from, whatever --template says.
+	bin, err := filepath.Abs(filepath.Join(filepath.Dir(c.tmpl), "bin", "invoke", c.fn.Sluice, "bootstrap"))
+	if err != nil {
+		return "", exitf(1, "sluice invoke: %v", err)
+	}
 	build := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-o", bin, "./functions/"+c.fn.Sluice)
 	build.Dir = filepath.Dir(c.tmpl)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+runtime.GOARCH)
