@@ -23,7 +23,7 @@ import (
 	"github.com/sluice-etl/sluice/examples"
 	"github.com/sluice-etl/sluice/shared/adapter/sink/dynamosink"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
-	_ "github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
 	_ "github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/layout"
@@ -47,6 +47,7 @@ type runCmd struct {
 	pl     *plan.Plan
 	opt    batch.RunOptions
 	folder *stream.Folder // windows folded over the whole file, if any
+	spool  io.Closer      // the temporary copy of a piped input, if any
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -58,6 +59,7 @@ func (c *runCmd) run(ctx context.Context, args []string) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
+	defer c.closeSpool()
 	if err := c.prepare(ctx); err != nil {
 		return err
 	}
@@ -97,6 +99,9 @@ func (c *runCmd) parse(args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return exitf(2, "sluice run: unexpected argument %q\n", fs.Arg(0))
+	}
+	if c.parallel < 1 {
+		return exitf(2, "sluice run: --parallel must be at least 1, not %d\n", c.parallel)
 	}
 	switch {
 	case c.specPath == "" && c.input == "":
@@ -144,10 +149,11 @@ func (c *runCmd) prepare(ctx context.Context) error {
 // open opens the input and output buckets, and the table of a dynamodb
 // sink.
 func (c *runCmd) open(ctx context.Context) error {
-	in, key, err := openInput(ctx, c.input)
+	in, key, spool, err := openInput(ctx, c.input, int64(c.pl.Spec.Limits.MaxInputBytes))
 	if err != nil {
 		return err
 	}
+	c.spool = spool
 	out, err := storage.Open(ctx, c.output)
 	if err != nil {
 		return err
@@ -246,22 +252,45 @@ func startCPUProfile(path string) (stop func(), err error) {
 }
 
 // openInput opens the bucket holding the input. A plain path opens its
-// directory as a file:// bucket.
-func openInput(ctx context.Context, input string) (storage.Bucket, string, error) {
+// directory as a file:// bucket. Stdin ("-" or /dev/stdin), a pipe, a FIFO
+// or a device can be read only once: it is read fully into a temporary
+// bucket first, at most maxBytes of it (limits.max_input_bytes; 0: no
+// limit), and the returned closer removes that copy.
+func openInput(ctx context.Context, input string, maxBytes int64) (storage.Bucket, string, io.Closer, error) {
 	if u, key, ok := splitURL(input); ok {
 		b, err := storage.Open(ctx, u)
-		return b, key, err
+		return b, key, nil, err
 	}
 	input = strings.TrimPrefix(input, "file://")
+	if input == "-" {
+		input = "/dev/stdin"
+	}
 	st, err := os.Stat(input)
 	if err != nil {
-		return nil, "", fmt.Errorf("input: %w", err)
+		return nil, "", nil, fmt.Errorf("input: %w", err)
 	}
 	if st.IsDir() {
-		return nil, "", fmt.Errorf("input %s is a directory; give a file", input)
+		return nil, "", nil, fmt.Errorf("input %s is a directory; give a file", input)
+	}
+	if !st.Mode().IsRegular() {
+		sp, err := fileblob.Spool(ctx, input, func(o *fileblob.SpoolOptions) { o.MaxBytes = maxBytes })
+		if errors.Is(err, fileblob.ErrTooLarge) {
+			return nil, "", nil, fmt.Errorf("read %s: %w (%d bytes)", input, batch.ErrInputTooLarge, maxBytes)
+		}
+		if err != nil {
+			return nil, "", nil, fmt.Errorf("input: %w", err)
+		}
+		return sp, sp.Key, sp, nil
 	}
 	b, err := storage.Open(ctx, "file://"+mustAbs(filepath.Dir(input)))
-	return b, filepath.Base(input), err
+	return b, filepath.Base(input), nil, err
+}
+
+// closeSpool removes the temporary copy of a piped input.
+func (c *runCmd) closeSpool() {
+	if c.spool != nil {
+		_ = c.spool.Close()
+	}
 }
 
 func mustAbs(p string) string {

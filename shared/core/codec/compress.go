@@ -43,6 +43,13 @@ type Limits struct {
 	// MaxRatio caps decompressed/compressed bytes once more than
 	// ratioGrace bytes came out (0: no cap).
 	MaxRatio float64
+	// MaxZstdWindow caps the window a zstd frame may ask for, which is
+	// what the decoder's memory grows with (0: the decoder's own cap of
+	// 512 MiB, and 1 GiB of memory).
+	MaxZstdWindow int64
+	// RequireUTF8 refuses output that starts with a UTF-16 or UTF-32 byte
+	// order mark, with an EncodingError: the decoders read UTF-8 only.
+	RequireUTF8 bool
 }
 
 // ratioGrace lets small inputs expand freely; the ratio applies after it.
@@ -53,12 +60,16 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-// SniffCompression detects gzip or zstd from the leading bytes.
+// SniffCompression detects gzip or zstd from the leading bytes. A zstd
+// stream may start with a skippable frame (magic 0x184D2A50 to 0x184D2A5F,
+// little-endian), which carries metadata and no data.
 func SniffCompression(head []byte) Compression {
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
 		return Gzip
 	case bytes.HasPrefix(head, zstdMagic):
+		return Zstd
+	case len(head) >= 4 && head[0]&0xF0 == 0x50 && head[1] == 0x2A && head[2] == 0x4D && head[3] == 0x18:
 		return Zstd
 	}
 	return CompressionNone
@@ -66,35 +77,44 @@ func SniffCompression(head []byte) Compression {
 
 // Decompress wraps r with the decompressor c names; auto sniffs the magic
 // bytes. The reader enforces lim and reports a cut-short stream as an error
-// wrapping ErrTruncated. It also returns the compression it used.
+// wrapping ErrTruncated, data compressed twice as ErrNestedCompression, and
+// bytes after a gzip stream that are not gzip as ErrTrailingData. It also
+// returns the compression it used. With lim.RequireUTF8, uncompressed input
+// in UTF-16 or UTF-32 is refused here, and compressed input on its first
+// read.
 func Decompress(r io.Reader, c Compression, lim Limits) (io.ReadCloser, Compression, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	src := &countingReader{r: r}
+	br := bufio.NewReaderSize(src, 64<<10)
 	if c == "" || c == CompressionAuto {
 		head, _ := br.Peek(4)
 		c = SniffCompression(head)
 	}
-	in := &countingReader{r: br}
-	var dec io.Reader
-	var closer func()
+	l := &limitedReader{src: src, br: br, lim: lim, name: string(c)}
 	switch c {
 	case CompressionNone:
+		if lim.RequireUTF8 {
+			head, _ := br.Peek(4)
+			if err := checkEncoding(head); err != nil {
+				return nil, c, err
+			}
+		}
 		return io.NopCloser(br), c, nil
 	case Gzip:
-		zr, err := gzip.NewReader(in)
+		g, err := newGzipStream(br, l.consumed)
 		if err != nil {
-			return nil, c, fmt.Errorf("gzip: %w", truncated(err))
+			return nil, c, fmt.Errorf("gzip: %w", truncated(unprefix(err, "gzip: ")))
 		}
-		dec, closer = zr, func() { _ = zr.Close() }
+		l.r, l.close = g, func() { _ = g.zr.Close() }
 	case Zstd:
-		zr, err := zstd.NewReader(in, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		zr, err := newZstd(br, lim.MaxZstdWindow)
 		if err != nil {
 			return nil, c, fmt.Errorf("zstd: %w", err)
 		}
-		dec, closer = zr, zr.Close
+		l.r, l.close = zr, zr.Close
 	default:
 		return nil, c, fmt.Errorf("unknown compression %q", c)
 	}
-	return &limitedReader{r: dec, in: in, lim: lim, name: string(c), close: closer}, c, nil
+	return l, c, nil
 }
 
 func truncated(err error) error {
@@ -104,28 +124,181 @@ func truncated(err error) error {
 	return err
 }
 
+// prefixless is a library error worded without the package prefix
+// ("gzip: ", "zstd: ") that the caller's own prefix replaces, so that each
+// error is named once. It unwraps to the library's error.
+type prefixless struct {
+	err error
+	msg string
+}
+
+func (e *prefixless) Error() string { return e.msg }
+func (e *prefixless) Unwrap() error { return e.err }
+
+func unprefix(err error, prefix string) error {
+	if msg, ok := strings.CutPrefix(err.Error(), prefix); ok {
+		return &prefixless{err: err, msg: msg}
+	}
+	return err
+}
+
+// gzipStream reads the members of a gzip stream one after the other, as
+// gzip -d does, and says what follows the last member when it is neither
+// the end of the input nor another member. It reads br directly, so that
+// br is left just after each member.
+type gzipStream struct {
+	zr       *gzip.Reader
+	br       *bufio.Reader
+	consumed func() int64
+}
+
+func newGzipStream(br *bufio.Reader, consumed func() int64) (*gzipStream, error) {
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		return nil, err
+	}
+	zr.Multistream(false)
+	return &gzipStream{zr: zr, br: br, consumed: consumed}, nil
+}
+
+func (g *gzipStream) Read(p []byte) (int, error) {
+	for {
+		n, err := g.zr.Read(p)
+		if !errors.Is(err, io.EOF) || n > 0 {
+			if errors.Is(err, io.EOF) {
+				err = nil // the member's end is seen again on the next call
+			}
+			return n, err
+		}
+		if err := g.nextMember(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// nextMember starts the member after the one that ended, or returns
+// io.EOF at the end of the input.
+func (g *gzipStream) nextMember() error {
+	head, err := g.br.Peek(len(gzipMagic))
+	switch {
+	case len(head) == 0 && errors.Is(err, io.EOF):
+		return io.EOF
+	case len(head) == 0:
+		return err
+	case !bytes.Equal(head, gzipMagic):
+		at := g.consumed()
+		more, _ := g.br.Peek(8)
+		return fmt.Errorf("%w: byte %d is not the start of another gzip member (it starts % x)", ErrTrailingData, at, more)
+	}
+	if err := g.zr.Reset(g.br); err != nil {
+		return err
+	}
+	g.zr.Multistream(false)
+	return nil
+}
+
+// newZstd returns a zstd decoder whose window, and so memory, is capped
+// by maxWindow (0: the decoder's defaults). A first frame that asks for
+// more is refused before any data is decoded, with its window named.
+func newZstd(br *bufio.Reader, maxWindow int64) (*zstd.Decoder, error) {
+	opts := []zstd.DOption{zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1 << 30)}
+	if maxWindow > 0 {
+		if w, ok := zstdWindow(br); ok && w > uint64(maxWindow) {
+			return nil, fmt.Errorf("%w: the first frame needs a window of %s, over the limit of %s; raise limits.max_zstd_window (memory use grows with it) or compress without --long", ErrZstdWindow, sizeText(w), sizeText(uint64(maxWindow)))
+		}
+		opts = append(opts, zstd.WithDecoderMaxWindow(uint64(maxWindow)), zstd.WithDecoderMaxMemory(uint64(maxWindow)))
+	}
+	return zstd.NewReader(br, opts...)
+}
+
+// zstdWindow reads the window size from the frame header at the start of
+// br: the declared window, or the content size of a single-segment frame.
+func zstdWindow(br *bufio.Reader) (uint64, bool) {
+	head, _ := br.Peek(zstd.HeaderMaxSize)
+	var h zstd.Header
+	if h.Decode(head) != nil || h.Skippable {
+		return 0, false
+	}
+	if h.WindowSize == 0 && h.SingleSegment {
+		return h.FrameContentSize, true
+	}
+	return h.WindowSize, true
+}
+
+// sizeText writes a byte count in the largest binary unit that divides it.
+func sizeText(n uint64) string {
+	for _, u := range []struct {
+		shift uint
+		name  string
+	}{{40, "TiB"}, {30, "GiB"}, {20, "MiB"}, {10, "KiB"}} {
+		if n >= 1<<u.shift && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// limitedReader enforces Limits on a decompressor's output and refuses
+// output that is itself compressed.
 type limitedReader struct {
 	r     io.Reader
-	in    *countingReader
+	src   *countingReader // the compressed bytes read into br
+	br    *bufio.Reader
 	out   int64
 	lim   Limits
 	name  string
 	close func()
+	head  []byte // the first bytes of output, until checked
+	ok    bool   // the first bytes were checked
 }
+
+// consumed is the number of compressed bytes the decompressor took.
+func (l *limitedReader) consumed() int64 { return l.src.n - int64(l.br.Buffered()) }
 
 func (l *limitedReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.out += int64(n)
+	if !l.ok {
+		if e := l.checkHead(p[:n], err); e != nil {
+			return 0, e
+		}
+	}
 	if l.lim.MaxBytes > 0 && l.out > l.lim.MaxBytes {
 		return n, fmt.Errorf("%s: %w: more than %d bytes", l.name, ErrTooLarge, l.lim.MaxBytes)
 	}
-	if l.lim.MaxRatio > 0 && l.out > ratioGrace && float64(l.out) > l.lim.MaxRatio*float64(max(l.in.n, 1)) {
-		return n, fmt.Errorf("%s: %w: %d bytes from %d (limit %.0f:1)", l.name, ErrDecompressionBomb, l.out, l.in.n, l.lim.MaxRatio)
+	if l.lim.MaxRatio > 0 && l.out > ratioGrace && float64(l.out) > l.lim.MaxRatio*float64(max(l.consumed(), 1)) {
+		return n, fmt.Errorf("%s: %w: %d bytes from %d (limit %.0f:1)", l.name, ErrDecompressionBomb, l.out, l.consumed(), l.lim.MaxRatio)
 	}
 	if err != nil && !errors.Is(err, io.EOF) {
-		return n, fmt.Errorf("%s: decompress after %d bytes: %w", l.name, l.out, truncated(err))
+		return n, l.readError(err)
 	}
 	return n, err
+}
+
+// checkHead refuses output that starts with a compression's magic bytes:
+// gzip inside gzip, say, would otherwise be read as binary records. With
+// RequireUTF8 it refuses UTF-16 and UTF-32 too.
+func (l *limitedReader) checkHead(p []byte, err error) error {
+	l.head = append(l.head, p[:min(len(p), len(zstdMagic)-len(l.head))]...)
+	if len(l.head) < len(zstdMagic) && err == nil {
+		return nil
+	}
+	l.ok = true
+	if inner := SniffCompression(l.head); inner != CompressionNone {
+		return fmt.Errorf("%s: %w: the decompressed data is %s-compressed again; decompress the outer layer first", l.name, ErrNestedCompression, inner)
+	}
+	if l.lim.RequireUTF8 {
+		return checkEncoding(l.head)
+	}
+	return nil
+}
+
+func (l *limitedReader) readError(err error) error {
+	if l.lim.MaxZstdWindow > 0 && (errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded)) {
+		return fmt.Errorf("%s: %w: a frame after %d bytes needs a window over the limit of %s; raise limits.max_zstd_window (memory use grows with it) or compress without --long",
+			l.name, ErrZstdWindow, l.out, sizeText(uint64(l.lim.MaxZstdWindow)))
+	}
+	return fmt.Errorf("%s: decompress after %d bytes: %w", l.name, l.out, truncated(unprefix(err, l.name+": ")))
 }
 
 func (l *limitedReader) Close() error {

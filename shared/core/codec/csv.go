@@ -19,6 +19,11 @@ type CSVOptions struct {
 	// KeepBOM keeps a leading UTF-8 byte order mark instead of dropping it.
 	KeepBOM        bool
 	MaxRecordBytes int
+	// DetectCR reads an old Mac file, whose first line ends with a lone CR,
+	// as lines that end with CR (or LF, or CRLF). Chunks are planned at LF,
+	// so the first chunk of such a file reads it to the end, past its
+	// Range.Limit; the chunks after it are realigned to its end and empty.
+	DetectCR bool
 }
 
 func (o *CSVOptions) defaults() {
@@ -43,8 +48,8 @@ type Range struct {
 	Header []string
 }
 
-// CSVDecoder decodes RFC 4180 CSV (plus CRLF, comments and a BOM) one
-// record at a time. Lines without a quote take a fast path that splits on
+// CSVDecoder decodes RFC 4180 CSV (plus CRLF, comments, a BOM and, with
+// DetectCR, old Mac CR line ends) one record at a time. Lines without a quote take a fast path that splits on
 // the delimiter in place; quoted records are unescaped into a scratch buffer.
 type CSVDecoder struct {
 	s       scanBuf
@@ -71,8 +76,8 @@ type span struct {
 func NewCSVDecoder(r io.Reader, columns []string, opt CSVOptions, rng Range) (*CSVDecoder, error) {
 	opt.defaults()
 	d := &CSVDecoder{s: newScanBuf(r, rng.Start, opt.MaxRecordBytes), opt: opt, limit: rng.Limit, line: 1}
-	if rng.Start == 0 && !opt.KeepBOM {
-		d.s.stripBOM()
+	if rng.Start == 0 {
+		d.start()
 	}
 	switch {
 	case rng.Header != nil:
@@ -111,6 +116,49 @@ func (d *CSVDecoder) End() int64 { return d.s.offset() }
 
 // Lines implements Decoder.
 func (d *CSVDecoder) Lines() int64 { return d.line - 1 }
+
+// start reads the start of the input: it drops a UTF-8 byte order mark
+// unless KeepBOM, and with DetectCR settles the line ends.
+func (d *CSVDecoder) start() {
+	if !d.opt.KeepBOM {
+		d.s.stripBOM()
+	}
+	if d.opt.DetectCR && d.firstLineEndsWithCR() {
+		d.s.cr, d.limit = true, 0
+	}
+}
+
+// firstLineEndsWithCR reports whether the first line break outside quoted
+// fields, within the record size limit, is a CR that no LF follows.
+func (d *CSVDecoder) firstLineEndsWithCR() bool {
+	s, q := &d.s, d.opt.Quote
+	// A quote opens a quoted field at the start of a field, or right after
+	// the quote that closed one (an escaped quote).
+	quoted, open := false, true
+	for rel := 0; rel <= d.opt.MaxRecordBytes; rel++ {
+		if s.pos+rel == s.end && !s.fill() {
+			return false
+		}
+		c := s.buf[s.pos+rel]
+		if quoted {
+			if c == q {
+				quoted, open = false, true
+			}
+			continue
+		}
+		switch {
+		case c == q && open:
+			quoted = true
+		case c == '\n':
+			return false
+		case c == '\r':
+			next := s.peek(rel + 2)
+			return len(next) == rel+2 && next[rel+1] != '\n'
+		}
+		open = c == d.opt.Delimiter
+	}
+	return false
+}
 
 func (d *CSVDecoder) readHeader() ([]string, error) {
 	ok, err := d.readRecord()
@@ -291,7 +339,7 @@ func (d *CSVDecoder) readQuoted(lineNext int) error {
 			// on as needed, and resume after that line.
 			errAbs := s.base + int64(s.pos+at)
 			for !s.eof && s.err == nil && s.end-s.pos <= max+1 &&
-				bytes.IndexByte(s.buf[int(errAbs-s.base):s.end], '\n') < 0 {
+				s.indexEOL(s.buf[int(errAbs-s.base):s.end]) < 0 {
 				s.fill()
 			}
 			if s.err != nil {
@@ -300,16 +348,16 @@ func (d *CSVDecoder) readQuoted(lineNext int) error {
 			errAt := int(errAbs - s.base)
 			win := s.buf[s.pos:min(s.end, s.pos+max+1)]
 			stop := len(win)
-			if i := bytes.IndexByte(win[at:], '\n'); i >= 0 {
+			if i := s.indexEOL(win[at:]); i >= 0 {
 				stop = at + i + 1
 			}
 			d.rec.Raw = append([]byte(nil), clip(bytes.TrimRight(win[:stop], "\r\n"))...)
 			d.rec.Err = recErr(ErrQuote, "unexpected character after closing quote at byte %d of the record", at+1)
-			if i := bytes.IndexByte(s.buf[errAt:s.end], '\n'); i >= 0 {
-				d.line += int64(bytes.Count(s.buf[s.pos:errAt+i+1], []byte{'\n'}))
-				s.pos = errAt + i + 1
+			if i := s.indexEOL(s.buf[errAt:s.end]); i >= 0 {
+				d.line += s.countEOL(s.buf[s.pos : errAt+i+1])
+				s.pos = s.pastEOL(errAt + i)
 			} else {
-				d.line += int64(bytes.Count(s.buf[s.pos:s.end], []byte{'\n'}))
+				d.line += s.countEOL(s.buf[s.pos:s.end])
 				s.pos = s.end
 				if s.skipPastNewline() {
 					d.line++
@@ -338,7 +386,7 @@ func (d *CSVDecoder) parseQuoted(data []byte, atEOF bool) (st quoteStatus, used 
 					return quoteNeedMore, 0, 0, 0
 				}
 				d.scratch = append(d.scratch, data[i:i+j]...)
-				nl += int64(bytes.Count(data[i:i+j], []byte{'\n'}))
+				nl += d.s.countEOL(data[i : i+j])
 				i += j + 1
 				if i < len(data) && data[i] == q {
 					d.scratch = append(d.scratch, q)
@@ -366,7 +414,12 @@ func (d *CSVDecoder) parseQuoted(data []byte, atEOF bool) (st quoteStatus, used 
 				if !atEOF {
 					return quoteNeedMore, 0, 0, 0
 				}
+				if d.s.cr {
+					nl++
+				}
 				return quoteOK, i + 1, nl, 0
+			case c == '\r' && d.s.cr:
+				return quoteOK, i + 1, nl + 1, 0
 			default:
 				return quoteBad, 0, 0, i
 			}
@@ -374,8 +427,14 @@ func (d *CSVDecoder) parseQuoted(data []byte, atEOF bool) (st quoteStatus, used 
 		// Unquoted field: runs to the delimiter or the end of the line. A
 		// quote inside it is taken literally.
 		j := i
-		for j < len(data) && data[j] != delim && data[j] != '\n' {
-			j++
+		if d.s.cr {
+			for j < len(data) && data[j] != delim && data[j] != '\n' && data[j] != '\r' {
+				j++
+			}
+		} else {
+			for j < len(data) && data[j] != delim && data[j] != '\n' {
+				j++
+			}
 		}
 		if j == len(data) {
 			if !atEOF {
@@ -392,6 +451,16 @@ func (d *CSVDecoder) parseQuoted(data []byte, atEOF bool) (st quoteStatus, used 
 			d.spans = append(d.spans, span{start: i, end: j})
 			i = j + 1
 			continue
+		}
+		if data[j] == '\r' { // a line break: only with d.s.cr
+			d.spans = append(d.spans, span{start: i, end: j})
+			switch {
+			case j+1 < len(data) && data[j+1] == '\n':
+				return quoteOK, j + 2, nl + 1, 0
+			case j+1 < len(data) || atEOF:
+				return quoteOK, j + 1, nl + 1, 0
+			}
+			return quoteNeedMore, 0, 0, 0
 		}
 		end := j
 		if end > i && data[end-1] == '\r' {

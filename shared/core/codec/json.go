@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -210,11 +211,18 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // JSONDecoder decodes a JSON document that is either one object or an
 // array of objects, streaming the array one element at a time. An element
-// that is not an object is quarantined; a syntax error or a cut-short
-// document stops the stream with an error naming the byte offset.
+// that is not an object is quarantined, and so is one over the record size
+// limit: an element too large to buffer is scanned past without being
+// kept, and decoding resumes after it. A syntax error outside such an
+// element, or a cut-short document, stops the stream with an error naming
+// the byte offset.
 type JSONDecoder struct {
-	dec     *jsontext.Decoder
-	cr      *countingReader
+	dec *jsontext.Decoder
+	cr  *countingReader // the input after a UTF-8 byte order mark
+	// base is the offset in cr's bytes of dec's first byte: the tokenizer
+	// is restarted after an element too large to buffer.
+	base    int64
+	readErr error // the last error guardReader returned
 	max     int
 	index   int64
 	started bool
@@ -225,6 +233,11 @@ type JSONDecoder struct {
 	own     []byte // a copy of a top-level object
 	bom     bomSkipper
 }
+
+// jsonOptions let duplicate names and invalid UTF-8 through the outer
+// tokenizer: they are the element's fault, not the stream's, and the
+// record parser rejects the element alone.
+var jsonOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true)}
 
 // bomSkipper drops a leading UTF-8 byte order mark, which the JSON decoder
 // would reject; n says how many bytes it dropped, to keep offsets true.
@@ -267,44 +280,56 @@ func NewJSONDecoder(r io.Reader, columns []string, maxRecord int) *JSONDecoder {
 	}
 	d := &JSONDecoder{max: maxRecord, p: newObjectParser(columns)}
 	d.bom.r = r
-	cr := &countingReader{r: &d.bom}
-	d.cr = cr
-	// Duplicate names and invalid UTF-8 are the element's fault, not the
-	// stream's: the outer decoder lets them through and the record parser
-	// rejects the element alone.
-	d.dec = jsontext.NewDecoder(&guardReader{d: d}, jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	d.cr = &countingReader{r: &d.bom}
+	d.dec = jsontext.NewDecoder(&guardReader{d: d}, jsonOptions...)
 	d.rec.Fields = make([]RawField, len(columns))
 	return d
 }
 
 // guardReader stops a single JSON value from growing past the record limit:
 // the jsontext decoder buffers a whole value, so bytes read since the last
-// value boundary are bounded here.
+// value boundary are bounded here. It never reads past that bound, so the
+// value that trips it does not depend on how the input's reads fall.
 type guardReader struct{ d *JSONDecoder }
 
 func (g *guardReader) Read(p []byte) (int, error) {
 	d := g.d
-	if d.cr.n-d.dec.InputOffset() > int64(d.max)+readChunk {
-		return 0, recErr(ErrRecordTooLarge, "limit %d bytes", d.max)
+	room := d.base + d.dec.InputOffset() + int64(d.max) + readChunk + 1 - d.cr.n
+	if room <= 0 {
+		d.readErr = recErr(ErrRecordTooLarge, "limit %d bytes", d.max)
+		return 0, d.readErr
+	}
+	if int64(len(p)) > room {
+		p = p[:room]
 	}
 	if len(p) > readChunk {
 		p = p[:readChunk]
 	}
-	return d.cr.Read(p)
+	n, err := d.cr.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		d.readErr = err
+	}
+	return n, err
 }
 
 // End implements Decoder.
-func (d *JSONDecoder) End() int64 { return d.bom.n + d.dec.InputOffset() }
+func (d *JSONDecoder) End() int64 { return d.bom.n + d.base + d.dec.InputOffset() }
 
 // Lines implements Decoder. JSON documents are not line oriented.
 func (d *JSONDecoder) Lines() int64 { return 0 }
 
 func (d *JSONDecoder) fail(err error, what string) error {
+	if d.readErr != nil && errors.Is(err, d.readErr) {
+		err = d.readErr // the reader's own error, without the tokenizer's wording of it
+	}
 	if errors.Is(err, ErrRecordTooLarge) {
 		return fmt.Errorf("json: record %d at byte %d: %w", d.index+1, d.End(), err)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || (errors.Is(err, io.EOF) && d.started) {
 		return fmt.Errorf("json: %w: input ends inside %s after %d records (byte %d)", ErrTruncated, what, d.index, d.bom.n+d.cr.n)
+	}
+	if err == d.readErr {
+		return fmt.Errorf("json: %s after %d records: %w", what, d.index, err)
 	}
 	// Wrap the cause: a read error (a truncated compressed stream, a
 	// network failure) must stay visible to errors.Is.
@@ -323,39 +348,65 @@ func (d *JSONDecoder) Next() (*RawRecord, error) {
 		return nil, io.EOF
 	}
 	if !d.started {
-		switch d.dec.PeekKind() {
-		case '[':
+		if err := d.begin(); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		if d.array && d.dec.PeekKind() == ']' {
 			if _, err := d.dec.ReadToken(); err != nil {
-				return nil, d.fail(err, "the array")
+				return nil, d.fail(err, d.what())
 			}
-			d.started, d.array = true, true
-		case '{':
-			d.started = true
-		default:
-			_, err := d.dec.ReadToken()
-			if errors.Is(err, io.EOF) {
-				d.done = true
-				return nil, io.EOF // empty document
-			}
-			if err == nil {
-				return nil, fmt.Errorf("json: %w: the document must be an object or an array of objects", ErrNotObject)
-			}
-			return nil, d.fail(err, "the document")
+			return nil, d.finish()
 		}
+		v, err := d.dec.ReadValue()
+		if errors.Is(err, ErrRecordTooLarge) {
+			rec, err := d.skip()
+			if rec == nil && err == nil {
+				continue // the element fit after all: read it again
+			}
+			return rec, err
+		}
+		if err != nil {
+			return nil, d.fail(err, d.what())
+		}
+		return d.record(v)
 	}
-	if d.array && d.dec.PeekKind() == ']' {
+}
+
+// begin reads the start of the document: an array, or a single object.
+func (d *JSONDecoder) begin() error {
+	switch d.dec.PeekKind() {
+	case '[':
 		if _, err := d.dec.ReadToken(); err != nil {
-			return nil, d.fail(err, "the array")
+			return d.fail(err, "the array")
 		}
-		return nil, d.finish()
-	}
-	v, err := d.dec.ReadValue()
-	if err != nil {
-		if d.array {
-			return nil, d.fail(err, "the array")
+		d.started, d.array = true, true
+	case '{':
+		d.started = true
+	default:
+		_, err := d.dec.ReadToken()
+		if errors.Is(err, io.EOF) {
+			d.done = true
+			return io.EOF // empty document
 		}
-		return nil, d.fail(err, "the object")
+		if err == nil {
+			return fmt.Errorf("json: %w: the document must be an object or an array of objects", ErrNotObject)
+		}
+		return d.fail(err, "the document")
 	}
+	return nil
+}
+
+func (d *JSONDecoder) what() string {
+	if d.array {
+		return "the array"
+	}
+	return "the object"
+}
+
+// record decodes the element v.
+func (d *JSONDecoder) record(v jsontext.Value) (*RawRecord, error) {
 	d.index++
 	d.rec.Index = d.index
 	d.rec.Offset = d.End() - int64(len(v))
@@ -379,12 +430,228 @@ func (d *JSONDecoder) Next() (*RawRecord, error) {
 	return &d.rec, nil
 }
 
+// skip deals with an element the tokenizer would not buffer: it scans past
+// the element without keeping it, quarantines it, and restarts the
+// tokenizer after it. When the element turns out to fit (it came after a
+// long run of whitespace) skip returns neither record nor error, and the
+// tokenizer reads the element again.
+func (d *JSONDecoder) skip() (*RawRecord, error) {
+	sc := valueScan{r: d.cr, buf: bytes.Clone(d.dec.UnreadBuffer()), pos: d.base + d.dec.InputOffset(),
+		array: d.array, keep: max(d.max+1, maxRawKept)}
+	if err := sc.run(); err != nil {
+		d.readErr = sc.err
+		return nil, d.fail(err, d.what())
+	}
+	// The restarted tokenizer first reads "[" and, after an element, a
+	// stand-in one ("0"), to be where the first one was in the array.
+	before := ""
+	if d.array {
+		before = "["
+		if d.index > 0 {
+			before = "[0"
+		}
+		if sc.comma {
+			before += ","
+		}
+	}
+	switch {
+	case sc.noValue:
+		// Not a value: the tokenizer says what is wrong.
+		return nil, d.restart(sc.restAt, sc.rest, before)
+	case sc.n <= int64(d.max):
+		return nil, d.restart(sc.start, append(sc.head, sc.rest...), before)
+	}
+	d.index++
+	clear(d.rec.Fields)
+	d.rec = RawRecord{Fields: d.rec.Fields, Index: d.index, Offset: d.bom.n + sc.start, Raw: clip(sc.head),
+		Err: recErr(ErrRecordTooLarge, "limit %d bytes", d.max)}
+	after := ""
+	if d.array {
+		after = "[0"
+	}
+	if err := d.restart(sc.restAt, sc.rest, after); err != nil {
+		return nil, err
+	}
+	if !d.array {
+		if err := d.finish(); err != io.EOF {
+			return nil, err
+		}
+	}
+	return &d.rec, nil
+}
+
+// restart starts a new tokenizer at at, an offset in cr's bytes, over
+// buffered (the bytes from at already read from cr) and then the rest of
+// cr. It first reads prefix: "[" and a stand-in element to stand for the
+// part of the array before at.
+func (d *JSONDecoder) restart(at int64, buffered []byte, prefix string) error {
+	d.base, d.readErr = at-int64(len(prefix)), nil
+	src := io.MultiReader(strings.NewReader(prefix), bytes.NewReader(buffered), &guardReader{d: d})
+	d.dec = jsontext.NewDecoder(src, jsonOptions...)
+	if prefix == "" {
+		return nil
+	}
+	if _, err := d.dec.ReadToken(); err != nil {
+		return d.fail(err, d.what())
+	}
+	if strings.HasPrefix(prefix, "[0") {
+		if _, err := d.dec.ReadValue(); err != nil { // the stand-in
+			return d.fail(err, d.what())
+		}
+	}
+	return nil
+}
+
 func (d *JSONDecoder) finish() error {
 	d.done = true
 	if _, err := d.dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("json: unexpected data after the document at byte %d", d.End())
 	}
 	return io.EOF
+}
+
+// valueScan finds the end of one JSON value (with, in an array, the
+// whitespace and comma before it) without keeping more than its first
+// bytes: it tracks strings, escapes and nesting, and does not validate.
+type valueScan struct {
+	r     io.Reader
+	buf   []byte // bytes read and not yet scanned
+	pos   int64  // offset of buf[0]
+	array bool
+	keep  int // how many of the value's first bytes to keep in head
+
+	comma   bool   // a comma came before the value
+	noValue bool   // the next byte does not start a value; rest starts at it
+	start   int64  // offset of the value's first byte
+	n       int64  // the value's length
+	head    []byte // the value's first bytes
+	rest    []byte // bytes read past the value, from restAt
+	restAt  int64
+
+	inValue, scalar, inString, escaped bool
+	depth                              int
+	err                                error // the reader's error
+}
+
+// run scans until the value ends, or returns an error: io.ErrUnexpectedEOF
+// when the input ends inside it, or the reader's error.
+func (v *valueScan) run() error {
+	chunk := make([]byte, readChunk)
+	for {
+		from := 0 // where the value's bytes in buf begin
+		for i, c := range v.buf {
+			switch {
+			case !v.inValue:
+				if !v.startValue(c, i) {
+					continue
+				}
+				if v.noValue {
+					return nil
+				}
+				from = i
+			case v.scalar:
+				if jsonDelim(c) {
+					v.stop(from, i)
+					return nil
+				}
+			case v.step(c):
+				v.stop(from, i+1)
+				return nil
+			}
+		}
+		if v.inValue {
+			v.keepHead(v.buf[from:])
+		}
+		v.pos += int64(len(v.buf))
+		v.buf = nil
+		n, err := io.ReadAtLeast(v.r, chunk, 1)
+		if n == 0 {
+			if errors.Is(err, io.EOF) {
+				if v.inValue && v.scalar {
+					v.stop(0, 0) // a number at the end of the input
+					return nil
+				}
+				return io.ErrUnexpectedEOF
+			}
+			v.err = err
+			return err
+		}
+		v.buf = chunk[:n]
+	}
+}
+
+// startValue looks at byte c, at index i of buf, before the value: it
+// skips whitespace and, in an array, one comma. It reports whether the
+// value (or something that is not one) starts at c.
+func (v *valueScan) startValue(c byte, i int) bool {
+	switch {
+	case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+		return false
+	case c == ',' && v.array && !v.comma:
+		v.comma = true
+		return false
+	case c == '{' || c == '[':
+		v.depth = 1
+	case c == '"':
+		v.inString = true
+	case c == '-' || c >= '0' && c <= '9' || c == 't' || c == 'f' || c == 'n':
+		v.scalar = true
+	default:
+		v.noValue = true
+		v.restAt, v.rest = v.pos+int64(i), bytes.Clone(v.buf[i:])
+		return true
+	}
+	v.inValue, v.start = true, v.pos+int64(i)
+	return true
+}
+
+// step takes byte c of a string, object or array value (not its first)
+// and reports whether the value ends with it.
+func (v *valueScan) step(c byte) bool {
+	if v.inString {
+		switch {
+		case v.escaped:
+			v.escaped = false
+		case c == '\\':
+			v.escaped = true
+		case c == '"':
+			v.inString = false
+			return v.depth == 0
+		}
+		return false
+	}
+	switch c {
+	case '"':
+		v.inString = true
+	case '{', '[':
+		v.depth++
+	case '}', ']':
+		v.depth--
+		return v.depth == 0
+	}
+	return false
+}
+
+// stop ends the value before buf[end]; its bytes in buf begin at from.
+func (v *valueScan) stop(from, end int) {
+	v.keepHead(v.buf[from:end])
+	v.n = v.pos + int64(end) - v.start
+	v.restAt, v.rest = v.pos+int64(end), bytes.Clone(v.buf[end:])
+}
+
+func (v *valueScan) keepHead(b []byte) {
+	if room := v.keep - len(v.head); room > 0 {
+		v.head = append(v.head, b[:min(len(b), room)]...)
+	}
+}
+
+// jsonDelim reports whether c ends a number or literal.
+func jsonDelim(c byte) bool {
+	switch c {
+	case ' ', '\t', '\r', '\n', ',', ']', '}':
+		return true
+	}
+	return false
 }
 
 func jsonValid(b []byte) bool { return jsontext.Value(b).IsValid() }

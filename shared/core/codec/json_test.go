@@ -433,14 +433,20 @@ func TestJSONSingleObjectRecordIntact(t *testing.T) {
 	}
 }
 
-// An element too big to buffer stops the stream instead of growing memory
-// without bound; the elements before it were delivered.
-func TestJSONHugeElementStopsStream(t *testing.T) {
+// An element too big to buffer is scanned past, not buffered, so memory
+// does not grow with it: it is quarantined and the elements after it are
+// delivered (issue 11, item 8; this test used to require the stream to
+// stop).
+func TestJSONHugeElementIsSkipped(t *testing.T) {
 	in := `[{"a":1},{"a":"` + strings.Repeat("x", 600<<10) + `"},{"a":2}]`
 	res := drain(t, codec.NewJSONDecoder(strings.NewReader(in), []string{"a"}, 16))
-	checkRecs(t, res.Recs, []rec{{Index: 1, Offset: 1, Fields: []string{"num:1"}}})
-	if !errors.Is(res.Err, codec.ErrRecordTooLarge) {
-		t.Fatalf("stream error %v, want one wrapping ErrRecordTooLarge", res.Err)
+	checkRecs(t, res.Recs, []rec{
+		{Index: 1, Offset: 1, Fields: []string{"num:1"}},
+		{Index: 2, Offset: 9, Err: codec.ErrRecordTooLarge, Raw: in[9 : 9+4096], Msg: "limit 16 bytes"},
+		{Index: 3, Offset: int64(len(in)) - 8, Fields: []string{"num:2"}},
+	})
+	if res.Err != nil || res.End != int64(len(in)) {
+		t.Fatalf("stream error %v, End %d; want none, %d", res.Err, res.End, len(in))
 	}
 }
 

@@ -74,6 +74,15 @@ var (
 	ErrDecompressionBomb = errors.New("decompression ratio over the limit")
 	ErrTooLarge          = errors.New("decompressed size over the limit")
 	ErrHeader            = errors.New("bad header")
+	// ErrEncoding: the input is in a text encoding other than UTF-8 (it
+	// starts with a UTF-16 or UTF-32 byte order mark).
+	ErrEncoding = errors.New("unsupported text encoding")
+	// ErrNestedCompression: the decompressed data is compressed again.
+	ErrNestedCompression = errors.New("nested compression")
+	// ErrTrailingData: bytes that are not gzip follow a gzip stream.
+	ErrTrailingData = errors.New("trailing data after the gzip stream")
+	// ErrZstdWindow: a zstd frame needs a window over Limits.MaxZstdWindow.
+	ErrZstdWindow = errors.New("window over limits.max_zstd_window")
 )
 
 // RecordError is a record-level decode failure with its reason.

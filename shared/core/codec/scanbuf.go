@@ -17,6 +17,9 @@ type scanBuf struct {
 	eof    bool
 	err    error // read error other than io.EOF
 	maxBuf int
+	// cr says lines may also end with a lone CR (old Mac line ends), as
+	// well as with LF or CRLF.
+	cr bool
 }
 
 const readChunk = 256 << 10
@@ -69,11 +72,16 @@ func (s *scanBuf) fill() bool {
 	return false
 }
 
+// peek returns the next n bytes, or fewer at the end of the input.
+func (s *scanBuf) peek(n int) []byte {
+	for s.end-s.pos < n && s.fill() {
+	}
+	return s.buf[s.pos:min(s.end, s.pos+n)]
+}
+
 // stripBOM drops a UTF-8 byte order mark at the current position.
 func (s *scanBuf) stripBOM() {
-	for s.end-s.pos < 3 && s.fill() {
-	}
-	if bytes.HasPrefix(s.buf[s.pos:s.end], []byte{0xEF, 0xBB, 0xBF}) {
+	if bytes.HasPrefix(s.peek(3), []byte{0xEF, 0xBB, 0xBF}) {
 		s.pos += 3
 	}
 }
@@ -92,6 +100,9 @@ const (
 // terminator. A line longer than max is skipped up to its terminator and
 // reported as lineTooLong, with raw holding its first bytes (copied).
 func (s *scanBuf) nextLine(max int) (line []byte, next int, res lineResult, raw []byte) {
+	if s.cr {
+		return s.nextLineCR(max)
+	}
 	for {
 		if i := bytes.IndexByte(s.buf[s.pos:s.end], '\n'); i >= 0 {
 			if i > max {
@@ -123,13 +134,98 @@ func (s *scanBuf) nextLine(max int) (line []byte, next int, res lineResult, raw 
 // It reports whether it found one.
 func (s *scanBuf) skipPastNewline() bool {
 	for {
-		if i := bytes.IndexByte(s.buf[s.pos:s.end], '\n'); i >= 0 {
-			s.pos += i + 1
+		if i := s.indexEOL(s.buf[s.pos:s.end]); i >= 0 {
+			s.pos = s.pastEOL(s.pos + i)
 			return true
 		}
 		s.pos = s.end
 		if !s.fill() {
 			return false
+		}
+	}
+}
+
+// indexEOL returns the index of the first line break in b: an LF, or with
+// s.cr also a CR.
+func (s *scanBuf) indexEOL(b []byte) int {
+	if !s.cr {
+		return bytes.IndexByte(b, '\n')
+	}
+	return indexCRLF(b)
+}
+
+// countEOL counts the line breaks in b: LFs, and with s.cr also CRs that
+// no LF follows.
+func (s *scanBuf) countEOL(b []byte) int64 {
+	n := int64(bytes.Count(b, []byte{'\n'}))
+	if !s.cr {
+		return n
+	}
+	for i, c := range b {
+		if c == '\r' && (i+1 == len(b) || b[i+1] != '\n') {
+			n++
+		}
+	}
+	return n
+}
+
+// indexCRLF returns the index of the first CR or LF in b, or -1.
+func indexCRLF(b []byte) int {
+	i := bytes.IndexByte(b, '\r')
+	if i < 0 {
+		return bytes.IndexByte(b, '\n')
+	}
+	if j := bytes.IndexByte(b[:i], '\n'); j >= 0 {
+		return j
+	}
+	return i
+}
+
+// pastEOL returns the index just past the line break at buf[i]: a CR
+// followed by an LF is one line break. To tell a CR at the end of the
+// buffer from a CRLF it reads on, which may move the data; i and the
+// result are relative to s.pos, which it keeps.
+func (s *scanBuf) pastEOL(i int) int {
+	if s.buf[i] != '\r' {
+		return i + 1
+	}
+	if i+1 == s.end {
+		rel := i - s.pos
+		for s.end-s.pos == rel+1 && s.fill() {
+		}
+		i = s.pos + rel
+	}
+	if i+1 < s.end && s.buf[i+1] == '\n' {
+		return i + 2
+	}
+	return i + 1
+}
+
+// nextLineCR is nextLine for input whose lines may end with CR, LF or
+// CRLF. The line it returns holds no line break.
+func (s *scanBuf) nextLineCR(max int) (line []byte, next int, res lineResult, raw []byte) {
+	for {
+		if i := indexCRLF(s.buf[s.pos:s.end]); i >= 0 {
+			if i > max {
+				raw = append([]byte(nil), clip(s.buf[s.pos:s.pos+max+1])...)
+				return nil, s.pastEOL(s.pos + i), lineTooLong, raw
+			}
+			next := s.pastEOL(s.pos + i)
+			return s.buf[s.pos : s.pos+i], next, lineOK, nil
+		}
+		if s.end-s.pos > max {
+			raw = append([]byte(nil), clip(s.buf[s.pos:s.pos+max+1])...)
+			s.skipPastNewline()
+			return nil, s.pos, lineTooLong, raw
+		}
+		if s.fill() {
+			continue
+		}
+		if s.pos == s.end {
+			return nil, s.pos, lineEOF, nil
+		}
+		if s.eof || s.err != nil {
+			return s.buf[s.pos:s.end], s.end, lineOK, nil
 		}
 	}
 }

@@ -3,6 +3,7 @@ package plan_test
 import (
 	"bytes"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/sluice-etl/sluice/shared/core/codec"
@@ -67,5 +68,73 @@ func BenchmarkDecodeProcessEncode(b *testing.B) {
 			}
 		}
 		enc.Close()
+	}
+}
+
+// exprSpec is the reference job with expressions that exercise the
+// charged paths: strings built, split, a predicate, contains.
+const exprSpec = `version: 1
+fields:
+  - {name: order_id, type: int}
+  - {name: email}
+  - {name: amount, type: float}
+  - {name: currency}
+  - {name: country}
+  - {name: product}
+derive:
+  - {name: label, expr: 'upper(currency) + "-" + country'}
+  - {name: words, expr: 'len(split(product, " "))'}
+validate:
+  - {name: widget, expr: 'any(split(product, " "), {# == "widget"})'}
+filter: 'lower(email) contains "@" && amount > 0'
+`
+
+func exprRecord() *codec.RawRecord {
+	return &codec.RawRecord{Fields: []codec.RawField{
+		{Kind: codec.RawString, Bytes: []byte("10000001")}, {Kind: codec.RawString, Bytes: []byte("Frank.7573@Example.com")},
+		{Kind: codec.RawString, Bytes: []byte("2063.98")}, {Kind: codec.RawString, Bytes: []byte("USD")},
+		{Kind: codec.RawString, Bytes: []byte("DE")}, {Kind: codec.RawString, Bytes: []byte("standard widget - size large")},
+	}}
+}
+
+// BenchmarkProcessExpressions measures a record whose derives, check and
+// filter call builtins, build strings and run a predicate.
+func BenchmarkProcessExpressions(b *testing.B) {
+	benchProcess(b, exprSpec)
+}
+
+// BenchmarkProcessEnv is BenchmarkProcessExpressions reading the record
+// through $env: by name, and as a whole.
+func BenchmarkProcessEnv(b *testing.B) {
+	src := strings.NewReplacer("upper(currency)", "upper($env.currency)", `filter: '`, `filter: 'len($env) == 8 && `).Replace(exprSpec)
+	benchProcess(b, src)
+}
+
+func benchProcess(b *testing.B, src string) {
+	p, err := plan.FromBytes("bench.yaml", []byte(src))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec := exprRecord()
+	proc := p.NewProcessor()
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := proc.Process(rec)
+		if err != nil || out.Verdict != plan.Keep {
+			b.Fatal(err, out.Rule, out.Reason)
+		}
+	}
+}
+
+// BenchmarkNewProcessor measures a processor's start: each compiles the
+// plan's expressions against its own budget.
+func BenchmarkNewProcessor(b *testing.B) {
+	p, err := plan.FromBytes("bench.yaml", []byte(exprSpec))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.NewProcessor()
 	}
 }

@@ -35,14 +35,11 @@ func (f *fieldPlan) parseInto(dst *record.Value, b []byte, raw bool) string {
 		return ""
 	case record.Int:
 		i, ok := parseInt(b)
+		if !ok && raw {
+			// JSON numbers such as 12.0 or 1e3 that hold an integer.
+			i, ok = jsonInt(b)
+		}
 		if !ok {
-			if raw {
-				// JSON numbers such as 12.0 or 1e3 that hold an integer.
-				if fl, ferr := strconv.ParseFloat(string(b), 64); ferr == nil && fl == math.Trunc(fl) && math.Abs(fl) < 1<<63 {
-					*dst = record.IntValue(int64(fl))
-					return ""
-				}
-			}
 			return "not an integer"
 		}
 		*dst = record.Value{Kind: record.Int, Int: i}
@@ -125,6 +122,108 @@ func parseInt(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return int64(u), true
+}
+
+// jsonInt reads a JSON number whose exact value is a whole number within
+// signed 64 bits, written with a fraction or an exponent (12.0, 1e3,
+// 1.5e1, 100e-2). It works on the decimal digits, not on a float64, so a
+// value that underflows (1e-400) or rounds to a whole number
+// (1.0000000000000000001) is not an integer, as 1e-7 is not.
+func jsonInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	intPart, b := leadingDigits(b)
+	var frac []byte
+	if len(b) > 0 && b[0] == '.' {
+		frac, b = leadingDigits(b[1:])
+	}
+	exp, ok := 0, true
+	if len(b) > 0 && (b[0] == 'e' || b[0] == 'E') {
+		exp, ok = jsonExponent(b[1:])
+		b = nil
+	}
+	if !ok || len(b) > 0 || len(intPart) == 0 {
+		return 0, false
+	}
+	// The value is the digits of intPart and frac, times 10^(exp-len(frac)).
+	// Leading zeros are dropped, and a run of zeros is held back until a
+	// digit follows it: trailing zeros only scale the value.
+	var buf [19]byte
+	digits, zeros := buf[:0], 0
+	for _, part := range [][]byte{intPart, frac} {
+		for _, c := range part {
+			switch {
+			case c == '0' && len(digits) == 0:
+			case c == '0':
+				zeros++
+			case len(digits)+zeros >= len(buf):
+				return 0, false // more significant digits than an int64 has
+			default:
+				for ; zeros > 0; zeros-- {
+					digits = append(digits, '0')
+				}
+				digits = append(digits, c)
+			}
+		}
+	}
+	if len(digits) == 0 {
+		return 0, true // every digit is zero
+	}
+	return scaledInt(digits, exp-len(frac)+zeros, neg)
+}
+
+// leadingDigits splits b after its leading ASCII digits.
+func leadingDigits(b []byte) (digits, rest []byte) {
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		i++
+	}
+	return b[:i], b[i:]
+}
+
+// jsonExponent reads the exponent of a JSON number. One beyond ±10⁶ is
+// clamped there: it is far outside what any int64 can be scaled by.
+func jsonExponent(b []byte) (int, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		b = b[1:]
+	}
+	digits, rest := leadingDigits(b)
+	if len(digits) == 0 || len(rest) > 0 {
+		return 0, false
+	}
+	e := 0
+	for _, c := range digits {
+		e = min(e*10+int(c-'0'), 1_000_000)
+	}
+	if neg {
+		e = -e
+	}
+	return e, true
+}
+
+// scaledInt is digits × 10^exp with its sign, when that is a whole number
+// within signed 64 bits. digits has no leading or trailing zero.
+func scaledInt(digits []byte, exp int, neg bool) (int64, bool) {
+	if exp < 0 || len(digits)+exp > 19 {
+		return 0, false
+	}
+	var u uint64
+	for _, c := range digits {
+		u = u*10 + uint64(c-'0')
+	}
+	for ; exp > 0; exp-- {
+		u *= 10
+	}
+	switch {
+	case neg && u <= 1<<63:
+		return int64(-u), true
+	case !neg && u <= math.MaxInt64:
+		return int64(u), true
+	}
+	return 0, false
 }
 
 func (f *fieldPlan) parseTime(b []byte) (time.Time, bool) {

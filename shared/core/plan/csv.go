@@ -11,5 +11,6 @@ func CSVOptions(sp *spec.Spec, maxRecord int) codec.CSVOptions {
 	d, _ := spec.CharOption(c.Delimiter)
 	q, _ := spec.CharOption(c.Quote)
 	cm, _ := spec.CharOption(c.Comment)
-	return codec.CSVOptions{Delimiter: d, Quote: q, Comment: cm, Header: c.HasHeader(), Columns: c.Columns, KeepBOM: c.BOM == spec.BOMKeep, MaxRecordBytes: maxRecord}
+	return codec.CSVOptions{Delimiter: d, Quote: q, Comment: cm, Header: c.HasHeader(), Columns: c.Columns, KeepBOM: c.BOM == spec.BOMKeep, MaxRecordBytes: maxRecord,
+		DetectCR: true}
 }

@@ -41,7 +41,22 @@ type Plan struct {
 	inEnv    []bool // per Full index: an expression reads it
 	useValue bool   // a field has a rule expression, which reads value
 	valueIdx int    // a field named value, which rules.expr shadows; or -1
+	// envAll is set when an expression uses $env other than as $env.name
+	// or $env["name"] (len($env), keys($env), $env[k]): the environment
+	// then holds exactly the record, every field and derived field.
+	envAll   bool
 	memory   uint
+	maxNodes uint
+	// exprs are the expressions' sources, which each Processor compiles
+	// again against its own budget; exprPlan.id indexes them.
+	exprs []exprSource
+}
+
+// exprSource is what an expression is compiled from.
+type exprSource struct {
+	src    string
+	env    map[string]any
+	asBool bool
 }
 
 type fieldPlan struct {
@@ -71,8 +86,8 @@ type derivePlan struct {
 }
 
 type exprPlan struct {
-	name    string
-	program *vm.Program
+	name string
+	id   int // index in Plan.exprs and in a Processor's programs
 }
 
 var defaultLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02"}
@@ -97,20 +112,22 @@ func Compile(s *spec.Spec) (*Plan, error) {
 // environment expressions are checked against, the names they read, and
 // the errors so far.
 type compiler struct {
-	s        *spec.Spec
-	p        *Plan
-	errs     spec.Errors
-	maxNodes uint
-	env      map[string]any  // a zero value of each field and derived field
-	used     map[string]bool // names any expression reads
-	colIdx   map[string]int  // input column: its index in Plan.Columns
+	s      *spec.Spec
+	p      *Plan
+	errs   spec.Errors
+	env    map[string]any  // a zero value of each field and derived field
+	used   map[string]bool // names any expression reads
+	colIdx map[string]int  // input column: its index in Plan.Columns
+	// check is the budget the plan's own compilations are made with:
+	// they are only checked and typed, never run.
+	check budget
 }
 
 func newCompiler(s *spec.Spec) *compiler {
-	c := &compiler{s: s, p: &Plan{Spec: s, memory: 100_000}, maxNodes: uint(s.Limits.ExprMaxNodes),
+	c := &compiler{s: s, p: &Plan{Spec: s, memory: 100_000, maxNodes: uint(s.Limits.ExprMaxNodes)},
 		env: map[string]any{}, used: map[string]bool{}, colIdx: map[string]int{}}
-	if c.maxNodes == 0 {
-		c.maxNodes = spec.DefaultExprMaxNodes
+	if c.p.maxNodes == 0 {
+		c.p.maxNodes = spec.DefaultExprMaxNodes
 	}
 	return c
 }
@@ -119,13 +136,58 @@ func (c *compiler) add(key, format string, args ...any) {
 	c.errs = append(c.errs, c.s.Errorf(key, format, args...))
 }
 
-// compile compiles the expression at key, or adds its error and gives nil.
-func (c *compiler) compile(key, src string, env map[string]any, asBool bool) *vm.Program {
-	prog, err := compileExpr(src, env, c.maxNodes, asBool, c.used)
+// compile compiles the expression at key against env, notes the names it
+// reads and gives its plan; or adds its error and gives nil.
+func (c *compiler) compile(key, name, src string, env map[string]any, asBool bool) (*exprPlan, *vm.Program) {
+	es := exprSource{src: src, env: copyEnv(env), asBool: asBool}
+	prog, err := compileExpr(es, c.p.maxNodes, &c.check)
 	if err != nil {
 		c.add(key, "%v", err)
+		return nil, nil
 	}
-	return prog
+	c.reads(prog)
+	c.p.exprs = append(c.p.exprs, es)
+	return &exprPlan{name: name, id: len(c.p.exprs) - 1}, prog
+}
+
+// reads notes the names an expression reads: its identifiers, and the
+// names it reads as $env.name or $env["name"]. Any other use of $env
+// reads the whole record.
+func (c *compiler) reads(prog *vm.Program) {
+	v := &readsVisitor{used: c.used, named: map[*ast.IdentifierNode]bool{}}
+	node := prog.Node()
+	// Walk the compiled tree: parsing the source again would apply expr's
+	// default node limit instead of maxNodes.
+	ast.Walk(&node, v)
+	for _, id := range v.envs {
+		if !v.named[id] {
+			c.p.envAll = true
+		}
+	}
+}
+
+type readsVisitor struct {
+	used  map[string]bool
+	envs  []*ast.IdentifierNode        // each use of $env
+	named map[*ast.IdentifierNode]bool // the uses that are $env.name
+}
+
+func (v *readsVisitor) Visit(n *ast.Node) {
+	switch x := (*n).(type) {
+	case *ast.IdentifierNode:
+		if x.Value == "$env" {
+			v.envs = append(v.envs, x)
+		} else {
+			v.used[x.Value] = true
+		}
+	case *ast.MemberNode:
+		id, isIdent := x.Node.(*ast.IdentifierNode)
+		prop, isName := x.Property.(*ast.StringNode)
+		if isIdent && isName && id.Value == "$env" {
+			v.used[prop.Value] = true
+			v.named[id] = true
+		}
+	}
 }
 
 // fields plans the declared fields: where each is read and how it is
@@ -228,11 +290,11 @@ func (c *compiler) ruleExprs() {
 		}
 		env := copyEnv(c.env)
 		env["value"] = c.env[f.Name]
-		prog := c.compile(fmt.Sprintf("fields[%d].rules.expr", i), f.Rules.Expr, env, true)
-		if prog == nil {
+		e, _ := c.compile(fmt.Sprintf("fields[%d].rules.expr", i), "expr", f.Rules.Expr, env, true)
+		if e == nil {
 			continue
 		}
-		c.p.fields[i].expr = &exprPlan{name: "expr", program: prog}
+		c.p.fields[i].expr = e
 		c.p.useValue = true
 		c.used[f.Name] = true // the field's value is read as value
 	}
@@ -243,8 +305,8 @@ func (c *compiler) ruleExprs() {
 func (c *compiler) derives() {
 	for i, d := range c.s.Derive {
 		key := fmt.Sprintf("derive[%d]", i)
-		prog := c.compile(key+".expr", d.Expr, c.env, false)
-		if prog == nil {
+		e, prog := c.compile(key+".expr", d.Name, d.Expr, c.env, false)
+		if e == nil {
 			continue
 		}
 		kind, ok := record.ParseKind(d.Type)
@@ -259,7 +321,7 @@ func (c *compiler) derives() {
 			c.add(key+".expr", "expression gives %v, which cannot be stored as %s", typeName(out), kind)
 			continue
 		}
-		c.p.derives = append(c.p.derives, derivePlan{exprPlan: exprPlan{name: d.Name, program: prog}, kind: kind, scale: d.Scale})
+		c.p.derives = append(c.p.derives, derivePlan{exprPlan: *e, kind: kind, scale: d.Scale})
 		c.p.Full.Fields = append(c.p.Full.Fields, record.Field{Name: d.Name, Kind: kind, Scale: d.Scale})
 		c.env[d.Name] = zeroOf(kind)
 	}
@@ -268,13 +330,13 @@ func (c *compiler) derives() {
 // boolExprs compiles the record-level checks and the filters.
 func (c *compiler) boolExprs() {
 	for i, ck := range c.s.Validate {
-		if prog := c.compile(fmt.Sprintf("validate[%d].expr", i), ck.Expr, c.env, true); prog != nil {
-			c.p.checks = append(c.p.checks, exprPlan{name: ck.Name, program: prog})
+		if e, _ := c.compile(fmt.Sprintf("validate[%d].expr", i), ck.Name, ck.Expr, c.env, true); e != nil {
+			c.p.checks = append(c.p.checks, *e)
 		}
 	}
 	for i, f := range c.s.Filter {
-		if prog := c.compile(fmt.Sprintf("filter[%d].expr", i), f.Expr, c.env, true); prog != nil {
-			c.p.filters = append(c.p.filters, exprPlan{name: f.Name, program: prog})
+		if e, _ := c.compile(fmt.Sprintf("filter[%d].expr", i), f.Name, f.Expr, c.env, true); e != nil {
+			c.p.filters = append(c.p.filters, *e)
 		}
 	}
 }
@@ -296,8 +358,8 @@ func (c *compiler) finish() {
 	}
 	p.inEnv = make([]bool, len(p.Full.Fields))
 	for i, f := range p.Full.Fields {
-		p.inEnv[i] = c.used[f.Name]
-		if c.used[f.Name] && i < len(p.fields) {
+		p.inEnv[i] = c.used[f.Name] || p.envAll
+		if p.inEnv[i] && i < len(p.fields) {
 			p.envVars = append(p.envVars, i)
 		}
 		if !drop[f.Name] {
@@ -338,35 +400,13 @@ func copyEnv(m map[string]any) map[string]any {
 	return out
 }
 
-// Builtins that are disabled: now() makes output depend on the wall clock,
-// so a rerun would not reproduce it; repeat() can build huge strings.
-var disabledBuiltins = []string{"now", "repeat"}
-
-func compileExpr(src string, env map[string]any, maxNodes uint, asBool bool, used map[string]bool) (*vm.Program, error) {
-	opts := append([]expr.Option{expr.Env(env), expr.MaxNodes(maxNodes)}, boundedStrings()...)
-	for _, b := range disabledBuiltins {
-		opts = append(opts, expr.DisableBuiltin(b))
-	}
-	if asBool {
+// compileExpr compiles an expression whose evaluations spend b.
+func compileExpr(es exprSource, maxNodes uint, b *budget) (*vm.Program, error) {
+	opts := append([]expr.Option{expr.Env(es.env), expr.MaxNodes(maxNodes)}, exprOptions(b)...)
+	if es.asBool {
 		opts = append(opts, expr.AsBool())
 	}
-	prog, err := expr.Compile(src, opts...)
-	if err != nil {
-		return nil, err
-	}
-	// Walk the compiled tree: parsing src again would apply expr's default
-	// node limit instead of maxNodes.
-	node := prog.Node()
-	ast.Walk(&node, identVisitor(used))
-	return prog, nil
-}
-
-type identVisitor map[string]bool
-
-func (v identVisitor) Visit(n *ast.Node) {
-	if id, ok := (*n).(*ast.IdentifierNode); ok {
-		v[id.Value] = true
-	}
+	return expr.Compile(es.src, opts...)
 }
 
 var timeType = reflect.TypeOf(time.Time{})

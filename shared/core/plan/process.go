@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -58,30 +59,58 @@ var ErrDedupLimit = errors.New("dedup: more distinct keys than max_keys")
 // Processor applies a Plan to records. It is not safe for concurrent use.
 type Processor struct {
 	p     *Plan
+	ctx   context.Context
 	vm    vm.VM
-	env   map[string]any
-	row   []record.Value
-	out   []record.Value
-	arena []byte
-	key   []byte
-	seen  map[[2]uint64]struct{}
-	seeds [2]maphash.Seed
-	res   Outcome
+	progs []*vm.Program // the plan's expressions, spending budget
+	// budget is what the running expression may still spend; it also
+	// stops an expression when ctx is done.
+	budget budget
+	env    map[string]any
+	row    []record.Value
+	out    []record.Value
+	arena  []byte
+	key    []byte
+	seen   map[[2]uint64]struct{}
+	seeds  [2]maphash.Seed
+	res    Outcome
 	// envReady is set once env holds the current record's values.
 	envReady bool
 }
 
-// NewProcessor returns a Processor with its own scratch state.
-func (p *Plan) NewProcessor() *Processor {
+// ProcessorOptions configure a Processor.
+type ProcessorOptions struct {
+	// Context, if set, stops processing when it is done: Process returns
+	// its error, also from inside a long expression evaluation.
+	Context context.Context
+}
+
+// NewProcessor returns a Processor with its own scratch state and its own
+// compilation of the plan's expressions, which charge its budget.
+func (p *Plan) NewProcessor(optFns ...func(*ProcessorOptions)) *Processor {
+	var opt ProcessorOptions
+	for _, fn := range optFns {
+		fn(&opt)
+	}
 	pr := &Processor{
 		p:    p,
+		ctx:  opt.Context,
 		env:  make(map[string]any, len(p.Full.Fields)+1),
 		row:  make([]record.Value, len(p.Full.Fields)),
 		out:  make([]record.Value, len(p.Out.Fields)),
 		seen: map[[2]uint64]struct{}{},
 	}
+	pr.budget.ctx = opt.Context
 	pr.vm.MemoryBudget = p.memory
 	pr.seeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+	pr.progs = make([]*vm.Program, len(p.exprs))
+	for i, es := range p.exprs {
+		prog, err := compileExpr(es, p.maxNodes, &pr.budget)
+		if err != nil {
+			// Compile compiled the same source with the same options.
+			panic(fmt.Sprintf("plan: expression %q compiled once but not again: %v", es.src, err))
+		}
+		pr.progs[i] = prog
+	}
 	return pr
 }
 
@@ -94,7 +123,15 @@ func (pr *Processor) reject(field, rule, reason string) *Outcome {
 // fields, run the fields' rule expressions, derive, run the checks and the
 // filters, then dedup. Each step returns nil to go on, or the outcome that
 // ends the record; a step the plan does not need is not called.
+//
+// When the Processor's context is done, Process returns its error instead
+// of an outcome, even from inside an expression.
 func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
+	if pr.ctx != nil {
+		if err := pr.ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
 	if rec.Err != nil {
 		return pr.reject("", "decode", rec.Err.Error()), nil
 	}
@@ -113,6 +150,11 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 	}
 	if o == nil && len(p.filters) > 0 {
 		o = pr.runFilters()
+	}
+	if err := pr.budget.stopped; err != nil {
+		// An expression failed because ctx is done: the record is not at
+		// fault.
+		return nil, err
 	}
 	if o != nil {
 		return o, nil
@@ -156,6 +198,12 @@ func (pr *Processor) readyEnv() {
 	}
 }
 
+// run evaluates the expression e with the whole budget.
+func (pr *Processor) run(e *exprPlan) (any, error) {
+	pr.budget.reset()
+	return pr.vm.Run(pr.progs[e.id], pr.env)
+}
+
 // ruleExprs runs the fields' rule expressions on their non-null values.
 func (pr *Processor) ruleExprs() *Outcome {
 	p := pr.p
@@ -174,9 +222,12 @@ func (pr *Processor) ruleExprs() *Outcome {
 			return pr.reject(f.name, "expr", "expression is false")
 		}
 	}
-	if pr.envReady && p.valueIdx >= 0 {
+	switch {
+	case pr.envReady && p.valueIdx >= 0:
 		// Give back a field named value its own value.
 		pr.env["value"] = toAny(pr.row[p.valueIdx], p.Full.Fields[p.valueIdx].Scale)
+	case pr.envReady && p.envAll:
+		delete(pr.env, "value") // $env is the record, which has no value
 	}
 	return nil
 }
@@ -188,7 +239,7 @@ func (pr *Processor) derive() *Outcome {
 	for j := range p.derives {
 		d := &p.derives[j]
 		pr.readyEnv()
-		res, err := pr.vm.Run(d.program, pr.env)
+		res, err := pr.run(&d.exprPlan)
 		if err != nil {
 			return pr.reject("", "derive:"+d.name, "expression failed: "+err.Error())
 		}
@@ -256,7 +307,7 @@ func (pr *Processor) keep() *Outcome {
 }
 
 func (pr *Processor) runBool(e *exprPlan) (bool, error) {
-	res, err := pr.vm.Run(e.program, pr.env)
+	res, err := pr.run(e)
 	if err != nil {
 		return false, err
 	}
@@ -267,10 +318,18 @@ func (pr *Processor) runBool(e *exprPlan) (bool, error) {
 	return b, nil
 }
 
-// fillEnv puts the values expressions read into the environment.
+// fillEnv puts the values expressions read into the environment. When
+// an expression reads the whole record as $env, the derived fields of
+// the record before are taken out: derive adds each as it is computed.
 func (pr *Processor) fillEnv() {
-	for _, i := range pr.p.envVars {
-		pr.env[pr.p.Full.Fields[i].Name] = toAny(pr.row[i], pr.p.Full.Fields[i].Scale)
+	p := pr.p
+	for _, i := range p.envVars {
+		pr.env[p.Full.Fields[i].Name] = toAny(pr.row[i], p.Full.Fields[i].Scale)
+	}
+	if p.envAll {
+		for _, f := range p.Full.Fields[len(p.fields):] {
+			delete(pr.env, f.Name)
+		}
 	}
 }
 
@@ -278,6 +337,9 @@ func (pr *Processor) seenBefore() (bool, error) {
 	k := pr.key[:0]
 	for _, i := range pr.p.dedup {
 		v := pr.row[i]
+		if v.Kind == record.Float && v.Float == 0 {
+			v.Float = 0 // -0 and 0 are one key
+		}
 		k = append(k, byte(v.Kind))
 		start := len(k)
 		k = append(k, 0, 0, 0, 0)

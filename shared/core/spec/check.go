@@ -120,9 +120,43 @@ func (c *checker) source() {
 	c.char("source.csv.delimiter", o.Delimiter)
 	c.char("source.csv.quote", o.Quote)
 	c.char("source.csv.comment", o.Comment)
+	c.csvSourceChars()
 	c.addErr("source.csv.bom", o.BOM.Check())
 	if !o.HasHeader() && len(o.Columns) == 0 {
 		c.add("source.csv.columns", "header is false, so columns must name the CSV columns in order")
+	}
+}
+
+// csvSourceChars checks that the CSV source's delimiter, quote and
+// comment characters, defaults applied, are three different characters:
+// one character in two roles makes the input ambiguous. A character
+// that does not read is reported by char.
+func (c *checker) csvSourceChars() {
+	o := c.s.Source.CSV
+	d, derr := CharOption(o.Delimiter)
+	q, qerr := CharOption(o.Quote)
+	cm, cerr := CharOption(o.Comment)
+	if derr != nil || qerr != nil || cerr != nil {
+		return
+	}
+	if d == 0 {
+		d = csvDelimiter
+	}
+	if q == 0 {
+		q = csvQuote
+	}
+	if d == q {
+		// Name the key the spec sets: the other one is its default.
+		key := "source.csv.delimiter"
+		if o.Delimiter == "" {
+			key = "source.csv.quote"
+		}
+		c.add(key, "delimiter and quote are both %q, which would make the input ambiguous", d)
+	}
+	if cm == d {
+		c.add("source.csv.comment", "comment and delimiter are both %q, which would make the input ambiguous", cm)
+	} else if cm == q {
+		c.add("source.csv.comment", "comment and quote are both %q, which would make the input ambiguous", cm)
 	}
 }
 
@@ -231,6 +265,9 @@ func (c *checker) sink() {
 		c.add("sink.table", "table and key apply to the dynamodb sink only")
 	}
 	c.char("sink.csv.delimiter", k.CSV.Delimiter)
+	if d, _ := CharOption(k.CSV.Delimiter); d == csvQuote {
+		c.add("sink.csv.delimiter", "delimiter %q is the quote character of CSV output, which would make the output ambiguous", d)
+	}
 	for i, p := range k.PartitionBy {
 		key := fmt.Sprintf("sink.partition_by[%d]", i)
 		if !partKeyRE.MatchString(p.Key) {
@@ -277,10 +314,21 @@ func (c *checker) limits() {
 	if l.MaxCompressionRatio < 0 || l.ExprMaxNodes < 0 || l.MaxInputBytes < 0 || l.MaxDecompressedBytes < 0 {
 		c.add("limits", "limits must not be negative")
 	}
+	if w := l.MaxZstdWindow; w != 0 && (w < MinZstdWindow || w > MaxZstdWindow) {
+		c.add("limits.max_zstd_window", "must be between 1KiB and 2GiB (0: the default, 32MiB)")
+	}
 }
 
+// The CSV characters an empty option stands for, as the codec applies
+// them; the quote of CSV output is always csvQuote.
+const (
+	csvDelimiter = ','
+	csvQuote     = '"'
+)
+
 // CharOption reads a one-character option; "tab" and `\t` mean a tab.
-// The empty string gives 0.
+// The empty string gives 0, which stands for the default; so NUL, which
+// would be read as the default, is refused.
 func CharOption(v string) (byte, error) {
 	switch v {
 	case "":
@@ -288,8 +336,11 @@ func CharOption(v string) (byte, error) {
 	case "tab", `\t`, "\t":
 		return '\t', nil
 	}
-	if len(v) != 1 || v[0] == '\n' || v[0] == '\r' {
+	if len(v) != 1 || v[0] == '\n' || v[0] == '\r' || v[0] >= 0x80 {
 		return 0, fmt.Errorf("want a single ASCII character, not %q", v)
+	}
+	if v[0] == 0 {
+		return 0, fmt.Errorf("want a single ASCII character other than NUL, not %q", v)
 	}
 	return v[0], nil
 }

@@ -6,6 +6,17 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/window"
 )
 
+// Bounds of limits.max_zstd_window. The default admits every standard
+// zstd level (1 to 19 use windows of at most 8 MiB) and --ultra -20,
+// while a frame's memory, about twice its window, stays small on a
+// 512 MB Lambda; zstd --long (128 MiB by default), --ultra -21 and -22
+// need a larger value. The largest is zstd's own largest window.
+const (
+	DefaultMaxZstdWindow = 32 << 20
+	MinZstdWindow        = 1 << 10
+	MaxZstdWindow        = 2 << 30
+)
+
 // applyDefaults fills in, once and before the checks, what a spec may
 // leave out and its users read as set: the version, field types, check and
 // filter names, the window's time mode and late policy, the stream's

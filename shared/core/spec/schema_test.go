@@ -148,6 +148,7 @@ limits:
   max_decompressed_bytes: 100GB
   max_compression_ratio: 50
   expr_max_nodes: 1000
+  max_zstd_window: 64MiB
 `
 
 func TestSchemaAcceptsValidSpecs(t *testing.T) {

@@ -334,6 +334,9 @@ type Limits struct {
 	MaxDecompressedBytes Size    `yaml:"max_decompressed_bytes" json:"max_decompressed_bytes,omitempty"`
 	MaxCompressionRatio  float64 `yaml:"max_compression_ratio" json:"max_compression_ratio,omitempty"`
 	ExprMaxNodes         int     `yaml:"expr_max_nodes" json:"expr_max_nodes,omitempty"`
+	// MaxZstdWindow caps the window a zstd frame may need, which the
+	// decoder's memory grows with (0: DefaultMaxZstdWindow).
+	MaxZstdWindow Size `yaml:"max_zstd_window" json:"max_zstd_window,omitempty"`
 }
 
 // Defaults for limits.

@@ -345,6 +345,66 @@ func TestParseErrors(t *testing.T) {
 			{4, "source.csv.bom", `want strip or keep, not "drop"`},
 			{7, "sink.csv.delimiter", `want a single ASCII character, not "\n"`},
 		}},
+		{"sink delimiter is the quote", doc(
+			"fields:",
+			"  - name: a",
+			"sink: {format: csv, csv: {delimiter: '\"'}}",
+		), []wantErr{{3, "sink.csv.delimiter", `delimiter '"' is the quote character of CSV output, which would make the output ambiguous`}}},
+		{"NUL delimiters", doc(
+			"source:",
+			"  csv: {delimiter: \"\\0\"}",
+			"fields:",
+			"  - name: a",
+			"sink: {format: csv, csv: {delimiter: \"\\0\"}}",
+		), []wantErr{
+			{2, "source.csv.delimiter", `want a single ASCII character other than NUL, not "\x00"`},
+			{5, "sink.csv.delimiter", `want a single ASCII character other than NUL, not "\x00"`},
+		}},
+		{"NUL quote and comment", doc(
+			"source:",
+			"  csv:",
+			"    quote: \"\\0\"",
+			"    comment: \"\\0\"",
+			"fields:",
+			"  - name: a",
+		), []wantErr{
+			{3, "source.csv.quote", `want a single ASCII character other than NUL, not "\x00"`},
+			{4, "source.csv.comment", `want a single ASCII character other than NUL, not "\x00"`},
+		}},
+		{"source delimiter is the default quote", doc(
+			"source:",
+			"  csv:",
+			"    delimiter: '\"'",
+			"fields:",
+			"  - name: a",
+		), []wantErr{{3, "source.csv.delimiter", `delimiter and quote are both '"', which would make the input ambiguous`}}},
+		{"source quote is the default delimiter", doc(
+			"source:",
+			"  csv:",
+			"    quote: ','",
+			"fields:",
+			"  - name: a",
+		), []wantErr{{3, "source.csv.quote", `delimiter and quote are both ',', which would make the input ambiguous`}}},
+		{"source delimiter and quote set alike", doc(
+			"source:",
+			"  csv:",
+			"    delimiter: ';'",
+			"    quote: ';'",
+			"fields:",
+			"  - name: a",
+		), []wantErr{{3, "source.csv.delimiter", `delimiter and quote are both ';', which would make the input ambiguous`}}},
+		{"source comment is the delimiter or the quote", doc(
+			"source:",
+			"  csv: {delimiter: tab, comment: \"\\t\"}",
+			"fields:",
+			"  - name: a",
+		), []wantErr{{2, "source.csv.comment", `comment and delimiter are both '\t', which would make the input ambiguous`}}},
+		{"source comment is the quote", doc(
+			"source:",
+			"  csv: {comment: '\"'}",
+			"fields:",
+			"  - name: a",
+		), []wantErr{{2, "source.csv.comment", `comment and quote are both '"', which would make the input ambiguous`}}},
 		{"scale on a non-decimal", doc(
 			"fields:",
 			"  - name: a",
@@ -906,6 +966,8 @@ func TestCharOption(t *testing.T) {
 		{"\r", 0, false},
 		{"é", 0, false},
 		{"TAB", 0, false},
+		{"\x00", 0, false},
+		{"\x80", 0, false},
 	}
 	for _, tc := range tests {
 		got, err := spec.CharOption(tc.in)

@@ -142,7 +142,11 @@ func RunID(src output.Source, specHash string) string {
 }
 
 func limitsOf(sp *spec.Spec) codec.Limits {
-	l := codec.Limits{MaxBytes: int64(sp.Limits.MaxDecompressedBytes), MaxRatio: sp.Limits.MaxCompressionRatio}
+	l := codec.Limits{MaxBytes: int64(sp.Limits.MaxDecompressedBytes), MaxRatio: sp.Limits.MaxCompressionRatio,
+		MaxZstdWindow: int64(sp.Limits.MaxZstdWindow), RequireUTF8: true}
+	if l.MaxZstdWindow == 0 {
+		l.MaxZstdWindow = spec.DefaultMaxZstdWindow
+	}
 	if l.MaxBytes == 0 {
 		l.MaxBytes = spec.DefaultMaxDecompressedBytes
 	}

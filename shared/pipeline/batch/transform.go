@@ -153,7 +153,8 @@ func (t *chunkRun) close() {
 
 // run decodes, processes and routes every record of the chunk.
 func (t *chunkRun) run() error {
-	proc := t.p.NewProcessor()
+	// The processor stops with ctx, even inside a long expression.
+	proc := t.p.NewProcessor(func(o *plan.ProcessorOptions) { o.Context = t.ctx })
 	failOnReject := t.p.Spec.Rejects.Policy == spec.RejectFail
 	reserve := deadline.Reserve(t.ctx)
 	for n := 1; ; n++ {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/codec"
@@ -30,8 +31,28 @@ type RejectRecord struct {
 	Raw    string `json:"raw"`
 }
 
-// MaxRawInReject bounds the source text kept with a reject.
+// MaxRawInReject bounds the source text kept with a reject, in bytes of
+// UTF-8.
 const MaxRawInReject = 4096
+
+// clipRaw is the source text kept with a reject: raw with each byte that
+// is not part of valid UTF-8 replaced by U+FFFD, then cut on a rune
+// boundary to at most MaxRawInReject bytes.
+func clipRaw(raw []byte) string {
+	if len(raw) <= MaxRawInReject && utf8.Valid(raw) {
+		return string(raw)
+	}
+	out := make([]byte, 0, MaxRawInReject)
+	for len(raw) > 0 {
+		r, n := utf8.DecodeRune(raw)
+		if len(out)+utf8.RuneLen(r) > MaxRawInReject {
+			break
+		}
+		out = utf8.AppendRune(out, r)
+		raw = raw[n:]
+	}
+	return string(out)
+}
 
 // RejectOptions describe where a RejectWriter's records come from.
 type RejectOptions struct {
@@ -67,13 +88,8 @@ func NewRejectWriter(ctx context.Context, b storage.Bucket, key string, optFns .
 
 // WriteRaw appends the reject of a decoded record and its outcome.
 func (w *RejectWriter) WriteRaw(rec *codec.RawRecord, out *plan.Outcome) error {
-	// Invalid UTF-8, including a rune cut by the size limit, becomes U+FFFD.
-	raw := bytes.TrimRight(rec.Raw, "\r\n")
-	if len(raw) > MaxRawInReject {
-		raw = raw[:MaxRawInReject]
-	}
 	rr := RejectRecord{Source: w.opt.Source, Chunk: w.opt.Chunk, Line: rec.Line, Record: rec.Index, Offset: rec.Offset,
-		Field: out.Field, Rule: out.Rule, Reason: out.Reason, Raw: string(raw)}
+		Field: out.Field, Rule: out.Rule, Reason: out.Reason, Raw: clipRaw(bytes.TrimRight(rec.Raw, "\r\n"))}
 	if w.opt.OnReject != nil {
 		w.opt.OnReject(&rr)
 	}
@@ -96,8 +112,8 @@ func (w *RejectWriter) write(rr *RejectRecord) error {
 		}
 		w.w, w.cw = ow, &countWriter{w: ow}
 	}
-	if len(rr.Raw) > MaxRawInReject {
-		rr.Raw = rr.Raw[:MaxRawInReject]
+	if len(rr.Raw) > MaxRawInReject || !utf8.ValidString(rr.Raw) {
+		rr.Raw = clipRaw([]byte(rr.Raw))
 	}
 	w.line = appendReject(w.line[:0], rr)
 	w.n++

@@ -1,6 +1,9 @@
 // Package fileblob is a storage.Bucket on a local directory. Writes go to a
 // temporary file that is renamed into place on Close, so a reader never
-// sees a partial object.
+// sees a partial object. Objects are regular files: a pipe, FIFO or device
+// is refused with ErrNotRegular, because it cannot be read more than once;
+// Spool copies one into a temporary bucket first. Readers stop with the
+// context's error once it is done.
 package fileblob
 
 import (
@@ -32,7 +35,10 @@ func init() {
 }
 
 // Bucket is a directory of objects.
-type Bucket struct{ root string }
+type Bucket struct {
+	root string
+	name string // what String says, when not the root's URL (see Spool)
+}
 
 var _ storage.Bucket = (*Bucket)(nil)
 
@@ -48,7 +54,12 @@ func New(dir string) (*Bucket, error) {
 	return &Bucket{root: abs}, nil
 }
 
-func (b *Bucket) String() string { return "file://" + filepath.ToSlash(b.root) }
+func (b *Bucket) String() string {
+	if b.name != "" {
+		return b.name
+	}
+	return "file://" + filepath.ToSlash(b.root)
+}
 
 // Root is the directory the bucket lives in.
 func (b *Bucket) Root() string { return b.root }
@@ -67,19 +78,37 @@ func notFound(key string, err error) error {
 	return err
 }
 
+// ErrNotRegular is the error for an object that is not a regular file: a
+// pipe, FIFO, device or socket can be read only once, and has no size.
+var ErrNotRegular = errors.New("not a regular file")
+
+// stat returns the file info of key's file, which must be a regular file.
+func stat(key, p string) (fs.FileInfo, error) {
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return nil, notFound(key, err)
+	case st.IsDir():
+		return nil, fmt.Errorf("%s: %w", key, storage.ErrNotFound)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s: %w (%s); fileblob.Spool copies a stream into a bucket", key, ErrNotRegular, st.Mode().Type())
+	}
+	return st, nil
+}
+
 // NewRangeReader implements storage.Bucket.
-func (b *Bucket) NewRangeReader(_ context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+func (b *Bucket) NewRangeReader(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	p, err := b.path(key)
 	if err != nil {
+		return nil, err
+	}
+	// Stat first: opening a FIFO would wait for a writer.
+	if _, err := stat(key, p); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, notFound(key, err)
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", key, storage.ErrNotFound)
 	}
 	if offset > 0 {
 		if _, err := f.Seek(offset, io.SeekStart); err != nil {
@@ -87,14 +116,32 @@ func (b *Bucket) NewRangeReader(_ context.Context, key string, offset, length in
 			return nil, err
 		}
 	}
-	if length < 0 {
+	var r io.Reader = f
+	if length >= 0 {
+		r = io.LimitReader(f, length)
+	}
+	if ctx.Done() == nil && length < 0 {
 		return f, nil
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.LimitReader(f, length), f}, nil
+	return &fileReader{ctx: ctx, r: r, f: f}, nil
 }
+
+// fileReader reads a file until its context is done: a decoder scanning a
+// huge file for a line break stops when the run is cancelled.
+type fileReader struct {
+	ctx context.Context
+	r   io.Reader
+	f   *os.File
+}
+
+func (r *fileReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
+
+func (r *fileReader) Close() error { return r.f.Close() }
 
 type writer struct {
 	f    *os.File
@@ -151,12 +198,9 @@ func (b *Bucket) Attributes(_ context.Context, key string) (storage.Attributes, 
 	if err != nil {
 		return storage.Attributes{}, err
 	}
-	st, err := os.Stat(p)
+	st, err := stat(key, p)
 	if err != nil {
-		return storage.Attributes{}, notFound(key, err)
-	}
-	if st.IsDir() {
-		return storage.Attributes{}, fmt.Errorf("%s: %w", key, storage.ErrNotFound)
+		return storage.Attributes{}, err
 	}
 	return attrs(key, st), nil
 }
