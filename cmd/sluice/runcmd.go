@@ -78,6 +78,7 @@ func (c *runCmd) run(ctx context.Context, args []string) error {
 	stopProgress := c.progress()
 	m, err := batch.Run(ctx, c.pl, c.opt)
 	stopProgress()
+	c.closeSpool() // before printing, which a closed stdout may end
 	if m == nil {
 		return err
 	}
@@ -290,6 +291,7 @@ func openInput(ctx context.Context, input string, maxBytes int64) (storage.Bucke
 func (c *runCmd) closeSpool() {
 	if c.spool != nil {
 		_ = c.spool.Close()
+		c.spool = nil
 	}
 }
 

@@ -108,7 +108,7 @@ func Decompress(r io.Reader, c Compression, lim Limits) (io.ReadCloser, Compress
 	case Zstd:
 		zr, err := newZstd(br, lim.MaxZstdWindow)
 		if err != nil {
-			return nil, c, fmt.Errorf("zstd: %w", err)
+			return nil, c, fmt.Errorf("zstd: %w", unprefix(err, "zstd: "))
 		}
 		l.r, l.close = zr, zr.Close
 	default:

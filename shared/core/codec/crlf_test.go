@@ -92,7 +92,7 @@ var crCases = []csvCase{
 		// Chunks are planned after LF; the first chunk of an old Mac file
 		// reads it to the end, so the chunks after it come out empty.
 		name: "the first chunk reads past its limit", in: "a,b\r1,\"x\ny\"\r3,4\r",
-		rng:  codec.Range{Limit: 9},
+		rng: codec.Range{Limit: 9},
 		want: []rec{
 			{Index: 1, Line: 2, Offset: 4, Fields: []string{"1", "x\ny"}},
 			{Index: 2, Line: 4, Offset: 12, Fields: []string{"3", "4"}},

@@ -49,8 +49,9 @@ type Range struct {
 }
 
 // CSVDecoder decodes RFC 4180 CSV (plus CRLF, comments, a BOM and, with
-// DetectCR, old Mac CR line ends) one record at a time. Lines without a quote take a fast path that splits on
-// the delimiter in place; quoted records are unescaped into a scratch buffer.
+// DetectCR, old Mac CR line ends) one record at a time. Lines without a
+// quote take a fast path that splits on the delimiter in place; quoted
+// records are unescaped into a scratch buffer.
 type CSVDecoder struct {
 	s       scanBuf
 	opt     CSVOptions

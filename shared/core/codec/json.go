@@ -100,10 +100,14 @@ func (p *objectParser) parseObject(obj []byte, fields []RawField) error {
 	return nil
 }
 
-func jsonReason(err error) string {
+func jsonReason(err error) string { return jsonReasonAt(err, 0) }
+
+// jsonReasonAt words err as jsonReason does, for a tokenizer whose first
+// byte is at offset base.
+func jsonReasonAt(err error, base int64) string {
 	var se *jsontext.SyntacticError
 	if errors.As(err, &se) {
-		return fmt.Sprintf("%v at byte %d", se.Err, se.ByteOffset+1)
+		return fmt.Sprintf("%v at byte %d", se.Err, base+se.ByteOffset+1)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return "unexpected end of data"
@@ -333,13 +337,16 @@ func (d *JSONDecoder) fail(err error, what string) error {
 	}
 	// Wrap the cause: a read error (a truncated compressed stream, a
 	// network failure) must stay visible to errors.Is.
-	return fmt.Errorf("json: %s after %d records: %w", what, d.index, reasonError{err})
+	return fmt.Errorf("json: %s after %d records: %w", what, d.index, reasonError{err, d.base})
 }
 
 // reasonError words a jsontext error as jsonReason does and wraps it.
-type reasonError struct{ err error }
+type reasonError struct {
+	err  error
+	base int64 // the offset of the tokenizer's first byte
+}
 
-func (e reasonError) Error() string { return jsonReason(e.err) }
+func (e reasonError) Error() string { return jsonReasonAt(e.err, e.base) }
 func (e reasonError) Unwrap() error { return e.err }
 
 // Next implements Decoder.

@@ -181,10 +181,11 @@ func indexCRLF(b []byte) int {
 	return i
 }
 
-// pastEOL returns the index just past the line break at buf[i]: a CR
-// followed by an LF is one line break. To tell a CR at the end of the
-// buffer from a CRLF it reads on, which may move the data; i and the
-// result are relative to s.pos, which it keeps.
+// pastEOL returns the index in s.buf just past the line break at s.buf[i]:
+// a CR followed by an LF is one line break. To tell a CR at the end of the
+// data from a CRLF it reads on, which may move the data in s.buf; s.pos
+// still marks the same byte after it, and the result is an index into the
+// moved data.
 func (s *scanBuf) pastEOL(i int) int {
 	if s.buf[i] != '\r' {
 		return i + 1
