@@ -77,8 +77,9 @@ type Options struct {
 	// Backoff is the pause before the nth retry (default n ms, capped at
 	// 50 ms).
 	Backoff func(attempt int) time.Duration
-	// Clock times commits (default time.Now).
-	Clock func() time.Time
+	// OnConflict, if set, is told of each commit lost to a concurrent
+	// one, before the retry.
+	OnConflict func(err error)
 }
 
 // Table is one Iceberg table in a local catalog.
@@ -170,9 +171,6 @@ func New(root string, sp *spec.Spec, out *record.Schema, optFns ...func(*Options
 	}
 	if t.opt.Backoff == nil {
 		t.opt.Backoff = func(n int) time.Duration { return time.Duration(min(n, 50)) * time.Millisecond }
-	}
-	if t.opt.Clock == nil {
-		t.opt.Clock = time.Now
 	}
 	return t, nil
 }
@@ -298,6 +296,9 @@ func (t *Table) Commit(ctx context.Context, m *output.Manifest) ([]output.Part, 
 		parts, err := t.commitOnce(ctx, m)
 		if err == nil || !IsConflict(err) {
 			return parts, err
+		}
+		if t.opt.OnConflict != nil {
+			t.opt.OnConflict(err)
 		}
 		if attempt >= t.opt.MaxAttempts {
 			return nil, fmt.Errorf("table %s: commit of run %s lost %d races: %w", t.name, m.RunID, attempt, err)
