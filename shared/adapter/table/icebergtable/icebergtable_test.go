@@ -51,7 +51,7 @@ func csvOf(ids []int, day string) string {
 
 // env is one output folder with its local catalog, and the inputs.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	out   string
 	in    string
 	inB   storage.Bucket
@@ -60,7 +60,7 @@ type env struct {
 	specT string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, out: t.TempDir(), in: t.TempDir(), specT: testSpec}
 	var err error
