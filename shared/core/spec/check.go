@@ -282,6 +282,11 @@ func (c *checker) icebergSink() {
 		if _, isField := c.names[p.Key]; isField && (p.Key != p.Field || p.Transform != TransformIdentity) {
 			c.add(key+".key", "partition key %q is a field name: Iceberg allows that for an identity partition of the same field only", p.Key)
 		}
+		for _, f := range c.s.Fields {
+			if f.Name == p.Field && f.Drop {
+				c.add(key+".field", "field %q is dropped: an iceberg table is partitioned by its own columns", p.Field)
+			}
+		}
 		typ := c.s.typeOf(p.Field)
 		switch {
 		case typ == "":
