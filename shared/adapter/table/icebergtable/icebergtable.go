@@ -230,15 +230,15 @@ func (t *Table) Lookup(ctx context.Context, runID string) ([]output.Part, bool, 
 	if err != nil {
 		return nil, false, fmt.Errorf("table %s: %w", t.name, err)
 	}
-	return t.lookup(tbl, runID)
+	return t.lookup(ctx, tbl, runID)
 }
 
-func (t *Table) lookup(tbl *table.Table, runID string) ([]output.Part, bool, error) {
+func (t *Table) lookup(ctx context.Context, tbl *table.Table, runID string) ([]output.Part, bool, error) {
 	snap := findRun(tbl.Metadata().Snapshots(), runID)
 	if snap == nil {
 		return nil, false, nil
 	}
-	files, err := t.addedFiles(tbl, snap.SnapshotID)
+	files, err := t.addedFiles(ctx, tbl, snap.SnapshotID)
 	return files, err == nil, err
 }
 
@@ -253,9 +253,9 @@ func findRun(snaps []table.Snapshot, runID string) *table.Snapshot {
 }
 
 // addedFiles lists the data files a snapshot added, from its manifests.
-func (t *Table) addedFiles(tbl *table.Table, id int64) ([]output.Part, error) {
+func (t *Table) addedFiles(ctx context.Context, tbl *table.Table, id int64) ([]output.Part, error) {
 	snap := tbl.SnapshotByID(id)
-	fs, err := tbl.FS(context.Background())
+	fs, err := tbl.FS(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -268,11 +268,10 @@ func (t *Table) addedFiles(tbl *table.Table, id int64) ([]output.Part, error) {
 		if m.ManifestContent() != iceberg.ManifestContentData {
 			continue
 		}
-		entries, err := m.FetchEntries(fs, true)
-		if err != nil {
-			return nil, fmt.Errorf("table %s: manifest %s: %w", t.name, m.FilePath(), err)
-		}
-		for _, e := range entries {
+		for e, err := range m.Entries(fs, true) {
+			if err != nil {
+				return nil, fmt.Errorf("table %s: manifest %s: %w", t.name, m.FilePath(), err)
+			}
 			if e.SnapshotID() != id || e.Status() != iceberg.EntryStatusADDED {
 				continue
 			}
@@ -317,7 +316,7 @@ func (t *Table) commitOnce(ctx context.Context, m *output.Manifest) ([]output.Pa
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.name, err)
 	}
-	if parts, done, err := t.lookup(tbl, m.RunID); done || err != nil {
+	if parts, done, err := t.lookup(ctx, tbl, m.RunID); done || err != nil {
 		return parts, err
 	}
 	add := make([]string, len(m.Parts))
@@ -377,11 +376,10 @@ func (t *Table) earlierFiles(ctx context.Context, tbl *table.Table, m *output.Ma
 		if man.ManifestContent() != iceberg.ManifestContentData {
 			continue
 		}
-		entries, err := man.FetchEntries(fs, true)
-		if err != nil {
-			return nil, fmt.Errorf("table %s: manifest %s: %w", t.name, man.FilePath(), err)
-		}
-		for _, e := range entries {
+		for e, err := range man.Entries(fs, true) {
+			if err != nil {
+				return nil, fmt.Errorf("table %s: manifest %s: %w", t.name, man.FilePath(), err)
+			}
 			if earlier[e.SnapshotID()] {
 				drop = append(drop, e.DataFile().FilePath())
 			}

@@ -189,11 +189,10 @@ func LiveFiles(ctx context.Context, tbl *table.Table) ([]iceberg.DataFile, error
 		if m.ManifestContent() != iceberg.ManifestContentData {
 			continue
 		}
-		entries, err := m.FetchEntries(fs, true)
-		if err != nil {
-			return nil, fmt.Errorf("manifest %s: %w", m.FilePath(), err)
-		}
-		for _, e := range entries {
+		for e, err := range m.Entries(fs, true) {
+			if err != nil {
+				return nil, fmt.Errorf("manifest %s: %w", m.FilePath(), err)
+			}
 			out = append(out, e.DataFile())
 		}
 	}
