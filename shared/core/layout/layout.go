@@ -47,12 +47,12 @@
 //	<root>/_catalog.db                           the SQLite catalog (iceberg-go's SQL catalog)
 //	<root>/warehouse/<namespace>/<table>/metadata/
 //	                                             the table's metadata, written by iceberg-go
-//	<root>/warehouse/<namespace>/<table>/data/<partition>/part-<run8>-c<chunk>-<seq>.parquet
+//	<root>/warehouse/<namespace>/<table>/data/<partition>/part-<run>-c<chunk>-<seq>.parquet
 //	                                             data files; part of the table once the run's
 //	                                             commit names them
 //
-// <chunk> and <seq> are five digits, <run8> the run id's first eight
-// characters, and <shard> the shard id with '/' and ':' replaced by '-'.
+// <chunk> and <seq> are five digits, <run> the run id, <run8> its first
+// eight characters, and <shard> the shard id with '/' and ':' replaced by '-'.
 package layout
 
 import (
@@ -197,6 +197,19 @@ func PartKey(out, partition, runID string, chunk int, stagedKey string) string {
 // IsRunPart reports whether key is a part one of runID's runs published.
 func IsRunPart(key, runID string) bool {
 	return strings.HasPrefix(path.Base(key), partPrefix+run8(runID)+"-")
+}
+
+// TablePartKey maps a staged part key to an iceberg table's data file: as
+// PartKey, but named by the whole run id, since a table keeps the files of
+// every run it committed and two of them must never share a name.
+func TablePartKey(data, partition, runID string, chunk int, stagedKey string) string {
+	seq := strings.TrimPrefix(path.Base(stagedKey), partPrefix)
+	return Join(data, partition, fmt.Sprintf("%s%s-c%05d-%s", partPrefix, runID, chunk, seq))
+}
+
+// IsTableRunPart reports whether key is a data file runID wrote.
+func IsTableRunPart(key, runID string) bool {
+	return strings.HasPrefix(path.Base(key), partPrefix+runID+"-")
 }
 
 // IsPart reports whether key names a published or staged batch part.

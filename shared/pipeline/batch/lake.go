@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
@@ -63,14 +64,14 @@ func (c *commit) publishLake(ctx context.Context) error {
 		for _, p := range files {
 			c.m.BytesOut += p.Bytes
 		}
-		return removeStale(ctx, b, prefix, c.job.RunID, c.m)
+		return removeStale(ctx, b, prefix, c.job.RunID, c.m, layout.IsTableRunPart)
 	}
-	if err := c.copyPartsTo(ctx, b, prefix); err != nil {
+	if err := c.copyPartsTo(ctx, b, prefix, layout.TablePartKey); err != nil {
 		return err
 	}
 	// Files of this run an earlier attempt left (a crash before its
 	// commit) that this attempt did not write again.
-	return removeStale(ctx, b, prefix, c.job.RunID, c.m)
+	return removeStale(ctx, b, prefix, c.job.RunID, c.m, layout.IsTableRunPart)
 }
 
 // commitLake commits a succeeded run's data files to the table, before
@@ -93,7 +94,7 @@ func (l *Loader) commitLake(ctx context.Context, m *output.Manifest) error {
 		for _, p := range committed {
 			m.BytesOut += p.Bytes
 		}
-		if err := removeStale(ctx, b, prefix, m.RunID, m); err != nil {
+		if err := removeStale(ctx, b, prefix, m.RunID, m, layout.IsTableRunPart); err != nil {
 			return fmt.Errorf("remove files the table does not hold: %w", err)
 		}
 	}

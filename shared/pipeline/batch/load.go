@@ -117,7 +117,7 @@ func (l *Loader) Commit(ctx context.Context, p *plan.Plan, job *Job, results []*
 		return nil, err
 	}
 	for _, prefix := range []string{l.opt.OutPrefix, l.rejectsPrefix()} {
-		if err := removeStale(ctx, l.out, prefix, job.RunID, c.m); err != nil {
+		if err := removeStale(ctx, l.out, prefix, job.RunID, c.m, layout.IsRunPart); err != nil {
 			return nil, fmt.Errorf("load: %w", err)
 		}
 	}
@@ -184,7 +184,7 @@ func (c *commit) publish(ctx context.Context) error {
 	case p.Spec.Sink.Format == codec.SinkIceberg:
 		return c.publishLake(ctx)
 	}
-	return c.copyPartsTo(ctx, c.out, c.opt.OutPrefix)
+	return c.copyPartsTo(ctx, c.out, c.opt.OutPrefix, layout.PartKey)
 }
 
 // replaceEarlierVersion removes what an earlier run of the same source
@@ -261,7 +261,7 @@ func (c *commit) upsert(ctx context.Context) error {
 // copyPartsTo publishes the staged parts under prefix in out. A retried
 // load resumes: parts an earlier attempt published (same key, same size)
 // are not copied again.
-func (c *commit) copyPartsTo(ctx context.Context, out storage.Bucket, prefix string) error {
+func (c *commit) copyPartsTo(ctx context.Context, out storage.Bucket, prefix string, partKey partKeyFunc) error {
 	have, err := publishedSizes(ctx, out, prefix)
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
@@ -273,7 +273,7 @@ func (c *commit) copyPartsTo(ctx context.Context, out storage.Bucket, prefix str
 	}
 	for _, r := range c.results {
 		for _, part := range r.Parts {
-			key := layout.PartKey(prefix, part.Partition, c.job.RunID, r.Index, part.Key)
+			key := partKey(prefix, part.Partition, c.job.RunID, r.Index, part.Key)
 			if size, ok := have[key]; !ok || size != part.Bytes {
 				if deadline.Near(ctx, reserve) {
 					return &deadline.StoppedError{What: "load: publish parts of run " + c.job.RunID, Done: done, Of: total}
@@ -429,9 +429,14 @@ func (l *Loader) Fail(ctx context.Context, job *Job, results []*ChunkResult, run
 	return m, runErr
 }
 
-// removeStale deletes published objects of this run id that m does not
-// list (left by an earlier attempt with other chunking or a failed run).
-func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID string, m *output.Manifest) error {
+// partKeyFunc names a published part: layout.PartKey or
+// layout.TablePartKey.
+type partKeyFunc func(out, partition, runID string, chunk int, stagedKey string) string
+
+// removeStale deletes published objects of this run id (as isRunPart
+// tells) that m does not list (left by an earlier attempt with other
+// chunking or a failed run).
+func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID string, m *output.Manifest, isRunPart func(key, runID string) bool) error {
 	keep := map[string]bool{}
 	for _, p := range m.Parts {
 		keep[p.Key] = true
@@ -444,7 +449,7 @@ func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID strin
 		return err
 	}
 	for _, o := range objs {
-		if layout.IsRunPart(o.Key, runID) && !keep[o.Key] {
+		if isRunPart(o.Key, runID) && !keep[o.Key] {
 			if err := out.Delete(ctx, o.Key); err != nil {
 				return err
 			}

@@ -344,7 +344,7 @@ func TestCrashBetweenFilesAndCommitLeavesRowsOnceAndNoOrphans(t *testing.T) {
 	}
 	// An attempt with other chunks left a file of its own too.
 	_, prefix := tbl.Files()
-	stray := layout.PartKey(prefix, "at_day=2026-11-01", job.RunID, 7, "part-00000.parquet")
+	stray := layout.TablePartKey(prefix, "at_day=2026-11-01", job.RunID, 7, "part-00000.parquet")
 	if err := storage.WriteAll(ctx, e.outB, stray, []byte("PAR1")); err != nil {
 		t.Fatal(err)
 	}
