@@ -452,3 +452,19 @@ func TestIsConflict(t *testing.T) {
 		}
 	}
 }
+
+// A run whose rows are all rejected still commits its snapshot, with its
+// counts, and its rerun finds it.
+func TestRunWithNoRowsIsInTheLedgerOnce(t *testing.T) {
+	e := newEnv(t)
+	e.write("bad.csv", "id,k,amt,price,ok,day,at\nx,k,1,1.00,true,2026-11-01,2026-11-01T00:00:00Z\n,k,1,1.00,true,2026-11-01,2026-11-01T00:00:00Z\n")
+	m := e.mustRun("bad.csv")
+	e.mustRun("bad.csv")
+	h := e.history()
+	if len(h) != 1 || h[0].RunID != m.RunID || h[0].In != 2 || h[0].Rejected != 2 || h[0].Out != 0 || h[0].TotalRecords != 0 {
+		t.Errorf("history = %+v, want one empty snapshot of run %s", h, m.RunID)
+	}
+	if files := e.dataFiles(); len(files) != 0 {
+		t.Errorf("data files %v", files)
+	}
+}
