@@ -3,8 +3,9 @@
 // JavaScript, run by node on read.mjs beside this file. `make lakeread`
 // (and .ci/run) installs it into node_modules here, which git ignores.
 //
-// Outside CI a test that needs it is skipped when node or the install is
-// missing; under CI=true it fails instead.
+// A test that needs it is skipped when node is not installed, outside CI
+// only; under CI=true that fails it, and so does a missing install
+// anywhere (`make test` runs `make lakeread` first).
 package lakeread
 
 import (
@@ -34,28 +35,29 @@ func dir() string {
 	return filepath.Dir(file)
 }
 
-// Available reports why the reader cannot run, or "" when it can.
-func Available() string {
-	if _, err := exec.LookPath("node"); err != nil {
-		return "node is not installed"
-	}
-	if _, err := os.Stat(filepath.Join(dir(), "node_modules", "icebird", "package.json")); err != nil {
-		return "icebird is not installed: run make lakeread"
-	}
-	return ""
+// HasNode reports whether node is installed.
+func HasNode() bool {
+	_, err := exec.LookPath("node")
+	return err == nil
 }
 
-// Require skips the test when the reader cannot run, or fails it under
-// CI=true.
+// Installed reports whether icebird is installed beside read.mjs.
+func Installed() bool {
+	_, err := os.Stat(filepath.Join(dir(), "node_modules", "icebird", "package.json"))
+	return err == nil
+}
+
+// Require skips the test when node is not installed, outside CI; under
+// CI=true, or when node is there but icebird is not, it fails the test.
 func Require(t testing.TB) {
 	t.Helper()
-	why := Available()
 	switch {
-	case why == "":
-	case os.Getenv("CI") == "true":
-		t.Fatalf("independent reader: %s (CI installs it with make lakeread)", why)
-	default:
-		t.Skipf("independent reader: %s", why)
+	case !HasNode() && os.Getenv("CI") != "true":
+		t.Skip("independent reader: node is not installed")
+	case !HasNode():
+		t.Fatal("independent reader: node is not installed (CI=true)")
+	case !Installed():
+		t.Fatal("independent reader: icebird is not installed in internal/lakeread: run make lakeread")
 	}
 }
 
