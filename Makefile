@@ -8,7 +8,7 @@ FUNCTIONS := extract transform load
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help build example lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-stream chaos bench-go lint fmt clean
+.PHONY: help build example lakeread lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-stream bench-iceberg chaos bench-go lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ cfn-lint: ## check template.yaml with cfn-lint
 example: ## run the bundled orders example into out/orders
 	$(GO) run ./cmd/sluice run --spec examples/orders/spec.yaml --input examples/orders/orders.csv --output out/orders
 
-test: ## unit, golden, fuzz-seed and moto integration tests with the race detector
+lakeread: ## install the independent Iceberg reader (icebird) the table tests use, into internal/lakeread/node_modules
+	cd internal/lakeread && npm install --no-audit --no-fund
+
+test: lakeread ## unit, golden, fuzz-seed and moto integration tests with the race detector
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 e2e: ## end-to-end: the real bootstraps through the real state machine on the offline stack
@@ -66,6 +69,9 @@ fuzz: ## run every fuzz target for FUZZTIME each
 
 bench-go: ## Go micro and stage benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-iceberg: ## the iceberg sink's commit cost on the local catalog; rewrite its section of BENCHMARKS.md
+	./bench/iceberg.sh
 
 bench: build ## the reference-job and stream benchmarks; rewrite BENCHMARKS.md
 	./bench/run.sh

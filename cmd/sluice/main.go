@@ -4,6 +4,7 @@
 //	sluice validate SPEC
 //	sluice lint [--template template.yaml] [SPEC...]
 //	sluice windows --table T [--since T] [--key K] [--shards] [--json]
+//	sluice table list|history|show --output DIR [--table NS.NAME] [--json]
 //	sluice version
 package main
 
@@ -39,6 +40,8 @@ Usage:
                                   run a function's real bootstrap once (sam local invoke, no Docker)
   sluice windows --table T [--endpoint URL] [--since 1h|RFC3339] [--key K] [--shards] [--json]
                                   list closed stream windows (merged across shards), or the shards' checkpoints
+  sluice table list|history|show --output DIR [--table NS.NAME] [--json]
+                                  an iceberg sink's local tables: each snapshot's run, source and counts; schema and rows per partition
   sluice version
 
 Run 'sluice COMMAND -h' for a command's flags.
@@ -63,6 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdInvoke(ctx, args[1:], stdout, stderr)
 	case "windows":
 		return cmdWindows(ctx, args[1:], stdout, stderr)
+	case "table":
+		return cmdTable(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0

@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
 	_ "github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/adapter/table/icebergtable"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
@@ -46,8 +47,9 @@ type runCmd struct {
 
 	pl     *plan.Plan
 	opt    batch.RunOptions
-	folder *stream.Folder // windows folded over the whole file, if any
-	spool  io.Closer      // the temporary copy of a piped input, if any
+	folder *stream.Folder      // windows folded over the whole file, if any
+	spool  io.Closer           // the temporary copy of a piped input, if any
+	lake   *icebergtable.Table // the iceberg sink's table, if any
 }
 
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -62,6 +64,9 @@ func (c *runCmd) run(ctx context.Context, args []string) error {
 	defer c.closeSpool()
 	if err := c.prepare(ctx); err != nil {
 		return err
+	}
+	if c.lake != nil {
+		defer c.lake.Close()
 	}
 	unlock, err := lockOutput(ctx, c.output, c.stderr)
 	if err != nil {
@@ -160,14 +165,37 @@ func (c *runCmd) open(ctx context.Context) error {
 		return err
 	}
 	c.opt.Input, c.opt.Key, c.opt.Output = in, key, out
-	if c.pl.Spec.Sink.Format != codec.SinkDynamoDB {
+	switch c.pl.Spec.Sink.Format {
+	case codec.SinkIceberg:
+		return c.openLake()
+	case codec.SinkDynamoDB:
+	default:
 		return nil
 	}
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("AWS configuration for the dynamodb sink: %w", err)
 	}
-	c.opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), c.pl.Spec.Sink.Table, c.pl.Spec.Sink.Key)
+	c.opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), c.pl.Spec.Sink.Table.Name, c.pl.Spec.Sink.Key)
+	return nil
+}
+
+// openLake opens the iceberg sink's table in the local catalog: in
+// sink.warehouse, or in the output folder.
+func (c *runCmd) openLake() error {
+	root := c.pl.Spec.Sink.Warehouse
+	if root == "" {
+		dir, ok := localFolder(c.output)
+		if !ok {
+			return fmt.Errorf("the iceberg sink's local catalog needs a local --output folder or sink.warehouse, not %s", c.output)
+		}
+		root = dir
+	}
+	t, err := icebergtable.New(root, c.pl.Spec, &c.pl.Out)
+	if err != nil {
+		return fmt.Errorf("iceberg sink: %w", err)
+	}
+	c.lake, c.opt.Lake = t, t
 	return nil
 }
 

@@ -155,7 +155,7 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		if l.d.Tables == nil {
 			return nil, fmt.Errorf("load: spec %s writes to DynamoDB but this function has no table client", job.Spec)
 		}
-		opt.Table = l.d.Tables(p.Spec.Sink.Table, p.Spec.Sink.Key)
+		opt.Table = l.d.Tables(p.Spec.Sink.Table.Name, p.Spec.Sink.Key)
 	}
 	m, err := runLoader(staging, out, opt).Commit(ctx, p, &job, results)
 	if err != nil {

@@ -218,7 +218,7 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 		if e.d.Tables == nil {
 			return nil, errors.New("extract: the spec's sink is dynamodb but no table writer is configured")
 		}
-		cfg.Table = e.d.Tables(p.Spec.Sink.Table, p.Spec.Sink.Key)
+		cfg.Table = e.d.Tables(p.Spec.Sink.Table.Name, p.Spec.Sink.Key)
 	}
 	pl, err := stream.New(cfg)
 	if err != nil {

@@ -26,11 +26,14 @@ const (
 	// SinkDynamoDB upserts rows into a table; its rows are staged as
 	// JSON Lines.
 	SinkDynamoDB SinkFormat = "dynamodb"
+	// SinkIceberg writes Parquet data files and commits them to an
+	// Apache Iceberg table, once per run.
+	SinkIceberg SinkFormat = "iceberg"
 )
 
 // SinkFormats are the output formats; "" is jsonl.
 var SinkFormats = enum.Set[SinkFormat]{Name: "format",
-	Values: []SinkFormat{SinkJSONL, SinkCSV, SinkParquet, SinkDynamoDB}, EmptyOK: true}
+	Values: []SinkFormat{SinkJSONL, SinkCSV, SinkParquet, SinkDynamoDB, SinkIceberg}, EmptyOK: true}
 
 // Check validates an output format against SinkFormats.
 func (f SinkFormat) Check() error { return SinkFormats.Check(f) }
@@ -49,6 +52,7 @@ var sinkCompressions = map[SinkFormat][]Compression{
 	SinkJSONL:   {CompressionNone, Gzip, Zstd},
 	SinkCSV:     {CompressionNone, Gzip, Zstd},
 	SinkParquet: {Zstd, Snappy, Gzip, CompressionNone},
+	SinkIceberg: {Zstd, Snappy, Gzip, CompressionNone},
 }
 
 // Compressions are the compressions output in format f may use (none for
@@ -66,8 +70,8 @@ func (f SinkFormat) CheckCompression(c Compression) error {
 		return nil
 	case len(list) == 0:
 		return fmt.Errorf("compression does not apply to the %s sink", f)
-	case f == SinkParquet:
-		return fmt.Errorf("want %s for parquet", enum.List(list))
+	case f == SinkParquet || f == SinkIceberg:
+		return fmt.Errorf("want %s for %s", enum.List(list), f)
 	}
 	return fmt.Errorf("want %s for %s output", enum.List(list), f.OrDefault())
 }
@@ -77,7 +81,7 @@ func (f SinkFormat) Ext() string {
 	switch f {
 	case SinkCSV:
 		return ".csv"
-	case SinkParquet:
+	case SinkParquet, SinkIceberg:
 		return ".parquet"
 	}
 	return ".jsonl"
@@ -101,7 +105,20 @@ type EncoderOptions struct {
 	ParquetRowGroupRows int64
 	// CSVDelimiter for CSV output (default ',').
 	CSVDelimiter byte
+	// ParquetFieldIDs gives each Parquet column a field id, its field's
+	// position in the schema plus one: the ids of an Iceberg table built
+	// from the same schema (see IcebergFieldID).
+	ParquetFieldIDs bool
+	// ParquetRequired marks the columns of the schema fields whose entry
+	// is true as required instead of optional; such a field must never
+	// be null.
+	ParquetRequired []bool
 }
+
+// IcebergFieldID is the Iceberg field id of the schema field at index i,
+// and the Parquet field id the encoder writes for it with
+// ParquetFieldIDs.
+func IcebergFieldID(i int) int { return i + 1 }
 
 // NewEncoder returns an encoder of format f writing to w.
 func NewEncoder(w io.Writer, f SinkFormat, s *record.Schema, opt EncoderOptions) (Encoder, error) {
@@ -110,7 +127,7 @@ func NewEncoder(w io.Writer, f SinkFormat, s *record.Schema, opt EncoderOptions)
 		return newJSONLEncoder(w, s), nil
 	case SinkCSV:
 		return newCSVEncoder(w, s, opt)
-	case SinkParquet:
+	case SinkParquet, SinkIceberg:
 		return newParquetEncoder(w, s, opt)
 	}
 	return nil, fmt.Errorf("unknown sink format %q", f)
@@ -333,8 +350,14 @@ func (e *csvEncoder) Close() error { return e.w.Flush() }
 // microseconds adjusted to UTC, dates as DATE, decimals as DECIMAL(18, s).
 // Every column is optional.
 func ParquetSchema(s *record.Schema) (*parquet.Schema, error) {
+	return parquetSchema(s, EncoderOptions{})
+}
+
+// parquetSchema is ParquetSchema with the field ids and required columns
+// of opt.
+func parquetSchema(s *record.Schema, opt EncoderOptions) (*parquet.Schema, error) {
 	g := parquet.Group{}
-	for _, f := range s.Fields {
+	for i, f := range s.Fields {
 		var n parquet.Node
 		switch f.Kind {
 		case record.String:
@@ -354,7 +377,15 @@ func ParquetSchema(s *record.Schema) (*parquet.Schema, error) {
 		default:
 			return nil, fmt.Errorf("parquet: field %q has no parquet type for %s", f.Name, f.Kind)
 		}
-		g[f.Name] = parquet.Optional(n)
+		if i < len(opt.ParquetRequired) && opt.ParquetRequired[i] {
+			n = parquet.Required(n)
+		} else {
+			n = parquet.Optional(n)
+		}
+		if opt.ParquetFieldIDs {
+			n = parquet.FieldID(n, IcebergFieldID(i))
+		}
+		g[f.Name] = n
 	}
 	return parquet.NewSchema("sluice", g), nil
 }
@@ -363,11 +394,12 @@ type parquetEncoder struct {
 	w     *parquet.GenericWriter[any]
 	order []int // order[i]: parquet column index of schema field i
 	kinds []record.Kind
+	def   []int // definition level of a present value: 0 for required columns
 	row   parquet.Row
 }
 
 func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parquetEncoder, error) {
-	ps, err := ParquetSchema(s)
+	ps, err := parquetSchema(s, opt)
 	if err != nil {
 		return nil, err
 	}
@@ -392,10 +424,15 @@ func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parq
 		w:     parquet.NewGenericWriter[any](w, ps, codec, parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "1", "")),
 		order: make([]int, len(s.Fields)),
 		row:   make(parquet.Row, len(s.Fields)),
+		def:   make([]int, len(s.Fields)),
 	}
 	cols := ps.Columns()
 	for i, f := range s.Fields {
 		e.kinds = append(e.kinds, f.Kind)
+		e.def[i] = 1
+		if i < len(opt.ParquetRequired) && opt.ParquetRequired[i] {
+			e.def[i] = 0
+		}
 		for j, c := range cols {
 			if len(c) == 1 && c[0] == f.Name {
 				e.order[i] = j
@@ -409,6 +446,9 @@ func (e *parquetEncoder) Encode(row []record.Value) error {
 	for i, v := range row {
 		col := e.order[i]
 		if v.Kind == record.Null {
+			if e.def[i] == 0 {
+				return fmt.Errorf("parquet: required column %d is null", i)
+			}
 			e.row[col] = parquet.NullValue().Level(0, 0, col)
 			continue
 		}
@@ -425,7 +465,7 @@ func (e *parquetEncoder) Encode(row []record.Value) error {
 		case record.Bool:
 			pv = parquet.BooleanValue(v.Int != 0)
 		}
-		e.row[col] = pv.Level(0, 1, col)
+		e.row[col] = pv.Level(0, e.def[i], col)
 	}
 	_, err := e.w.WriteRows([]parquet.Row{e.row})
 	return err

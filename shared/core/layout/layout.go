@@ -41,8 +41,18 @@
 //	<rejects>/kinesis-<shard>-<first>.jsonl
 //	<out>/late/kinesis-<shard>-<first>.jsonl     records too late for their window
 //
-// <chunk> and <seq> are five digits, <run8> the run id's first eight
-// characters, and <shard> the shard id with '/' and ':' replaced by '-'.
+// The iceberg sink's local catalog. <root> is the --output folder, or the
+// spec's sink.warehouse when it names one:
+//
+//	<root>/_catalog.db                           the SQLite catalog (iceberg-go's SQL catalog)
+//	<root>/warehouse/<namespace>/<table>/metadata/
+//	                                             the table's metadata, written by iceberg-go
+//	<root>/warehouse/<namespace>/<table>/data/<partition>/part-<run>-c<chunk>-<seq>.parquet
+//	                                             data files; part of the table once the run's
+//	                                             commit names them
+//
+// <chunk> and <seq> are five digits, <run> the run id, <run8> its first
+// eight characters, and <shard> the shard id with '/' and ':' replaced by '-'.
 package layout
 
 import (
@@ -76,6 +86,14 @@ const (
 	WindowsName = "_windows.jsonl"
 	// SourcesDir holds the source index: per source object, its live run.
 	SourcesDir = "_sources"
+
+	// CatalogName is the local iceberg catalog's SQLite file.
+	CatalogName = "_catalog.db"
+	// WarehouseDir holds the local catalog's tables.
+	WarehouseDir = "warehouse"
+	// TableDataDir and TableMetadataDir are an iceberg table's folders.
+	TableDataDir     = "data"
+	TableMetadataDir = "metadata"
 
 	partPrefix    = "part-"
 	streamPrefix  = "kinesis-"
@@ -115,6 +133,21 @@ func run8(runID string) string {
 
 // PipelinePrefix is a pipeline's output on AWS: <OutputPrefix>/<pipeline>.
 func PipelinePrefix(outputPrefix, pipeline string) string { return Join(outputPrefix, pipeline) }
+
+// CatalogKey is the local iceberg catalog under root.
+func CatalogKey(root string) string { return Join(root, CatalogName) }
+
+// Warehouse is the local catalog's warehouse under root.
+func Warehouse(root string) string { return Join(root, WarehouseDir) }
+
+// TableLocation is an iceberg table's folder in a warehouse.
+func TableLocation(warehouse, namespace, table string) string {
+	return Join(warehouse, namespace, table)
+}
+
+// TableDataPrefix is where an iceberg table's data files go; part keys
+// under it come from PartKey.
+func TableDataPrefix(location string) string { return Join(location, TableDataDir) }
 
 // LocalStagingPrefix is sluice run's staging prefix inside its output.
 func LocalStagingPrefix(out string) string { return Join(out, LocalStaging) }
@@ -164,6 +197,19 @@ func PartKey(out, partition, runID string, chunk int, stagedKey string) string {
 // IsRunPart reports whether key is a part one of runID's runs published.
 func IsRunPart(key, runID string) bool {
 	return strings.HasPrefix(path.Base(key), partPrefix+run8(runID)+"-")
+}
+
+// TablePartKey maps a staged part key to an iceberg table's data file: as
+// PartKey, but named by the whole run id, since a table keeps the files of
+// every run it committed and two of them must never share a name.
+func TablePartKey(data, partition, runID string, chunk int, stagedKey string) string {
+	seq := strings.TrimPrefix(path.Base(stagedKey), partPrefix)
+	return Join(data, partition, fmt.Sprintf("%s%s-c%05d-%s", partPrefix, runID, chunk, seq))
+}
+
+// IsTableRunPart reports whether key is a data file runID wrote.
+func IsTableRunPart(key, runID string) bool {
+	return strings.HasPrefix(path.Base(key), partPrefix+runID+"-")
 }
 
 // IsPart reports whether key names a published or staged batch part.

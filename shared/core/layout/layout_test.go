@@ -41,6 +41,10 @@ func TestGolden(t *testing.T) {
 		{layout.SuccessKey(""), "_SUCCESS"},
 		{layout.WindowsKey(""), "_windows.jsonl"},
 		{layout.LocalSources(""), "_sources"},
+		{layout.CatalogKey(""), "_catalog.db"},
+		{layout.Warehouse(""), "warehouse"},
+		{layout.TableLocation(layout.Warehouse(""), "default", "orders"), "warehouse/default/orders"},
+		{layout.TablePartKey(layout.TableDataPrefix(layout.TableLocation(layout.Warehouse(""), "default", "orders")), "dt=2026-11-01", "0123456789abcdef", 3, "runs/x/c00003/dt=2026-11-01/part-00002.parquet"), "warehouse/default/orders/data/dt=2026-11-01/part-0123456789abcdef-c00003-00002.parquet"},
 		{layout.PipelineSources("tables", "orders"), "tables/_sources/orders"},
 		{layout.SourceKey(layout.PipelineSources("tables", "orders"), "input", "incoming/orders/a.csv"), "tables/_sources/orders/c95a336fbe1236771b12a966067aeb9e.json"},
 		{layout.ShardKey("a/b:c"), "a-b-c"},
@@ -81,4 +85,26 @@ func TestPartMatching(t *testing.T) {
 func ExamplePartKey() {
 	fmt.Println(layout.PartKey("tables/orders", "dt=2026-11-01", "9f86d081884c7d65", 0, "runs/9f86d081884c7d65/c00000/dt=2026-11-01/part-00000.parquet"))
 	// Output: tables/orders/dt=2026-11-01/part-9f86d081-c00000-00000.parquet
+}
+
+// A table's data files are matched by the whole run id: another run whose
+// id shares the first eight characters is not this run.
+func TestTablePartMatching(t *testing.T) {
+	const run = "0123456789abcdef"
+	key := layout.TablePartKey("w/data", "d=1", run, 0, "part-00000.parquet")
+	for _, tc := range []struct {
+		key string
+		run bool
+	}{
+		{key, true},
+		{layout.TablePartKey("w/data", "d=1", "01234567ffffffff", 0, "part-00000.parquet"), false},
+		{layout.PartKey("w/data", "d=1", run, 0, "part-00000.parquet"), false},
+	} {
+		if got := layout.IsTableRunPart(tc.key, run); got != tc.run {
+			t.Errorf("IsTableRunPart(%q) = %v", tc.key, got)
+		}
+		if layout.IsRunPart(key, run) {
+			t.Errorf("IsRunPart(%q) matches a table's data file", key)
+		}
+	}
 }

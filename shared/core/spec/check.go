@@ -258,11 +258,19 @@ func (c *checker) sink() {
 		c.addErr("sink.format", err)
 	case k.Format == codec.SinkDynamoDB:
 		c.dynamoDBSink()
+	case k.Format == codec.SinkIceberg:
+		c.addErr("sink.compression", k.Format.CheckCompression(k.Compression))
+		c.icebergSink()
 	default:
 		c.addErr("sink.compression", k.Format.CheckCompression(k.Compression))
 	}
-	if k.Format != codec.SinkDynamoDB && (k.Table != "" || len(k.Key) > 0) {
-		c.add("sink.table", "table and key apply to the dynamodb sink only")
+	switch {
+	case k.Format != codec.SinkDynamoDB && k.Format != codec.SinkIceberg && k.Table != (TableRef{}):
+		c.add("sink.table", "table applies to the dynamodb and iceberg sinks only")
+	case k.Format != codec.SinkDynamoDB && len(k.Key) > 0:
+		c.add("sink.key", "key applies to the dynamodb sink only")
+	case k.Format != codec.SinkIceberg && (k.Catalog != "" || k.Warehouse != ""):
+		c.add("sink.catalog", "catalog and warehouse apply to the iceberg sink only")
 	}
 	c.char("sink.csv.delimiter", k.CSV.Delimiter)
 	if d, _ := CharOption(k.CSV.Delimiter); d == csvQuote {
@@ -274,16 +282,68 @@ func (c *checker) sink() {
 			c.add(key+".key", "partition key %q must be letters, digits, _ or -", p.Key)
 		}
 		c.known(key+".field", p.Field)
+		if p.Transform != "" && k.Format != codec.SinkIceberg {
+			c.add(key+".transform", "transform applies to the iceberg sink only; other sinks use layout")
+		}
 	}
 	if k.MaxRowsPerFile < 0 || k.MaxBytesPerFile < 0 || k.MaxOpenFiles < 0 {
 		c.add("sink", "file limits must not be negative")
 	}
 }
 
+// icebergSink checks the iceberg sink's table, catalog and partitions,
+// whose defaults are applied.
+func (c *checker) icebergSink() {
+	k := &c.s.Sink
+	c.addErr("sink.catalog", k.Catalog.Check())
+	if !identRE.MatchString(k.Table.Namespace) {
+		c.add("sink.table.namespace", "namespace %q must be a letter or _ followed by letters, digits or _", k.Table.Namespace)
+	}
+	if !identRE.MatchString(k.Table.Name) {
+		c.add("sink.table.name", "table name %q must be a letter or _ followed by letters, digits or _", k.Table.Name)
+	}
+	seen := map[string]bool{}
+	for i, p := range k.PartitionBy {
+		key := fmt.Sprintf("sink.partition_by[%d]", i)
+		if p.Layout != "" {
+			c.add(key+".layout", "the iceberg sink partitions by transform, not layout")
+		}
+		if err := p.Transform.Check(); err != nil {
+			c.add(key+".transform", "%v", err)
+			continue
+		}
+		if seen[p.Key] {
+			c.add(key+".key", "partition key %q is used twice", p.Key)
+		}
+		seen[p.Key] = true
+		if _, isField := c.names[p.Key]; isField && (p.Key != p.Field || p.Transform != TransformIdentity) {
+			c.add(key+".key", "partition key %q is a field name: Iceberg allows that for an identity partition of the same field only", p.Key)
+		}
+		for _, f := range c.s.Fields {
+			if f.Name == p.Field && f.Drop {
+				c.add(key+".field", "field %q is dropped: an iceberg table is partitioned by its own columns", p.Field)
+			}
+		}
+		typ := c.s.typeOf(p.Field)
+		switch {
+		case typ == "":
+		case p.Transform == TransformHour && typ != "timestamp":
+			c.add(key+".transform", "hour applies to timestamp fields only")
+		case (p.Transform == TransformDay || p.Transform == TransformMonth) && typ != "timestamp" && typ != "date":
+			c.add(key+".transform", "%s applies to timestamp and date fields only", p.Transform)
+		case p.Transform == TransformIdentity && typ == "timestamp":
+			c.add(key+".transform", "a timestamp partitions by hour, day or month, not identity")
+		}
+	}
+}
+
 func (c *checker) dynamoDBSink() {
 	k := &c.s.Sink
-	if k.Table == "" {
+	if k.Table.Name == "" {
 		c.add("sink.table", "the dynamodb sink needs a table")
+	}
+	if k.Table.Namespace != "" {
+		c.add("sink.table.namespace", "the dynamodb sink's table is a bare name")
 	}
 	if n := len(k.Key); n < 1 || n > 2 {
 		c.add("sink.key", "the dynamodb sink needs the table's key: the partition key and, if any, the sort key")

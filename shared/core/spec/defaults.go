@@ -3,6 +3,7 @@ package spec
 import (
 	"fmt"
 
+	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/window"
 )
 
@@ -60,4 +61,56 @@ func (s *Spec) applyDefaults() {
 	if s.Rejects.Policy == "" {
 		s.Rejects.Policy = RejectQuarantine
 	}
+	if s.Sink.Format == codec.SinkIceberg {
+		s.icebergDefaults()
+	}
+}
+
+// DefaultNamespace and DefaultTableName name an iceberg sink's table when
+// the spec does not (the table's name is the spec's name if it has one).
+const (
+	DefaultNamespace = "default"
+	DefaultTableName = "sluice"
+)
+
+// icebergDefaults fills in the iceberg sink's catalog, table and
+// partition transforms: day for timestamps, identity for other fields.
+func (s *Spec) icebergDefaults() {
+	k := &s.Sink
+	if k.Catalog == "" {
+		k.Catalog = CatalogLocal
+	}
+	if k.Table.Namespace == "" {
+		k.Table.Namespace = DefaultNamespace
+	}
+	if k.Table.Name == "" {
+		k.Table.Name = s.Name
+		if k.Table.Name == "" {
+			k.Table.Name = DefaultTableName
+		}
+	}
+	for i := range k.PartitionBy {
+		p := &k.PartitionBy[i]
+		if p.Transform == "" {
+			p.Transform = TransformIdentity
+			if s.typeOf(p.Field) == "timestamp" {
+				p.Transform = TransformDay
+			}
+		}
+	}
+}
+
+// typeOf is the declared type of a field or derived field, or "".
+func (s *Spec) typeOf(name string) string {
+	for _, f := range s.Fields {
+		if f.Name == name {
+			return f.Type
+		}
+	}
+	for _, d := range s.Derive {
+		if d.Name == name {
+			return d.Type
+		}
+	}
+	return ""
 }

@@ -69,3 +69,51 @@ var RejectPolicies = enum.Set[RejectPolicy]{Values: []RejectPolicy{RejectQuarant
 
 // Check validates a reject policy against RejectPolicies.
 func (p RejectPolicy) Check() error { return RejectPolicies.Check(p) }
+
+// CatalogKind names the catalog an iceberg sink commits to.
+type CatalogKind string
+
+// Catalog kinds.
+const (
+	// CatalogLocal is a SQLite catalog and a file:// warehouse in the
+	// run's output folder (or sink.warehouse): no server, no AWS.
+	CatalogLocal CatalogKind = "local"
+)
+
+// CatalogKinds are the catalog kinds; "" is local.
+var CatalogKinds = enum.Set[CatalogKind]{Name: "catalog", Values: []CatalogKind{CatalogLocal}, EmptyOK: true}
+
+// Check validates a catalog kind against CatalogKinds.
+func (k CatalogKind) Check() error { return CatalogKinds.Check(k) }
+
+// PartitionTransform is how an iceberg sink's partition field is derived
+// from its source field.
+type PartitionTransform string
+
+// Partition transforms.
+const (
+	TransformIdentity PartitionTransform = "identity" // the value itself
+	TransformHour     PartitionTransform = "hour"     // timestamps
+	TransformDay      PartitionTransform = "day"      // timestamps and dates
+	TransformMonth    PartitionTransform = "month"    // timestamps and dates
+)
+
+// PartitionTransforms are the partition transforms; "" is day for
+// timestamps and identity for other fields.
+var PartitionTransforms = enum.Set[PartitionTransform]{Name: "transform",
+	Values: []PartitionTransform{TransformIdentity, TransformHour, TransformDay, TransformMonth}, EmptyOK: true}
+
+// Check validates a partition transform against PartitionTransforms.
+func (t PartitionTransform) Check() error { return PartitionTransforms.Check(t) }
+
+// Layout is the Go time layout that gives one folder per value of the
+// transform (identity: one per day of a date).
+func (t PartitionTransform) Layout() string {
+	switch t {
+	case TransformHour:
+		return "2006-01-02-15"
+	case TransformMonth:
+		return "2006-01"
+	}
+	return "2006-01-02"
+}

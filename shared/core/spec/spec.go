@@ -306,9 +306,66 @@ type Sink struct {
 	} `yaml:"csv" json:"csv"`
 	// Table and Key configure the dynamodb sink: rows are upserted into
 	// Table, whose primary key attributes are Key (partition key, then
-	// the sort key if the table has one).
-	Table string   `yaml:"table" json:"table,omitempty"`
+	// the sort key if the table has one). The iceberg sink's Table is a
+	// namespace and a name.
+	Table TableRef `yaml:"table" json:"table,omitzero"`
 	Key   []string `yaml:"key" json:"key,omitempty"`
+	// Catalog is where the iceberg sink's table lives (default local).
+	Catalog CatalogKind `yaml:"catalog" json:"catalog,omitempty"`
+	// Warehouse is the local catalog's folder (default: the run's output
+	// folder, with the catalog in _catalog.db and the tables under
+	// warehouse/).
+	Warehouse string `yaml:"warehouse" json:"warehouse,omitempty"`
+}
+
+// TableRef names a table: a bare name (the dynamodb sink) or a namespace
+// and a name (the iceberg sink).
+type TableRef struct {
+	Namespace string `yaml:"namespace" json:"namespace,omitempty"`
+	Name      string `yaml:"name" json:"name"`
+}
+
+// UnmarshalYAML accepts a name or a mapping {namespace, name}.
+func (t *TableRef) UnmarshalYAML(n *yaml.Node) error {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		*t = TableRef{Name: n.Value}
+		return nil
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Kind != yaml.ScalarNode {
+				return errAt(v, "want a single value")
+			}
+			switch k.Value {
+			case "namespace":
+				t.Namespace = v.Value
+			case "name":
+				t.Name = v.Value
+			default:
+				return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: field %s not found in type spec.TableRef", k.Line, k.Value)}}
+			}
+		}
+		return nil
+	}
+	return errAt(n, "want a table name or {namespace, name}")
+}
+
+// MarshalJSON writes a bare name as a string, as the dynamodb sink's
+// table always was, and a namespaced name as an object.
+func (t TableRef) MarshalJSON() ([]byte, error) {
+	if t.Namespace == "" {
+		return []byte(strconv.Quote(t.Name)), nil
+	}
+	return []byte(`{"namespace":` + strconv.Quote(t.Namespace) + `,"name":` + strconv.Quote(t.Name) + `}`), nil
+}
+
+// String is namespace.name, or the bare name.
+func (t TableRef) String() string {
+	if t.Namespace == "" {
+		return t.Name
+	}
+	return t.Namespace + "." + t.Name
 }
 
 // Partition is one Hive-style partition level: key=value.
@@ -318,6 +375,9 @@ type Partition struct {
 	// Layout formats timestamp and date fields (Go layout; default
 	// 2006-01-02).
 	Layout string `yaml:"layout" json:"layout,omitempty"`
+	// Transform is the iceberg sink's partition transform: identity,
+	// hour, day or month (default day for timestamps, identity else).
+	Transform PartitionTransform `yaml:"transform" json:"transform,omitempty"`
 }
 
 // Rejects is the reject policy.

@@ -192,7 +192,7 @@ func TestParseErrors(t *testing.T) {
 			"  - name: a",
 			"sink:",
 			"  format: avro",
-		), []wantErr{{4, "sink.format", `unknown format "avro" (want jsonl, csv, parquet or dynamodb)`}}},
+		), []wantErr{{4, "sink.format", `unknown format "avro" (want jsonl, csv, parquet, dynamodb or iceberg)`}}},
 		{"snappy is for parquet only", doc(
 			"fields:",
 			"  - name: a",

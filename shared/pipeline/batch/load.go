@@ -46,7 +46,9 @@ type LoadOptions struct {
 	// index lists for that object.
 	SourcesPrefix string
 	// Table receives the rows when the spec's sink is dynamodb.
-	Table     output.TableWriter
+	Table output.TableWriter
+	// Lake is the table the iceberg sink commits to.
+	Lake      Lake
 	StartedAt time.Time
 	Stages    map[string]output.StageStats
 	// Clock stamps the manifest and times the stage (default time.Now).
@@ -115,7 +117,7 @@ func (l *Loader) Commit(ctx context.Context, p *plan.Plan, job *Job, results []*
 		return nil, err
 	}
 	for _, prefix := range []string{l.opt.OutPrefix, l.rejectsPrefix()} {
-		if err := removeStale(ctx, l.out, prefix, job.RunID, c.m); err != nil {
+		if err := removeStale(ctx, l.out, prefix, job.RunID, c.m, layout.IsRunPart); err != nil {
 			return nil, fmt.Errorf("load: %w", err)
 		}
 	}
@@ -179,14 +181,17 @@ func (c *commit) publish(ctx context.Context) error {
 		return nil
 	case p.Spec.Sink.Format == codec.SinkDynamoDB:
 		return c.upsert(ctx)
+	case p.Spec.Sink.Format == codec.SinkIceberg:
+		return c.publishLake(ctx)
 	}
-	return c.copyParts(ctx)
+	return c.copyPartsTo(ctx, c.out, c.opt.OutPrefix, layout.PartKey)
 }
 
 // replaceEarlierVersion removes what an earlier run of the same source
 // object published, as the source index lists it, and names this run
 // there. A failed run, and a table sink (whose upserts replace rows by
-// key), leave the index alone. A crash in between is repaired by the
+// key), leave the index alone. For the iceberg sink the index lists the
+// rejects only: the table's commit replaces the earlier rows. A crash in between is repaired by the
 // retry, which finds the earlier run still named.
 func (c *commit) replaceEarlierVersion(ctx context.Context) error {
 	if c.m.Status != output.StatusSucceeded || c.p.Spec.Sink.Format == codec.SinkDynamoDB {
@@ -203,7 +208,11 @@ func (c *commit) replaceEarlierVersion(ctx context.Context) error {
 		return fmt.Errorf("source index %s: %w", key, err)
 	}
 	next := output.SourceIndex{Source: c.job.Source, RunID: c.job.RunID, Keys: []string{}}
-	for _, parts := range [][]output.Part{c.m.Parts, c.m.Rejects} {
+	lists := [][]output.Part{c.m.Parts, c.m.Rejects}
+	if c.p.Spec.Sink.Format == codec.SinkIceberg {
+		lists = lists[1:]
+	}
+	for _, parts := range lists {
 		for _, p := range parts {
 			next.Keys = append(next.Keys, p.Key)
 		}
@@ -243,16 +252,17 @@ func (c *commit) upsert(ctx context.Context) error {
 			if n != part.Records {
 				return fmt.Errorf("load: %s held %d rows, the chunk wrote %d", part.Key, n, part.Records)
 			}
-			c.m.Parts = append(c.m.Parts, output.Part{Key: "dynamodb:" + c.p.Spec.Sink.Table, Partition: part.Partition, Records: part.Records})
+			c.m.Parts = append(c.m.Parts, output.Part{Key: "dynamodb:" + c.p.Spec.Sink.Table.Name, Partition: part.Partition, Records: part.Records})
 		}
 	}
 	return nil
 }
 
-// copyParts publishes the staged parts. A retried load resumes: parts an
-// earlier attempt published (same key, same size) are not copied again.
-func (c *commit) copyParts(ctx context.Context) error {
-	have, err := publishedSizes(ctx, c.out, c.opt.OutPrefix)
+// copyPartsTo publishes the staged parts under prefix in out. A retried
+// load resumes: parts an earlier attempt published (same key, same size)
+// are not copied again.
+func (c *commit) copyPartsTo(ctx context.Context, out storage.Bucket, prefix string, partKey partKeyFunc) error {
+	have, err := publishedSizes(ctx, out, prefix)
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
 	}
@@ -263,12 +273,12 @@ func (c *commit) copyParts(ctx context.Context) error {
 	}
 	for _, r := range c.results {
 		for _, part := range r.Parts {
-			key := layout.PartKey(c.opt.OutPrefix, part.Partition, c.job.RunID, r.Index, part.Key)
+			key := partKey(prefix, part.Partition, c.job.RunID, r.Index, part.Key)
 			if size, ok := have[key]; !ok || size != part.Bytes {
 				if deadline.Near(ctx, reserve) {
 					return &deadline.StoppedError{What: "load: publish parts of run " + c.job.RunID, Done: done, Of: total}
 				}
-				if err := storage.CopyBetween(ctx, c.out, key, c.staging, part.Key); err != nil {
+				if err := storage.CopyBetween(ctx, out, key, c.staging, part.Key); err != nil {
 					return fmt.Errorf("load: publish %s: %w", key, err)
 				}
 			}
@@ -293,10 +303,17 @@ func publishedSizes(ctx context.Context, out storage.Bucket, prefix string) (map
 	return have, nil
 }
 
-// Finalize writes the manifest and, for a successful run, the success
-// marker last, then removes the run's staging objects. It returns an error
-// for a run whose manifest says it failed.
+// Finalize commits a successful run of the iceberg sink to its table,
+// writes the manifest and, for a successful run, the success marker last,
+// then removes the run's staging objects. It returns an error for a run
+// whose manifest says it failed. A retried Finalize commits nothing
+// twice: the table finds the run's snapshot.
 func (l *Loader) Finalize(ctx context.Context, m *output.Manifest) error {
+	if m.Status == output.StatusSucceeded && l.opt.Lake != nil {
+		if err := l.commitLake(ctx, m); err != nil {
+			m.Status, m.Error = output.StatusFailed, fmt.Sprintf("commit to the table: %v", err)
+		}
+	}
 	if err := l.WriteManifest(ctx, m); err != nil {
 		return err
 	}
@@ -412,9 +429,14 @@ func (l *Loader) Fail(ctx context.Context, job *Job, results []*ChunkResult, run
 	return m, runErr
 }
 
-// removeStale deletes published objects of this run id that m does not
-// list (left by an earlier attempt with other chunking or a failed run).
-func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID string, m *output.Manifest) error {
+// partKeyFunc names a published part: layout.PartKey or
+// layout.TablePartKey.
+type partKeyFunc func(out, partition, runID string, chunk int, stagedKey string) string
+
+// removeStale deletes published objects of this run id (as isRunPart
+// tells) that m does not list (left by an earlier attempt with other
+// chunking or a failed run).
+func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID string, m *output.Manifest, isRunPart func(key, runID string) bool) error {
 	keep := map[string]bool{}
 	for _, p := range m.Parts {
 		keep[p.Key] = true
@@ -427,7 +449,7 @@ func removeStale(ctx context.Context, out storage.Bucket, outPrefix, runID strin
 		return err
 	}
 	for _, o := range objs {
-		if layout.IsRunPart(o.Key, runID) && !keep[o.Key] {
+		if isRunPart(o.Key, runID) && !keep[o.Key] {
 			if err := out.Delete(ctx, o.Key); err != nil {
 				return err
 			}

@@ -34,6 +34,10 @@ type RunOptions struct {
 	Log *slog.Logger
 	// Table receives the rows when the spec's sink is dynamodb.
 	Table output.TableWriter
+	// Lake is the table the iceberg sink commits to; Run prepares it
+	// (creates it, or checks it against the spec) before any data is
+	// written.
+	Lake Lake
 	// Fold, if set, gives each chunk's transform a callback for its kept
 	// records; a chunk transformed again gets a fresh one, which replaces
 	// the first.
@@ -48,6 +52,9 @@ type RunOptions struct {
 func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*output.Manifest, error) {
 	r := newRun(p, opt)
 	job, err := r.extract(ctx)
+	if err == nil && opt.Lake != nil {
+		err = opt.Lake.Prepare(ctx)
+	}
 	if err != nil {
 		return r.fail(ctx, job, nil, err)
 	}
@@ -90,7 +97,7 @@ func newRun(p *plan.Plan, opt RunOptions) *run {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	r.lo = LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: opt.Clock().UTC(), Table: opt.Table,
+	r.lo = LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: opt.Clock().UTC(), Table: opt.Table, Lake: opt.Lake,
 		Stages: map[string]output.StageStats{}, Clock: opt.Clock}
 	r.loader = NewLoader(opt.Staging, opt.Output, func(o *LoadOptions) { *o = r.lo })
 	return r

@@ -63,6 +63,10 @@ func newPartitioner(sp *spec.Spec, full *record.Schema) *partitioner {
 		pt.scales = append(pt.scales, full.Fields[i].Scale)
 		pt.kinds = append(pt.kinds, full.Fields[i].Kind)
 		l := p.Layout
+		if sp.Sink.Format == codec.SinkIceberg {
+			// One file per value of the Iceberg partition transform.
+			l = p.Transform.Layout()
+		}
 		if l == "" {
 			l = time.DateOnly
 		}
@@ -100,6 +104,20 @@ func (pt *partitioner) path(full []record.Value) []byte {
 	}
 	pt.buf = b
 	return b
+}
+
+// RequiredColumns says which fields of the output schema the spec
+// declares required: they are never null in the output.
+func RequiredColumns(sp *spec.Spec, schema *record.Schema) []bool {
+	req := make([]bool, len(schema.Fields))
+	for i, f := range schema.Fields {
+		for _, sf := range sp.Fields {
+			if sf.Name == f.Name && sf.Required {
+				req[i] = true
+			}
+		}
+	}
+	return req
 }
 
 // appendHiveEscaped escapes the characters Hive escapes in partition values,
@@ -181,9 +199,16 @@ func newPartSet(ctx context.Context, b storage.Bucket, prefix string, sp *spec.S
 		ps.maxOpen = spec.DefaultMaxOpenFiles
 	}
 	ps.ext = ps.format.Ext()
-	if ps.format == codec.SinkParquet {
+	switch ps.format {
+	case codec.SinkParquet:
 		ps.encOpt.ParquetCompression = sp.Sink.Compression
-	} else {
+	case codec.SinkIceberg:
+		// Iceberg finds its columns by field id and refuses an optional
+		// column for a required field; other sinks' files stay as they were.
+		ps.encOpt.ParquetCompression = sp.Sink.Compression
+		ps.encOpt.ParquetFieldIDs = true
+		ps.encOpt.ParquetRequired = RequiredColumns(sp, schema)
+	default:
 		ps.comp = sp.Sink.Compression
 		switch ps.comp {
 		case codec.Gzip:

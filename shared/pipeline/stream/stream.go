@@ -89,6 +89,10 @@ type windowFields struct {
 	scale []int
 }
 
+// ErrIcebergStream refuses an iceberg sink on the stream path, whose
+// commits (bounded in rate, tied to the shard checkpoints) are not built.
+var ErrIcebergStream = errors.New("stream: the iceberg sink runs on the batch path (sluice run) only")
+
 // New compiles a pipeline. It is not safe for concurrent use: each shard
 // worker needs its own.
 func New(cfg Config) (*Pipeline, error) {
@@ -109,6 +113,10 @@ func New(cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, dec: dec, proc: cfg.Plan.NewProcessor(), kind: sp.Sink.Format}
 	if p.kind == codec.SinkDynamoDB && cfg.Table == nil {
 		return nil, errors.New("stream: the spec's sink is dynamodb but no table writer is configured")
+	}
+	if p.kind == codec.SinkIceberg {
+		// Its files would be published with no table commit to name them.
+		return nil, ErrIcebergStream
 	}
 	if sp.Window != nil {
 		ws, wf, err := WindowOf(cfg.Plan)

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The iceberg sink's commit cost on the local catalog (BenchmarkCommit in
+# shared/adapter/table/icebergtable): ms per run commit, averaged over the
+# first 20 and the first 200 commits into one table, since each commit
+# reads the history and the current snapshot's manifests. Rewrites the
+# "## Iceberg commits" section of BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT_MD=${OUT_MD:-BENCHMARKS.md}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+for n in 20 200; do
+  go test -run '^$' -bench '^BenchmarkCommit$' -benchtime "${n}x" -count "${COUNT:-3}" ./shared/adapter/table/icebergtable > "$tmp/$n.txt"
+done
+# median of the ms/commit figures
+median() {
+  awk '{for (i = 1; i < NF; i++) if ($(i+1) == "ms/commit") print $i}' "$1" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
+}
+
+section=$(mktemp)
+{
+  echo "## Iceberg commits"
+  echo
+  echo "Written by \`bench/iceberg.sh\` on $(date -u +%Y-%m-%d): \`BenchmarkCommit\` on this machine, $(go env GOVERSION), median of ${COUNT:-3} runs."
+  echo "One commit is a whole run's: load the table from the SQLite catalog, look for the run id in the history,"
+  echo "register one data file (AddFiles reads its Parquet footer), write the manifest, manifest list and metadata"
+  echo "file, and swap the catalog's metadata pointer. The table keeps every snapshot, so later commits cost more."
+  echo
+  echo "| commits into one table | ms per commit (mean) |"
+  echo "|---:|---:|"
+  echo "| first 20 | $(median "$tmp/20.txt") |"
+  echo "| first 200 | $(median "$tmp/200.txt") |"
+  echo
+} > "$section"
+
+python3 - "$OUT_MD" "$section" <<'PY'
+import re, sys
+md, sec = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+m = re.search(r'^## Iceberg commits\n.*?(?=^## |\Z)', md, flags=re.S | re.M)
+md = md[:m.start()] + sec + md[m.end():] if m else md.rstrip('\n') + '\n\n' + sec
+open(sys.argv[1], 'w').write(md)
+PY
+rm -f "$section"
+echo "wrote the iceberg section of $OUT_MD" >&2

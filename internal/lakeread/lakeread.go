@@ -1,0 +1,112 @@
+// Package lakeread reads sluice's Iceberg tables back with an
+// independent reader, for tests: icebird, an Iceberg client for
+// JavaScript, run by node on read.mjs beside this file. `make lakeread`
+// (and .ci/run) installs it into node_modules here, which git ignores.
+//
+// A test that needs it is skipped when node is not installed, outside CI
+// only; under CI=true that fails it, and so does a missing install
+// anywhere (`make test` runs `make lakeread` first).
+package lakeread
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Result is what icebird read from a table's current snapshot.
+type Result struct {
+	Count int64    `json:"count"`
+	Sum   string   `json:"sum"`  // of the sum column, in decimal
+	Keys  []string `json:"keys"` // distinct values of the key column, sorted as strings
+}
+
+// dir is this package's folder: read.mjs and node_modules.
+func dir() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(file)
+}
+
+// HasNode reports whether node is installed.
+func HasNode() bool {
+	_, err := exec.LookPath("node")
+	return err == nil
+}
+
+// Installed reports whether icebird is installed beside read.mjs.
+func Installed() bool {
+	_, err := os.Stat(filepath.Join(dir(), "node_modules", "icebird", "package.json"))
+	return err == nil
+}
+
+// Require skips the test when node is not installed, outside CI; under
+// CI=true, or when node is there but icebird is not, it fails the test.
+func Require(t testing.TB) {
+	t.Helper()
+	switch {
+	case !HasNode() && os.Getenv("CI") != "true":
+		t.Skip("independent reader: node is not installed")
+	case !HasNode():
+		t.Fatal("independent reader: node is not installed (CI=true)")
+	case !Installed():
+		t.Fatal("independent reader: icebird is not installed in internal/lakeread: run make lakeread")
+	}
+}
+
+// Read reads the table in folder location (its metadata/ holds the
+// metadata files) at its latest metadata file, and returns the row count,
+// the sum of sumColumn and the distinct values of keyColumn.
+func Read(t testing.TB, location, sumColumn, keyColumn string) Result {
+	t.Helper()
+	Require(t)
+	meta, err := LatestMetadata(location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, err := filepath.Abs(location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tableURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+	cmd := exec.Command("node", filepath.Join(dir(), "read.mjs"), tableURL, meta, sumColumn, keyColumn)
+	cmd.Dir = dir()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("icebird read %s: %v\n%s", location, err, stderr.String())
+	}
+	var r Result
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("icebird read %s: %v: %s", location, err, out)
+	}
+	return r
+}
+
+// LatestMetadata is the name of the newest metadata file in
+// location/metadata: iceberg-go numbers them 00000-..., 00001-...
+func LatestMetadata(location string) (string, error) {
+	entries, err := os.ReadDir(filepath.Join(location, "metadata"))
+	if err != nil {
+		return "", fmt.Errorf("table metadata: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".metadata.json") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return "", fmt.Errorf("no metadata file in %s/metadata", location)
+	}
+	sort.Strings(names)
+	return names[len(names)-1], nil
+}

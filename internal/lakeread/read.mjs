@@ -1,0 +1,133 @@
+// An independent reader for sluice's Iceberg tables: icebird (not
+// iceberg-go) reads a table's current snapshot and prints what the Go
+// tests compare with sluice's own counts.
+//
+//   node read.mjs TABLE_URL METADATA_FILE SUM_COLUMN KEY_COLUMN
+//
+// prints {"count": N, "sum": "S", "keys": ["k1", ...]} (sum and keys as
+// strings: longs come back as BigInt).
+//
+// Two shims stand between icebird and a local table:
+//   - Node's fetch cannot open file:// URLs, so a global fetch serves them
+//     from disk, with the Range and HEAD requests hyparquet makes;
+//   - icebird's Avro decoder cannot read the deflate-compressed manifests
+//     iceberg-go writes, so .avro files are re-encoded uncompressed
+//     (codec null) on the way.
+import { readFileSync, statSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { inflateRawSync } from 'node:zlib'
+import { icebergMetadata, icebergRead } from 'icebird'
+
+// readLong reads an Avro zig-zag varint at r.pos.
+function readLong(buf, r) {
+  let n = 0n, shift = 0n, b
+  do {
+    b = buf[r.pos++]
+    n |= BigInt(b & 0x7f) << shift
+    shift += 7n
+  } while (b & 0x80)
+  return (n >> 1n) ^ -(n & 1n)
+}
+
+function writeLong(out, v) {
+  let n = (BigInt(v) << 1n) ^ (BigInt(v) >> 63n)
+  n = BigInt.asUintN(64, n)
+  do {
+    let b = Number(n & 0x7fn)
+    n >>= 7n
+    if (n) b |= 0x80
+    out.push(b)
+  } while (n)
+}
+
+function readBytes(buf, r) {
+  const len = Number(readLong(buf, r))
+  const b = buf.subarray(r.pos, r.pos + len)
+  r.pos += len
+  return b
+}
+
+function writeBytes(out, b) {
+  writeLong(out, b.length)
+  for (const x of b) out.push(x)
+}
+
+// uncompressAvro rewrites an Avro object container file with codec null.
+function uncompressAvro(buf) {
+  const r = { pos: 4 }
+  const meta = []
+  for (;;) {
+    let count = readLong(buf, r)
+    if (count === 0n) break
+    if (count < 0n) { count = -count; readLong(buf, r) }
+    for (let i = 0n; i < count; i++) {
+      const k = Buffer.from(readBytes(buf, r)).toString()
+      meta.push([k, Buffer.from(readBytes(buf, r))])
+    }
+  }
+  const sync = buf.subarray(r.pos, r.pos + 16)
+  r.pos += 16
+  const codec = meta.find(([k]) => k === 'avro.codec')?.[1].toString() ?? 'null'
+  if (codec === 'null') return buf
+  if (codec !== 'deflate') throw new Error(`avro codec ${codec} not supported by the shim`)
+  const out = [...buf.subarray(0, 4)]
+  writeLong(out, meta.length)
+  for (const [k, v] of meta) {
+    writeBytes(out, Buffer.from(k))
+    writeBytes(out, k === 'avro.codec' ? Buffer.from('null') : v)
+  }
+  writeLong(out, 0)
+  out.push(...sync)
+  while (r.pos < buf.length) {
+    const n = readLong(buf, r)
+    const block = inflateRawSync(readBytes(buf, r))
+    r.pos += 16
+    writeLong(out, n)
+    writeBytes(out, block)
+    out.push(...sync)
+  }
+  return Buffer.from(out)
+}
+
+const realFetch = globalThis.fetch
+globalThis.fetch = async (url, init = {}) => {
+  const u = String(url)
+  if (!u.startsWith('file://')) return realFetch(url, init)
+  const path = fileURLToPath(u)
+  let size
+  try {
+    size = statSync(path).size
+  } catch {
+    return new Response(null, { status: 404, statusText: 'Not Found' })
+  }
+  if (init.method === 'HEAD') {
+    return new Response(null, { status: 200, headers: { 'content-length': String(size) } })
+  }
+  let body = readFileSync(path)
+  if (path.endsWith('.avro')) body = uncompressAvro(body)
+  const range = new Headers(init.headers).get('range')
+  const m = range && /bytes=(\d+)-(\d*)/.exec(range)
+  if (m) {
+    const start = Number(m[1])
+    const end = m[2] ? Number(m[2]) + 1 : body.length
+    return new Response(body.subarray(start, end), { status: 206, headers: { 'content-length': String(end - start) } })
+  }
+  return new Response(body, { status: 200, headers: { 'content-length': String(body.length) } })
+}
+
+const [tableUrl, metadataFileName, sumColumn, keyColumn] = process.argv.slice(2)
+const metadata = await icebergMetadata({ tableUrl, metadataFileName })
+const rows = metadata['current-snapshot-id'] === undefined || metadata['current-snapshot-id'] === -1
+  ? []
+  : await icebergRead({ tableUrl, metadata }).catch(err => {
+    if (/No data manifest files/.test(err.message)) return []
+    throw err
+  })
+let sum = 0n
+const keys = new Set()
+for (const row of rows) {
+  const v = row[sumColumn]
+  if (v !== null && v !== undefined) sum += BigInt(v)
+  keys.add(String(row[keyColumn]))
+}
+process.stdout.write(JSON.stringify({ count: rows.length, sum: String(sum), keys: [...keys].sort() }) + '\n')

@@ -1,0 +1,452 @@
+// Package icebergtable is the iceberg sink's table: an Apache Iceberg
+// table in iceberg-go's SQL catalog on SQLite (the pure-Go
+// modernc.org/sqlite driver), with a file:// warehouse. It implements
+// batch.Lake; only the CLI imports it, so iceberg-go stays out of the
+// Lambda bootstraps.
+//
+// The table is created on first use from the spec (Schema, PartitionSpec)
+// and checked against it on every later run. sluice writes the data files
+// with its own Parquet writer (field ids and required columns as the
+// table has them) and registers them with AddFiles, which reads each
+// footer; it never writes Iceberg metadata itself.
+//
+// Exactly once: each run commits one snapshot whose summary holds
+// sluice.run-id, the source (sluice.source-bucket, -key, -etag), the spec
+// hash and the counts. Commit first looks for the run's snapshot in the
+// table's history and commits nothing if it is there, so a repeated run
+// or a retried finalize adds nothing. A commit on a stale base is refused
+// by the catalog, as table.ErrCommitFailed or as a plain "requirement
+// failed" error depending on where iceberg-go notices; either way the
+// table is reloaded and the commit rebuilt, until it wins or finds the
+// run committed. The data files of earlier runs of the same source object
+// (the files added by snapshots whose summary names that source) are
+// removed in the same snapshot, so a corrected upload replaces its rows.
+//
+// Expiring the snapshot that holds a run removes its marker: a rerun of
+// that source object after an expiry commits again.
+package icebergtable
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/catalog"
+	sqlcat "github.com/apache/iceberg-go/catalog/sql"
+	"github.com/apache/iceberg-go/table"
+	_ "modernc.org/sqlite" // the pure-Go SQLite driver, "sqlite"
+
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/core/record"
+	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+)
+
+// Snapshot summary properties sluice sets on each commit.
+const (
+	PropRunID        = "sluice.run-id"
+	PropSourceBucket = "sluice.source-bucket"
+	PropSourceKey    = "sluice.source-key"
+	PropSourceETag   = "sluice.source-etag"
+	PropSpecHash     = "sluice.spec-hash"
+	PropRecordsIn    = "sluice.records_in"
+	PropRecordsOut   = "sluice.records_out"
+	PropRejected     = "sluice.records_rejected"
+	PropFiltered     = "sluice.records_filtered"
+)
+
+// CatalogName is the name sluice gives the local catalog.
+const CatalogName = "sluice"
+
+// Options configure a Table.
+type Options struct {
+	// MaxAttempts bounds the commit attempts lost to concurrent commits
+	// (default 1000).
+	MaxAttempts int
+	// Backoff is the pause before the nth retry (default n ms, capped at
+	// 50 ms).
+	Backoff func(attempt int) time.Duration
+	// OnConflict, if set, is told of each commit lost to a concurrent
+	// one, before the retry.
+	OnConflict func(err error)
+}
+
+// Table is one Iceberg table in a local catalog.
+type Table struct {
+	cat      *sqlcat.Catalog
+	db       *sql.DB
+	ident    table.Identifier
+	name     string
+	schema   *iceberg.Schema
+	spec     iceberg.PartitionSpec
+	root     string // absolute folder holding the catalog and the warehouse
+	location string // the table's folder, absolute
+	files    storage.Bucket
+	prefix   string // data files' key prefix in files
+	opt      Options
+}
+
+var _ batch.Lake = (*Table)(nil)
+
+// Catalog is an open local catalog: root/_catalog.db with its warehouse
+// in root/warehouse.
+type Catalog struct {
+	*sqlcat.Catalog
+	db   *sql.DB
+	root string
+}
+
+// OpenCatalog opens (creating if need be) the local catalog under root.
+func OpenCatalog(root string) (*Catalog, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("catalog folder %s: %w", root, err)
+	}
+	if err := os.MkdirAll(filepath.Join(abs, filepath.FromSlash(layout.Warehouse(""))), 0o755); err != nil {
+		return nil, fmt.Errorf("catalog folder: %w", err)
+	}
+	path := filepath.Join(abs, filepath.FromSlash(layout.CatalogKey("")))
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.SQLite, iceberg.Properties{"warehouse": fileURL(filepath.Join(abs, filepath.FromSlash(layout.Warehouse(""))))})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open catalog %s: %w", path, err)
+	}
+	return &Catalog{Catalog: cat, db: db, root: abs}, nil
+}
+
+// Close closes the catalog's database.
+func (c *Catalog) Close() error { return c.db.Close() }
+
+// Root is the catalog's folder.
+func (c *Catalog) Root() string { return c.root }
+
+// New returns the table sp's iceberg sink names, in the local catalog
+// under root, for output rows of schema out. It opens the catalog but
+// neither creates nor checks the table: Prepare does.
+func New(root string, sp *spec.Spec, out *record.Schema, optFns ...func(*Options)) (*Table, error) {
+	sc, err := Schema(sp, out)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := PartitionSpec(sp, sc)
+	if err != nil {
+		return nil, err
+	}
+	c, err := OpenCatalog(root)
+	if err != nil {
+		return nil, err
+	}
+	files, err := fileblob.New(c.root)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	ns, name := sp.Sink.Table.Namespace, sp.Sink.Table.Name
+	loc := layout.TableLocation(layout.Warehouse(""), ns, name)
+	t := &Table{
+		cat: c.Catalog, db: c.db, ident: table.Identifier{ns, name}, name: ns + "." + name,
+		schema: sc, spec: ps, root: c.root, location: filepath.Join(c.root, filepath.FromSlash(loc)),
+		files: files, prefix: layout.TableDataPrefix(loc),
+	}
+	for _, fn := range optFns {
+		fn(&t.opt)
+	}
+	if t.opt.MaxAttempts <= 0 {
+		t.opt.MaxAttempts = 1000
+	}
+	if t.opt.Backoff == nil {
+		t.opt.Backoff = func(n int) time.Duration { return time.Duration(min(n, 50)) * time.Millisecond }
+	}
+	return t, nil
+}
+
+// Close closes the catalog.
+func (t *Table) Close() error { return t.db.Close() }
+
+// Name is namespace.name.
+func (t *Table) Name() string { return t.name }
+
+// Files is the folder holding the catalog, and the data files' prefix in
+// it.
+func (t *Table) Files() (storage.Bucket, string) { return t.files, t.prefix }
+
+// Prepare creates the table with the spec's schema and partition spec, or
+// checks that the existing table has them.
+func (t *Table) Prepare(ctx context.Context) error {
+	tbl, err := t.cat.LoadTable(ctx, t.ident)
+	if errors.Is(err, catalog.ErrNoSuchTable) {
+		tbl, err = t.create(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("table %s: %w", t.name, err)
+	}
+	return t.check(tbl)
+}
+
+// create creates the namespace, if need be, and the table.
+func (t *Table) create(ctx context.Context) (*table.Table, error) {
+	ns := table.Identifier{t.ident[0]}
+	if err := t.cat.CreateNamespace(ctx, ns, nil); err != nil && !errors.Is(err, catalog.ErrNamespaceAlreadyExists) {
+		return nil, fmt.Errorf("create namespace %s: %w", ns[0], err)
+	}
+	tbl, err := t.cat.CreateTable(ctx, t.ident, t.schema,
+		catalog.WithPartitionSpec(&t.spec), catalog.WithLocation(fileURL(t.location)))
+	if errors.Is(err, catalog.ErrTableAlreadyExists) {
+		// Created meanwhile by a concurrent run.
+		return t.cat.LoadTable(ctx, t.ident)
+	}
+	return tbl, err
+}
+
+// check compares the table's schema and partition spec with the spec's.
+func (t *Table) check(tbl *table.Table) error {
+	diffs := diffSchemas(tbl.Schema(), t.schema)
+	diffs = append(diffs, diffSpecs(tbl.Spec(), tbl.Schema(), t.spec, t.schema)...)
+	if len(diffs) > 0 {
+		return &IncompatibleError{Table: t.name, Columns: diffs}
+	}
+	return nil
+}
+
+// Lookup returns the data files of runID's snapshot, if the table has
+// one.
+func (t *Table) Lookup(ctx context.Context, runID string) ([]output.Part, bool, error) {
+	tbl, err := t.cat.LoadTable(ctx, t.ident)
+	if err != nil {
+		return nil, false, fmt.Errorf("table %s: %w", t.name, err)
+	}
+	return t.lookup(ctx, tbl, runID)
+}
+
+func (t *Table) lookup(ctx context.Context, tbl *table.Table, runID string) ([]output.Part, bool, error) {
+	snap := findRun(tbl.Metadata().Snapshots(), runID)
+	if snap == nil {
+		return nil, false, nil
+	}
+	files, err := t.addedFiles(ctx, tbl, snap.SnapshotID)
+	return files, err == nil, err
+}
+
+// findRun is the snapshot whose summary names runID, or nil.
+func findRun(snaps []table.Snapshot, runID string) *table.Snapshot {
+	for i := range snaps {
+		if s := snaps[i].Summary; s != nil && s.Properties[PropRunID] == runID {
+			return &snaps[i]
+		}
+	}
+	return nil
+}
+
+// addedFiles lists the data files a snapshot added, from its manifests.
+func (t *Table) addedFiles(ctx context.Context, tbl *table.Table, id int64) ([]output.Part, error) {
+	snap := tbl.SnapshotByID(id)
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mans, err := snap.Manifests(fs)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: manifests of snapshot %d: %w", t.name, id, err)
+	}
+	var parts []output.Part
+	for _, m := range mans {
+		if m.ManifestContent() != iceberg.ManifestContentData {
+			continue
+		}
+		for e, err := range m.Entries(fs, true) {
+			if err != nil {
+				return nil, fmt.Errorf("table %s: manifest %s: %w", t.name, m.FilePath(), err)
+			}
+			if e.SnapshotID() != id || e.Status() != iceberg.EntryStatusADDED {
+				continue
+			}
+			df := e.DataFile()
+			key, err := t.key(df.FilePath())
+			if err != nil {
+				return nil, err
+			}
+			parts = append(parts, output.Part{Key: key, Partition: partitionOf(key, t.prefix), Records: df.Count(), Bytes: df.FileSizeBytes()})
+		}
+	}
+	return parts, nil
+}
+
+// Commit commits m's data files in one snapshot, replacing the files of
+// earlier runs of the same source object, and returns the files of the
+// run's snapshot: this call's, or those of an attempt that committed the
+// run first.
+func (t *Table) Commit(ctx context.Context, m *output.Manifest) ([]output.Part, error) {
+	for attempt := 1; ; attempt++ {
+		parts, err := t.commitOnce(ctx, m)
+		if err == nil || !IsConflict(err) {
+			return parts, err
+		}
+		if t.opt.OnConflict != nil {
+			t.opt.OnConflict(err)
+		}
+		if attempt >= t.opt.MaxAttempts {
+			return nil, fmt.Errorf("table %s: commit of run %s lost %d races: %w", t.name, m.RunID, attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(t.opt.Backoff(attempt)):
+		}
+	}
+}
+
+// commitOnce loads the table and commits m on it, or finds m committed.
+func (t *Table) commitOnce(ctx context.Context, m *output.Manifest) ([]output.Part, error) {
+	tbl, err := t.cat.LoadTable(ctx, t.ident)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.name, err)
+	}
+	if parts, done, err := t.lookup(ctx, tbl, m.RunID); done || err != nil {
+		return parts, err
+	}
+	add := make([]string, len(m.Parts))
+	for i, p := range m.Parts {
+		add[i] = t.url(p.Key)
+	}
+	drop, err := t.earlierFiles(ctx, tbl, m)
+	if err != nil {
+		return nil, err
+	}
+	txn := tbl.NewTransaction()
+	props := summary(m)
+	if len(drop) > 0 {
+		err = txn.ReplaceDataFiles(ctx, drop, add, props)
+	} else {
+		// With no files, AddFiles still commits a snapshot: a run with no
+		// rows is in the ledger too, and a rerun finds it.
+		err = txn.AddFiles(ctx, add, props, false)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("table %s: stage the commit of run %s: %w", t.name, m.RunID, err)
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("table %s: commit run %s: %w", t.name, m.RunID, err)
+	}
+	return m.Parts, nil
+}
+
+// earlierFiles lists the live data files that earlier runs of m's source
+// object added: those of snapshots whose summary names the same source
+// bucket and key and another run.
+func (t *Table) earlierFiles(ctx context.Context, tbl *table.Table, m *output.Manifest) ([]string, error) {
+	cur := tbl.CurrentSnapshot()
+	if cur == nil {
+		return nil, nil
+	}
+	earlier := map[int64]bool{}
+	for _, s := range tbl.Metadata().Snapshots() {
+		p := s.Summary
+		if p != nil && p.Properties[PropSourceBucket] == m.Source.Bucket && p.Properties[PropSourceKey] == m.Source.Key && p.Properties[PropRunID] != m.RunID {
+			earlier[s.SnapshotID] = true
+		}
+	}
+	if len(earlier) == 0 {
+		return nil, nil
+	}
+	fs, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mans, err := cur.Manifests(fs)
+	if err != nil {
+		return nil, fmt.Errorf("table %s: manifests: %w", t.name, err)
+	}
+	var drop []string
+	for _, man := range mans {
+		if man.ManifestContent() != iceberg.ManifestContentData {
+			continue
+		}
+		for e, err := range man.Entries(fs, true) {
+			if err != nil {
+				return nil, fmt.Errorf("table %s: manifest %s: %w", t.name, man.FilePath(), err)
+			}
+			if earlier[e.SnapshotID()] {
+				drop = append(drop, e.DataFile().FilePath())
+			}
+		}
+	}
+	return drop, nil
+}
+
+// summary is the snapshot summary of a run: its identity and accounting.
+func summary(m *output.Manifest) iceberg.Properties {
+	itoa := func(n int64) string { return strconv.FormatInt(n, 10) }
+	return iceberg.Properties{
+		PropRunID:        m.RunID,
+		PropSourceBucket: m.Source.Bucket,
+		PropSourceKey:    m.Source.Key,
+		PropSourceETag:   m.Source.ETag,
+		PropSpecHash:     m.SpecHash,
+		PropRecordsIn:    itoa(m.In),
+		PropRecordsOut:   itoa(m.Out),
+		PropRejected:     itoa(m.Rejected),
+		PropFiltered:     itoa(m.Filtered),
+	}
+}
+
+// IsConflict reports whether err is a commit refused because the table
+// moved underneath it: table.ErrCommitFailed, or the plain "requirement
+// failed" errors iceberg-go returns when a requirement of the transaction
+// (the branch's snapshot, the schema or spec id) no longer holds.
+func IsConflict(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, table.ErrCommitFailed) {
+		return true
+	}
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "requirement failed") || strings.Contains(msg, "database is locked") || strings.Contains(msg, "sqlite_busy")
+}
+
+// url is the file:// URL of a key in the catalog folder.
+func (t *Table) url(key string) string {
+	return fileURL(filepath.Join(t.root, filepath.FromSlash(key)))
+}
+
+// key is the key in the catalog folder of a data file's URL.
+func (t *Table) key(fileURLStr string) (string, error) {
+	u, err := url.Parse(fileURLStr)
+	if err != nil || u.Scheme != "file" {
+		return "", fmt.Errorf("table %s: data file %s is not a file:// URL", t.name, fileURLStr)
+	}
+	rel, err := filepath.Rel(t.root, filepath.FromSlash(u.Path))
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return "", fmt.Errorf("table %s: data file %s is outside %s", t.name, fileURLStr, t.root)
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// fileURL is the file:// URL of an absolute path.
+func fileURL(path string) string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
+}
+
+// partitionOf is the partition path of a data file key under prefix.
+func partitionOf(key, prefix string) string {
+	rel := strings.TrimPrefix(key, layout.Dir(prefix))
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}

@@ -1,0 +1,137 @@
+package icebergtable
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/iceberg-go"
+
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/record"
+	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/pipeline/output"
+)
+
+// partitionFieldBase is the first partition field id, as Iceberg numbers
+// them.
+const partitionFieldBase = 1000
+
+// Schema is the Iceberg schema of a spec's output: its columns in output
+// order with ids from codec.IcebergFieldID (the ids the Parquet writer
+// gives them), string, long, double, decimal(18, scale), boolean,
+// timestamptz and date, and the spec's required fields required.
+func Schema(sp *spec.Spec, out *record.Schema) (*iceberg.Schema, error) {
+	req := output.RequiredColumns(sp, out)
+	fields := make([]iceberg.NestedField, len(out.Fields))
+	for i, f := range out.Fields {
+		var t iceberg.Type
+		switch f.Kind {
+		case record.String:
+			t = iceberg.PrimitiveTypes.String
+		case record.Int:
+			t = iceberg.PrimitiveTypes.Int64
+		case record.Float:
+			t = iceberg.PrimitiveTypes.Float64
+		case record.Decimal:
+			t = iceberg.DecimalTypeOf(18, f.Scale)
+		case record.Bool:
+			t = iceberg.PrimitiveTypes.Bool
+		case record.Timestamp:
+			t = iceberg.PrimitiveTypes.TimestampTz
+		case record.Date:
+			t = iceberg.PrimitiveTypes.Date
+		default:
+			return nil, fmt.Errorf("field %q: no Iceberg type for %s", f.Name, f.Kind)
+		}
+		fields[i] = iceberg.NestedField{ID: codec.IcebergFieldID(i), Name: f.Name, Type: t, Required: req[i]}
+	}
+	return iceberg.NewSchema(0, fields...), nil
+}
+
+// PartitionSpec is the Iceberg partition spec of a spec's partition_by:
+// one field per level, named by its key, with the level's transform.
+func PartitionSpec(sp *spec.Spec, sc *iceberg.Schema) (iceberg.PartitionSpec, error) {
+	var fields []iceberg.PartitionField
+	for i, p := range sp.Sink.PartitionBy {
+		src, ok := sc.FindFieldByName(p.Field)
+		if !ok {
+			return iceberg.PartitionSpec{}, fmt.Errorf("sink.partition_by[%d]: field %q is not a column of the table (a dropped field cannot partition an iceberg table)", i, p.Field)
+		}
+		var tr iceberg.Transform
+		switch p.Transform {
+		case spec.TransformHour:
+			tr = iceberg.HourTransform{}
+		case spec.TransformDay:
+			tr = iceberg.DayTransform{}
+		case spec.TransformMonth:
+			tr = iceberg.MonthTransform{}
+		default:
+			tr = iceberg.IdentityTransform{}
+		}
+		fields = append(fields, iceberg.PartitionField{SourceIDs: []int{src.ID}, FieldID: partitionFieldBase + i, Name: p.Key, Transform: tr})
+	}
+	return iceberg.NewPartitionSpec(fields...), nil
+}
+
+// IncompatibleError says an existing table's schema or partition spec is
+// not the spec's. Nothing was written.
+type IncompatibleError struct {
+	Table string
+	// Columns are the differences, one per column or partition field.
+	Columns []string
+}
+
+func (e *IncompatibleError) Error() string {
+	return fmt.Sprintf("table %s exists with another schema or partition spec than the spec's: %s", e.Table, strings.Join(e.Columns, "; "))
+}
+
+// diffSchemas lists how the table's columns differ from the wanted ones,
+// by name, type, required-ness and position.
+func diffSchemas(have, want *iceberg.Schema) []string {
+	var diffs []string
+	hf, wf := have.Fields(), want.Fields()
+	for i, w := range wf {
+		h, ok := have.FindFieldByName(w.Name)
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("column %s (%s) is missing from the table", w.Name, w.Type))
+		case !h.Type.Equals(w.Type):
+			diffs = append(diffs, fmt.Sprintf("column %s is %s in the table, %s in the spec", w.Name, h.Type, w.Type))
+		case h.Required != w.Required:
+			diffs = append(diffs, fmt.Sprintf("column %s is %s in the table, %s in the spec", w.Name, requiredWord(h.Required), requiredWord(w.Required)))
+		case i >= len(hf) || hf[i].Name != w.Name:
+			diffs = append(diffs, fmt.Sprintf("column %s is at another position in the table", w.Name))
+		}
+	}
+	for _, h := range hf {
+		if _, ok := want.FindFieldByName(h.Name); !ok {
+			diffs = append(diffs, fmt.Sprintf("column %s (%s) is in the table, not in the spec", h.Name, h.Type))
+		}
+	}
+	return diffs
+}
+
+func requiredWord(req bool) string {
+	if req {
+		return "required"
+	}
+	return "optional"
+}
+
+// diffSpecs lists how the table's partition fields differ from the wanted
+// ones; source columns are compared by name.
+func diffSpecs(have iceberg.PartitionSpec, haveSc *iceberg.Schema, want iceberg.PartitionSpec, wantSc *iceberg.Schema) []string {
+	describe := func(ps iceberg.PartitionSpec, sc *iceberg.Schema) []string {
+		var out []string
+		for _, f := range ps.Fields() {
+			src, _ := sc.FindColumnName(f.SourceID())
+			out = append(out, fmt.Sprintf("%s=%s(%s)", f.Name, f.Transform, src))
+		}
+		return out
+	}
+	h, w := describe(have, haveSc), describe(want, wantSc)
+	if strings.Join(h, ",") == strings.Join(w, ",") {
+		return nil
+	}
+	return []string{fmt.Sprintf("partitioned by [%s] in the table, [%s] in the spec", strings.Join(h, ", "), strings.Join(w, ", "))}
+}
