@@ -113,19 +113,8 @@ func (s *scanBuf) nextLine(max int) (line []byte, next int, res lineResult, raw 
 			}
 			return s.buf[s.pos : s.pos+i], s.pos + i + 1, lineOK, nil
 		}
-		if s.end-s.pos > max {
-			raw = append([]byte(nil), clip(s.buf[s.pos:s.pos+max+1])...)
-			s.skipPastNewline()
-			return nil, s.pos, lineTooLong, raw
-		}
-		if s.fill() {
-			continue
-		}
-		if s.pos == s.end {
-			return nil, s.pos, lineEOF, nil
-		}
-		if s.eof || s.err != nil {
-			return s.buf[s.pos:s.end], s.end, lineOK, nil
+		if line, next, res, raw, more := s.noBreak(max); !more {
+			return line, next, res, raw
 		}
 	}
 }
@@ -202,6 +191,27 @@ func (s *scanBuf) pastEOL(i int) int {
 	return i + 1
 }
 
+// noBreak handles data that holds no line break yet: a line already over
+// max is skipped and reported, the end of the input gives the last line
+// or lineEOF, and otherwise more input is read and more is true.
+func (s *scanBuf) noBreak(max int) (line []byte, next int, res lineResult, raw []byte, more bool) {
+	if s.end-s.pos > max {
+		raw = append([]byte(nil), clip(s.buf[s.pos:s.pos+max+1])...)
+		s.skipPastNewline()
+		return nil, s.pos, lineTooLong, raw, false
+	}
+	if s.fill() {
+		return nil, 0, 0, nil, true
+	}
+	if s.pos == s.end {
+		return nil, s.pos, lineEOF, nil, false
+	}
+	if s.eof || s.err != nil {
+		return s.buf[s.pos:s.end], s.end, lineOK, nil, false
+	}
+	return nil, 0, 0, nil, true
+}
+
 // nextLineCR is nextLine for input whose lines may end with CR, LF or
 // CRLF. The line it returns holds no line break.
 func (s *scanBuf) nextLineCR(max int) (line []byte, next int, res lineResult, raw []byte) {
@@ -214,19 +224,8 @@ func (s *scanBuf) nextLineCR(max int) (line []byte, next int, res lineResult, ra
 			next := s.pastEOL(s.pos + i)
 			return s.buf[s.pos : s.pos+i], next, lineOK, nil
 		}
-		if s.end-s.pos > max {
-			raw = append([]byte(nil), clip(s.buf[s.pos:s.pos+max+1])...)
-			s.skipPastNewline()
-			return nil, s.pos, lineTooLong, raw
-		}
-		if s.fill() {
-			continue
-		}
-		if s.pos == s.end {
-			return nil, s.pos, lineEOF, nil
-		}
-		if s.eof || s.err != nil {
-			return s.buf[s.pos:s.end], s.end, lineOK, nil
+		if line, next, res, raw, more := s.noBreak(max); !more {
+			return line, next, res, raw
 		}
 	}
 }

@@ -349,10 +349,6 @@ func (t *Table) commitOnce(ctx context.Context, m *output.Manifest) ([]output.Pa
 // object added: those of snapshots whose summary names the same source
 // bucket and key and another run.
 func (t *Table) earlierFiles(ctx context.Context, tbl *table.Table, m *output.Manifest) ([]string, error) {
-	cur := tbl.CurrentSnapshot()
-	if cur == nil {
-		return nil, nil
-	}
 	earlier := map[int64]bool{}
 	for _, s := range tbl.Metadata().Snapshots() {
 		p := s.Summary
@@ -363,27 +359,14 @@ func (t *Table) earlierFiles(ctx context.Context, tbl *table.Table, m *output.Ma
 	if len(earlier) == 0 {
 		return nil, nil
 	}
-	fs, err := tbl.FS(ctx)
-	if err != nil {
-		return nil, err
-	}
-	mans, err := cur.Manifests(fs)
-	if err != nil {
-		return nil, fmt.Errorf("table %s: manifests: %w", t.name, err)
-	}
 	var drop []string
-	for _, man := range mans {
-		if man.ManifestContent() != iceberg.ManifestContentData {
-			continue
+	err := eachLiveEntry(ctx, tbl, func(e iceberg.ManifestEntry) {
+		if earlier[e.SnapshotID()] {
+			drop = append(drop, e.DataFile().FilePath())
 		}
-		for e, err := range man.Entries(fs, true) {
-			if err != nil {
-				return nil, fmt.Errorf("table %s: manifest %s: %w", t.name, man.FilePath(), err)
-			}
-			if earlier[e.SnapshotID()] {
-				drop = append(drop, e.DataFile().FilePath())
-			}
-		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.name, err)
 	}
 	return drop, nil
 }

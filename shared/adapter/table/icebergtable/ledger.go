@@ -172,31 +172,38 @@ func (c *Catalog) Describe(ctx context.Context, name string) (*TableInfo, error)
 
 // LiveFiles lists the data files of the table's current snapshot.
 func LiveFiles(ctx context.Context, tbl *table.Table) ([]iceberg.DataFile, error) {
+	var out []iceberg.DataFile
+	err := eachLiveEntry(ctx, tbl, func(e iceberg.ManifestEntry) { out = append(out, e.DataFile()) })
+	return out, err
+}
+
+// eachLiveEntry calls fn with each data file entry of the table's current
+// snapshot.
+func eachLiveEntry(ctx context.Context, tbl *table.Table, fn func(iceberg.ManifestEntry)) error {
 	cur := tbl.CurrentSnapshot()
 	if cur == nil {
-		return nil, nil
+		return nil
 	}
 	fs, err := tbl.FS(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	mans, err := cur.Manifests(fs)
 	if err != nil {
-		return nil, fmt.Errorf("manifests: %w", err)
+		return fmt.Errorf("manifests: %w", err)
 	}
-	var out []iceberg.DataFile
 	for _, m := range mans {
 		if m.ManifestContent() != iceberg.ManifestContentData {
 			continue
 		}
 		for e, err := range m.Entries(fs, true) {
 			if err != nil {
-				return nil, fmt.Errorf("manifest %s: %w", m.FilePath(), err)
+				return fmt.Errorf("manifest %s: %w", m.FilePath(), err)
 			}
-			out = append(out, e.DataFile())
+			fn(e)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // partitionValues writes a data file's partition as name=value/...,
