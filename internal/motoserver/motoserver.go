@@ -1,6 +1,10 @@
 // Package motoserver starts a moto_server on a free loopback port for
 // integration tests and stops it when the test binary is done. Tests that
 // need it call Start from TestMain.
+//
+// The server runs through localstack/offline/moto_launcher.py, the
+// offline stack's launcher, so the tests see the same patched moto as the
+// stack: Glue's UpdateTable honours VersionId there.
 package motoserver
 
 import (
@@ -11,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -35,15 +41,18 @@ func Start(ctx context.Context) (*Server, error) {
 	if ep := os.Getenv("SLUICE_MOTO_ENDPOINT"); ep != "" {
 		return &Server{Endpoint: ep}, waitReady(ctx, ep)
 	}
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
+	if _, err := exec.LookPath("moto_server"); err != nil {
 		return nil, ErrUnavailable
+	}
+	launcher, err := Launcher()
+	if err != nil {
+		return nil, err
 	}
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command("python3", launcher, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if os.Getenv("SLUICE_MOTO_LOG") == "" {
 		cmd.Stdout, cmd.Stderr = nil, nil
@@ -59,6 +68,20 @@ func Start(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Launcher is the path of localstack/offline/moto_launcher.py in the
+// source tree this package was built from.
+func Launcher() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("moto launcher: no source path for motoserver")
+	}
+	p := filepath.Join(filepath.Dir(file), "..", "..", "localstack", "offline", "moto_launcher.py")
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("moto launcher: %w", err)
+	}
+	return p, nil
 }
 
 // Stop ends the server this package started (and only that one).
