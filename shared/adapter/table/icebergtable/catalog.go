@@ -62,7 +62,7 @@ func Open(ctx context.Context, loc Location) (*Catalog, error) {
 	case spec.CatalogGlue:
 		return openGlue(ctx, loc)
 	}
-	return nil, fmt.Errorf("catalog %q: %w", loc.Kind, spec.CatalogKinds.Check(loc.Kind))
+	return nil, loc.Kind.Check()
 }
 
 // OpenCatalog opens (creating if need be) the local catalog under root.
