@@ -101,7 +101,7 @@ func (e *env) write(key, data string) {
 
 // newGlueEnv is an env on Glue in a moto of its own, with the warehouse
 // s3://lake/warehouse.
-func newGlueEnv(t *testing.T) *env {
+func newGlueEnv(t testing.TB) *env {
 	t.Helper()
 	cfg := motoserver.ForTest(t)
 	e := newEnv(t)
