@@ -70,18 +70,34 @@ func Start(ctx context.Context) (*Server, error) {
 	return s, nil
 }
 
-// Launcher is the path of localstack/offline/moto_launcher.py in the
-// source tree this package was built from.
+// launcherPath is the launcher's place in the repository.
+var launcherPath = filepath.Join("localstack", "offline", "moto_launcher.py")
+
+// Launcher is the path of localstack/offline/moto_launcher.py: in the
+// source tree this package was built from, or else (a -trimpath build)
+// in the nearest folder at or above the working directory that has it.
 func Launcher() (string, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return "", errors.New("moto launcher: no source path for motoserver")
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		p := filepath.Join(filepath.Dir(file), "..", "..", launcherPath)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
 	}
-	p := filepath.Join(filepath.Dir(file), "..", "..", "localstack", "offline", "moto_launcher.py")
-	if _, err := os.Stat(p); err != nil {
+	dir, err := os.Getwd()
+	if err != nil {
 		return "", fmt.Errorf("moto launcher: %w", err)
 	}
-	return p, nil
+	for {
+		p := filepath.Join(dir, launcherPath)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("moto launcher: no %s in the working directory or above", launcherPath)
+		}
+		dir = parent
+	}
 }
 
 // Stop ends the server this package started (and only that one).
