@@ -5,6 +5,7 @@
 //	sluice lint [--template template.yaml] [SPEC...]
 //	sluice windows --table T [--since T] [--key K] [--shards] [--json]
 //	sluice table list|history|show --output DIR [--table NS.NAME] [--json]
+//	sluice table list|history|show --catalog glue --warehouse s3://B/P [--endpoint URL] [--table NS.NAME] [--json]
 //	sluice version
 package main
 
@@ -41,7 +42,8 @@ Usage:
   sluice windows --table T [--endpoint URL] [--since 1h|RFC3339] [--key K] [--shards] [--json]
                                   list closed stream windows (merged across shards), or the shards' checkpoints
   sluice table list|history|show --output DIR [--table NS.NAME] [--json]
-                                  an iceberg sink's local tables: each snapshot's run, source and counts; schema and rows per partition
+  sluice table list|history|show --catalog glue --warehouse s3://B/P [--endpoint URL] [--table NS.NAME] [--json]
+                                  an iceberg sink's tables: each snapshot's run, source and counts; schema and rows per partition
   sluice version
 
 Run 'sluice COMMAND -h' for a command's flags.

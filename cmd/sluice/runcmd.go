@@ -29,6 +29,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	sinkout "github.com/sluice-etl/sluice/shared/pipeline/output"
@@ -44,6 +45,7 @@ type runCmd struct {
 	chunk                   string
 	asJSON, quiet           bool
 	cpuProfile              string
+	aws                     awsFlags
 
 	pl     *plan.Plan
 	opt    batch.RunOptions
@@ -100,6 +102,7 @@ func (c *runCmd) parse(args []string) error {
 	fs.BoolVar(&c.asJSON, "json", false, "print the run manifest as JSON on stdout")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress or log lines")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	c.aws.add(fs)
 	if err := fs.Parse(args); err != nil {
 		return errFlags
 	}
@@ -167,7 +170,7 @@ func (c *runCmd) open(ctx context.Context) error {
 	c.opt.Input, c.opt.Key, c.opt.Output = in, key, out
 	switch c.pl.Spec.Sink.Format {
 	case codec.SinkIceberg:
-		return c.openLake()
+		return c.openLake(ctx)
 	case codec.SinkDynamoDB:
 	default:
 		return nil
@@ -180,18 +183,20 @@ func (c *runCmd) open(ctx context.Context) error {
 	return nil
 }
 
-// openLake opens the iceberg sink's table in the local catalog: in
-// sink.warehouse, or in the output folder.
-func (c *runCmd) openLake() error {
-	root := c.pl.Spec.Sink.Warehouse
-	if root == "" {
+// openLake opens the iceberg sink's table: in the local catalog in
+// sink.warehouse or the output folder, or in Glue with the s3://
+// sink.warehouse.
+func (c *runCmd) openLake(ctx context.Context) error {
+	k := c.pl.Spec.Sink
+	root := k.Warehouse
+	if k.Catalog != spec.CatalogGlue && root == "" {
 		dir, ok := localFolder(c.output)
 		if !ok {
 			return fmt.Errorf("the iceberg sink's local catalog needs a local --output folder or sink.warehouse, not %s", c.output)
 		}
 		root = dir
 	}
-	t, err := icebergtable.New(root, c.pl.Spec, &c.pl.Out)
+	t, err := icebergtable.New(ctx, c.aws.location(k.Catalog, root, k.Warehouse), c.pl.Spec, &c.pl.Out)
 	if err != nil {
 		return fmt.Errorf("iceberg sink: %w", err)
 	}

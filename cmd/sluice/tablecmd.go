@@ -10,10 +10,11 @@ import (
 
 	"github.com/sluice-etl/sluice/shared/adapter/table/icebergtable"
 	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/core/spec"
 )
 
 // cmdTable is `sluice table list|history|show`: the iceberg sink's
-// tables in a local catalog, each snapshot with the run, source and
+// tables in a local catalog or in Glue, each snapshot with the run, source and
 // counts that made it (the audit ledger), and a table's schema,
 // partition spec and rows per partition.
 func cmdTable(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -26,16 +27,18 @@ type tableCmd struct {
 	stdout, stderr io.Writer
 
 	action, catalog, table string
+	kind, warehouse        string
+	aws                    awsFlags
 	asJSON                 bool
 }
 
-const tableUsage = "usage: sluice table list|history|show --output DIR [--table NAMESPACE.NAME] [--json]\n"
+const tableUsage = "usage: sluice table list|history|show (--output DIR | --catalog glue --warehouse s3://BUCKET/PREFIX [--endpoint URL] [--region R]) [--table NAMESPACE.NAME] [--json]\n"
 
 func (c *tableCmd) run(ctx context.Context, args []string) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
-	cat, err := c.open()
+	cat, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -72,6 +75,9 @@ func (c *tableCmd) parse(args []string) error {
 	c.action = args[0]
 	fs := newFlagSet("table "+c.action, c.stderr)
 	fs.StringVar(&c.catalog, "output", "", "the folder holding the local catalog: the run's --output, or the spec's sink.warehouse")
+	fs.StringVar(&c.kind, "catalog", string(spec.CatalogLocal), "the catalog: local or glue")
+	fs.StringVar(&c.warehouse, "warehouse", "", "the glue catalog's warehouse, s3://bucket/prefix: the spec's sink.warehouse")
+	c.aws.add(fs)
 	fs.StringVar(&c.table, "table", "", "the table, as namespace.name")
 	fs.BoolVar(&c.asJSON, "json", false, "print JSON")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -80,7 +86,15 @@ func (c *tableCmd) parse(args []string) error {
 	switch {
 	case fs.NArg() > 0:
 		return exitf(2, "sluice table: unexpected argument %q\n", fs.Arg(0))
-	case c.catalog == "":
+	case spec.CatalogKind(c.kind).Check() != nil || c.kind == "":
+		return exitf(2, "sluice table %s: --catalog must be local or glue, not %q\n", c.action, c.kind)
+	case c.kind == string(spec.CatalogGlue) && c.warehouse == "":
+		return exitf(2, "sluice table %s: --warehouse is required with --catalog glue\n%s", c.action, tableUsage)
+	case c.kind == string(spec.CatalogGlue) && c.catalog != "":
+		return exitf(2, "sluice table %s: --output names a local catalog, not with --catalog glue\n", c.action)
+	case c.kind == string(spec.CatalogLocal) && c.warehouse != "":
+		return exitf(2, "sluice table %s: --warehouse is for --catalog glue; the local catalog is --output\n", c.action)
+	case c.kind == string(spec.CatalogLocal) && c.catalog == "":
 		return exitf(2, "sluice table %s: --output is required\n%s", c.action, tableUsage)
 	case c.action != "list" && c.table == "":
 		return exitf(2, "sluice table %s: --table is required\n%s", c.action, tableUsage)
@@ -88,8 +102,12 @@ func (c *tableCmd) parse(args []string) error {
 	return nil
 }
 
-// open opens the catalog, which must exist: reading never creates one.
-func (c *tableCmd) open() (*icebergtable.Catalog, error) {
+// open opens the catalog; a local one must exist: reading never creates
+// one.
+func (c *tableCmd) open(ctx context.Context) (*icebergtable.Catalog, error) {
+	if c.kind == string(spec.CatalogGlue) {
+		return icebergtable.Open(ctx, c.aws.location(spec.CatalogGlue, "", c.warehouse))
+	}
 	dir, ok := localFolder(c.catalog)
 	if !ok {
 		return nil, fmt.Errorf("--output %s: the local catalog is a local folder", c.catalog)

@@ -1,6 +1,10 @@
 // Package motoserver starts a moto_server on a free loopback port for
 // integration tests and stops it when the test binary is done. Tests that
 // need it call Start from TestMain.
+//
+// The server runs through localstack/offline/moto_launcher.py, the
+// offline stack's launcher, so the tests see the same patched moto as the
+// stack: Glue's UpdateTable honours VersionId there.
 package motoserver
 
 import (
@@ -11,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"syscall"
 	"time"
@@ -35,15 +41,18 @@ func Start(ctx context.Context) (*Server, error) {
 	if ep := os.Getenv("SLUICE_MOTO_ENDPOINT"); ep != "" {
 		return &Server{Endpoint: ep}, waitReady(ctx, ep)
 	}
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
+	if _, err := exec.LookPath("moto_server"); err != nil {
 		return nil, ErrUnavailable
+	}
+	launcher, err := Launcher()
+	if err != nil {
+		return nil, err
 	}
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd := exec.Command("python3", launcher, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if os.Getenv("SLUICE_MOTO_LOG") == "" {
 		cmd.Stdout, cmd.Stderr = nil, nil
@@ -59,6 +68,36 @@ func Start(ctx context.Context) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// launcherPath is the launcher's place in the repository.
+var launcherPath = filepath.Join("localstack", "offline", "moto_launcher.py")
+
+// Launcher is the path of localstack/offline/moto_launcher.py: in the
+// source tree this package was built from, or else (a -trimpath build)
+// in the nearest folder at or above the working directory that has it.
+func Launcher() (string, error) {
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		p := filepath.Join(filepath.Dir(file), "..", "..", launcherPath)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("moto launcher: %w", err)
+	}
+	for {
+		p := filepath.Join(dir, launcherPath)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("moto launcher: no %s in the working directory or above", launcherPath)
+		}
+		dir = parent
+	}
 }
 
 // Stop ends the server this package started (and only that one).

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"time"
 
@@ -296,6 +297,7 @@ func (c *checker) sink() {
 func (c *checker) icebergSink() {
 	k := &c.s.Sink
 	c.addErr("sink.catalog", k.Catalog.Check())
+	c.warehouse()
 	if !identRE.MatchString(k.Table.Namespace) {
 		c.add("sink.table.namespace", "namespace %q must be a letter or _ followed by letters, digits or _", k.Table.Namespace)
 	}
@@ -334,6 +336,22 @@ func (c *checker) icebergSink() {
 		case p.Transform == TransformIdentity && typ == "timestamp":
 			c.add(key+".transform", "a timestamp partitions by hour, day or month, not identity")
 		}
+	}
+}
+
+// warehouse checks the iceberg sink's warehouse against its catalog: an
+// s3://bucket[/prefix] URL for glue, required; a local folder for local.
+func (c *checker) warehouse() {
+	k := &c.s.Sink
+	u, err := url.Parse(k.Warehouse)
+	isS3 := err == nil && u.Scheme == "s3"
+	switch {
+	case k.Catalog == CatalogGlue && k.Warehouse == "":
+		c.add("sink.warehouse", "the glue catalog needs a warehouse, s3://bucket[/prefix]")
+	case k.Catalog == CatalogGlue && (!isS3 || u.Host == "" || u.RawQuery != ""):
+		c.add("sink.warehouse", "the glue catalog's warehouse must be s3://bucket[/prefix], not %q", k.Warehouse)
+	case k.Catalog == CatalogLocal && isS3:
+		c.add("sink.warehouse", "the local catalog's warehouse is a local folder, not %q: use catalog glue for s3://", k.Warehouse)
 	}
 }
 

@@ -78,10 +78,13 @@ const (
 	// CatalogLocal is a SQLite catalog and a file:// warehouse in the
 	// run's output folder (or sink.warehouse): no server, no AWS.
 	CatalogLocal CatalogKind = "local"
+	// CatalogGlue is the AWS Glue Data Catalog, with the tables' files
+	// in an s3:// warehouse (sink.warehouse, required).
+	CatalogGlue CatalogKind = "glue"
 )
 
 // CatalogKinds are the catalog kinds; "" is local.
-var CatalogKinds = enum.Set[CatalogKind]{Name: "catalog", Values: []CatalogKind{CatalogLocal}, EmptyOK: true}
+var CatalogKinds = enum.Set[CatalogKind]{Name: "catalog", Values: []CatalogKind{CatalogLocal, CatalogGlue}, EmptyOK: true}
 
 // Check validates a catalog kind against CatalogKinds.
 func (k CatalogKind) Check() error { return CatalogKinds.Check(k) }

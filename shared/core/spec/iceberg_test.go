@@ -37,7 +37,11 @@ func TestIcebergSinkErrors(t *testing.T) {
 		name, sink string
 		want       wantErr
 	}{
-		{"bad catalog", "{format: iceberg, catalog: hive}", wantErr{8, "sink.catalog", `unknown catalog "hive" (want local)`}},
+		{"bad catalog", "{format: iceberg, catalog: hive}", wantErr{8, "sink.catalog", `unknown catalog "hive" (want local or glue)`}},
+		{"glue without warehouse", "{format: iceberg, catalog: glue}", wantErr{8, "sink.warehouse", "the glue catalog needs a warehouse"}},
+		{"glue on a folder", "{format: iceberg, catalog: glue, warehouse: lake}", wantErr{8, "sink.warehouse", `must be s3://bucket[/prefix], not "lake"`}},
+		{"glue without bucket", "{format: iceberg, catalog: glue, warehouse: 's3:///p'}", wantErr{8, "sink.warehouse", "must be s3://bucket[/prefix]"}},
+		{"local on s3", "{format: iceberg, warehouse: 's3://b/p'}", wantErr{8, "sink.warehouse", "use catalog glue for s3://"}},
 		{"bad namespace", "{format: iceberg, table: {namespace: a-b, name: t}}", wantErr{8, "sink.table.namespace", `namespace "a-b" must be`}},
 		{"bad table key", "{format: iceberg, table: {schema: a}}", wantErr{8, "sink.table.schema", `unknown key "schema"`}},
 		{"bad transform", "{format: iceberg, partition_by: [{key: p, field: at, transform: week}]}", wantErr{8, "sink.partition_by[0].transform", `unknown transform "week" (want identity, hour, day or month)`}},
@@ -95,6 +99,7 @@ func TestSchemaAcceptsIcebergSpecs(t *testing.T) {
 	for _, src := range []string{
 		icebergHead + "sink: {format: iceberg, catalog: local, warehouse: lake, table: {namespace: n, name: t}, compression: snappy, partition_by: [{key: p, field: at, transform: hour}]}\n",
 		icebergHead + "sink: {format: dynamodb, table: t, key: [id]}\n",
+		icebergHead + "sink: {format: iceberg, catalog: glue, warehouse: 's3://lake/tables', table: {namespace: n, name: t}}\n",
 	} {
 		if _, err := spec.Parse("s.yaml", []byte(src)); err != nil {
 			t.Errorf("loader: %v", err)

@@ -314,7 +314,8 @@ type Sink struct {
 	Catalog CatalogKind `yaml:"catalog" json:"catalog,omitempty"`
 	// Warehouse is the local catalog's folder (default: the run's output
 	// folder, with the catalog in _catalog.db and the tables under
-	// warehouse/).
+	// warehouse/), or the glue catalog's s3://bucket[/prefix] (required),
+	// under which each table is namespace/name.
 	Warehouse string `yaml:"warehouse" json:"warehouse,omitempty"`
 }
 

@@ -14,8 +14,13 @@ import (
 // file (AddFiles reads its footer), write the manifest, manifest list
 // and metadata, and swap the catalog's pointer. The table grows by one
 // snapshot per iteration, as a ledger does.
-func BenchmarkCommit(b *testing.B) {
-	e := newEnv(b)
+func BenchmarkCommit(b *testing.B) { benchCommit(b, newEnv(b)) }
+
+// BenchmarkCommitGlue is the same commit on Glue-on-moto with an s3://
+// warehouse: the files and the catalog are behind moto's HTTP API.
+func BenchmarkCommitGlue(b *testing.B) { benchCommit(b, newGlueEnv(b)) }
+
+func benchCommit(b *testing.B, e *env) {
 	e.write("a.csv", csvOf(ids(1, 100), "2026-11-01"))
 	m := e.mustRun("a.csv")
 	tbl := e.table()

@@ -1,6 +1,9 @@
 // Package icebergtable is the iceberg sink's table: an Apache Iceberg
-// table in iceberg-go's SQL catalog on SQLite (the pure-Go
-// modernc.org/sqlite driver), with a file:// warehouse. It implements
+// table in one of two catalogs, through iceberg-go: the local catalog
+// (iceberg-go's SQL catalog on SQLite, the pure-Go modernc.org/sqlite
+// driver, with a file:// warehouse), or the AWS Glue Data Catalog with an
+// s3:// warehouse. Both go through the same code; only opening the
+// catalog and naming its files differ (catalog.go). It implements
 // batch.Lake; only the CLI imports it, so iceberg-go stays out of the
 // Lambda bootstraps.
 //
@@ -15,8 +18,10 @@
 // hash and the counts. Commit first looks for the run's snapshot in the
 // table's history and commits nothing if it is there, so a repeated run
 // or a retried finalize adds nothing. A commit on a stale base is refused
-// by the catalog, as table.ErrCommitFailed or as a plain "requirement
-// failed" error depending on where iceberg-go notices; either way the
+// by the catalog, as table.ErrCommitFailed (Glue's
+// ConcurrentModificationException on a stale VersionId, or the SQL
+// catalog's moved metadata pointer) or as a plain "requirement failed"
+// error depending on where iceberg-go notices; either way the
 // table is reloaded and the commit rebuilt, until it wins or finds the
 // run committed. The data files of earlier runs of the same source object
 // (the files added by snapshots whose summary names that source) are
@@ -28,24 +33,18 @@ package icebergtable
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/catalog"
-	sqlcat "github.com/apache/iceberg-go/catalog/sql"
 	"github.com/apache/iceberg-go/table"
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, "sqlite"
 
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
-	"github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/record"
 	"github.com/sluice-etl/sluice/shared/core/spec"
@@ -66,7 +65,7 @@ const (
 	PropFiltered     = "sluice.records_filtered"
 )
 
-// CatalogName is the name sluice gives the local catalog.
+// CatalogName is the name sluice gives its catalogs in iceberg-go.
 const CatalogName = "sluice"
 
 // Options configure a Table.
@@ -82,63 +81,24 @@ type Options struct {
 	OnConflict func(err error)
 }
 
-// Table is one Iceberg table in a local catalog.
+// Table is one Iceberg table in a catalog.
 type Table struct {
-	cat      *sqlcat.Catalog
-	db       *sql.DB
-	ident    table.Identifier
-	name     string
-	schema   *iceberg.Schema
-	spec     iceberg.PartitionSpec
-	root     string // absolute folder holding the catalog and the warehouse
-	location string // the table's folder, absolute
-	files    storage.Bucket
-	prefix   string // data files' key prefix in files
-	opt      Options
+	cat    *Catalog
+	ident  table.Identifier
+	name   string
+	schema *iceberg.Schema
+	spec   iceberg.PartitionSpec
+	loc    string // the table's folder, as a key in cat.Files()
+	prefix string // data files' key prefix in cat.Files()
+	opt    Options
 }
 
 var _ batch.Lake = (*Table)(nil)
 
-// Catalog is an open local catalog: root/_catalog.db with its warehouse
-// in root/warehouse.
-type Catalog struct {
-	*sqlcat.Catalog
-	db   *sql.DB
-	root string
-}
-
-// OpenCatalog opens (creating if need be) the local catalog under root.
-func OpenCatalog(root string) (*Catalog, error) {
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		return nil, fmt.Errorf("catalog folder %s: %w", root, err)
-	}
-	if err := os.MkdirAll(filepath.Join(abs, filepath.FromSlash(layout.Warehouse(""))), 0o755); err != nil {
-		return nil, fmt.Errorf("catalog folder: %w", err)
-	}
-	path := filepath.Join(abs, filepath.FromSlash(layout.CatalogKey("")))
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		return nil, fmt.Errorf("open catalog %s: %w", path, err)
-	}
-	cat, err := sqlcat.NewCatalog(CatalogName, db, sqlcat.SQLite, iceberg.Properties{"warehouse": fileURL(filepath.Join(abs, filepath.FromSlash(layout.Warehouse(""))))})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open catalog %s: %w", path, err)
-	}
-	return &Catalog{Catalog: cat, db: db, root: abs}, nil
-}
-
-// Close closes the catalog's database.
-func (c *Catalog) Close() error { return c.db.Close() }
-
-// Root is the catalog's folder.
-func (c *Catalog) Root() string { return c.root }
-
-// New returns the table sp's iceberg sink names, in the local catalog
-// under root, for output rows of schema out. It opens the catalog but
-// neither creates nor checks the table: Prepare does.
-func New(root string, sp *spec.Spec, out *record.Schema, optFns ...func(*Options)) (*Table, error) {
+// New returns the table sp's iceberg sink names, in the catalog loc
+// names, for output rows of schema out. It opens the catalog but neither
+// creates nor checks the table: Prepare does.
+func New(ctx context.Context, loc Location, sp *spec.Spec, out *record.Schema, optFns ...func(*Options)) (*Table, error) {
 	sc, err := Schema(sp, out)
 	if err != nil {
 		return nil, err
@@ -147,21 +107,15 @@ func New(root string, sp *spec.Spec, out *record.Schema, optFns ...func(*Options
 	if err != nil {
 		return nil, err
 	}
-	c, err := OpenCatalog(root)
+	c, err := Open(ctx, loc)
 	if err != nil {
-		return nil, err
-	}
-	files, err := fileblob.New(c.root)
-	if err != nil {
-		c.Close()
 		return nil, err
 	}
 	ns, name := sp.Sink.Table.Namespace, sp.Sink.Table.Name
-	loc := layout.TableLocation(layout.Warehouse(""), ns, name)
+	tl := c.TableLocation(ns, name)
 	t := &Table{
-		cat: c.Catalog, db: c.db, ident: table.Identifier{ns, name}, name: ns + "." + name,
-		schema: sc, spec: ps, root: c.root, location: filepath.Join(c.root, filepath.FromSlash(loc)),
-		files: files, prefix: layout.TableDataPrefix(loc),
+		cat: c, ident: table.Identifier{ns, name}, name: ns + "." + name,
+		schema: sc, spec: ps, loc: tl, prefix: layout.TableDataPrefix(tl),
 	}
 	for _, fn := range optFns {
 		fn(&t.opt)
@@ -176,14 +130,15 @@ func New(root string, sp *spec.Spec, out *record.Schema, optFns ...func(*Options
 }
 
 // Close closes the catalog.
-func (t *Table) Close() error { return t.db.Close() }
+func (t *Table) Close() error { return t.cat.Close() }
 
 // Name is namespace.name.
 func (t *Table) Name() string { return t.name }
 
-// Files is the folder holding the catalog, and the data files' prefix in
+// Files is the bucket holding the table's files (the local catalog's
+// folder, or the Glue warehouse's bucket), and the data files' prefix in
 // it.
-func (t *Table) Files() (storage.Bucket, string) { return t.files, t.prefix }
+func (t *Table) Files() (storage.Bucket, string) { return t.cat.Files(), t.prefix }
 
 // Prepare creates the table with the spec's schema and partition spec, or
 // checks that the existing table has them.
@@ -205,7 +160,7 @@ func (t *Table) create(ctx context.Context) (*table.Table, error) {
 		return nil, fmt.Errorf("create namespace %s: %w", ns[0], err)
 	}
 	tbl, err := t.cat.CreateTable(ctx, t.ident, t.schema,
-		catalog.WithPartitionSpec(&t.spec), catalog.WithLocation(fileURL(t.location)))
+		catalog.WithPartitionSpec(&t.spec), catalog.WithLocation(t.cat.URL(t.loc)))
 	if errors.Is(err, catalog.ErrTableAlreadyExists) {
 		// Created meanwhile by a concurrent run.
 		return t.cat.LoadTable(ctx, t.ident)
@@ -276,9 +231,9 @@ func (t *Table) addedFiles(ctx context.Context, tbl *table.Table, id int64) ([]o
 				continue
 			}
 			df := e.DataFile()
-			key, err := t.key(df.FilePath())
+			key, err := t.cat.Key(df.FilePath())
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("table %s: %w", t.name, err)
 			}
 			parts = append(parts, output.Part{Key: key, Partition: partitionOf(key, t.prefix), Records: df.Count(), Bytes: df.FileSizeBytes()})
 		}
@@ -321,7 +276,7 @@ func (t *Table) commitOnce(ctx context.Context, m *output.Manifest) ([]output.Pa
 	}
 	add := make([]string, len(m.Parts))
 	for i, p := range m.Parts {
-		add[i] = t.url(p.Key)
+		add[i] = t.cat.URL(p.Key)
 	}
 	drop, err := t.earlierFiles(ctx, tbl, m)
 	if err != nil {
@@ -400,29 +355,6 @@ func IsConflict(err error) bool {
 	}
 	msg := strings.ToLower(err.Error())
 	return strings.Contains(msg, "requirement failed") || strings.Contains(msg, "database is locked") || strings.Contains(msg, "sqlite_busy")
-}
-
-// url is the file:// URL of a key in the catalog folder.
-func (t *Table) url(key string) string {
-	return fileURL(filepath.Join(t.root, filepath.FromSlash(key)))
-}
-
-// key is the key in the catalog folder of a data file's URL.
-func (t *Table) key(fileURLStr string) (string, error) {
-	u, err := url.Parse(fileURLStr)
-	if err != nil || u.Scheme != "file" {
-		return "", fmt.Errorf("table %s: data file %s is not a file:// URL", t.name, fileURLStr)
-	}
-	rel, err := filepath.Rel(t.root, filepath.FromSlash(u.Path))
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return "", fmt.Errorf("table %s: data file %s is outside %s", t.name, fileURLStr, t.root)
-	}
-	return filepath.ToSlash(rel), nil
-}
-
-// fileURL is the file:// URL of an absolute path.
-func fileURL(path string) string {
-	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(path)}).String()
 }
 
 // partitionOf is the partition path of a data file key under prefix.
