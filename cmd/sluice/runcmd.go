@@ -188,6 +188,9 @@ func (c *runCmd) open(ctx context.Context) error {
 // sink.warehouse.
 func (c *runCmd) openLake(ctx context.Context) error {
 	k := c.pl.Spec.Sink
+	if k.Catalog == spec.CatalogGlue && k.Warehouse == "" {
+		return errors.New("the iceberg sink's glue catalog needs sink.warehouse, s3://bucket[/prefix], for sluice run (the AWS functions use the stack's warehouse)")
+	}
 	root := k.Warehouse
 	if k.Catalog != spec.CatalogGlue && root == "" {
 		dir, ok := localFolder(c.output)

@@ -95,3 +95,25 @@ func TestTableCatalogFlags(t *testing.T) {
 		}
 	}
 }
+
+// A glue sink without a warehouse is the stack's on AWS; sluice run has
+// no stack, so it asks for one before reading any input.
+func TestRunGlueWithoutWarehouseAsksForOne(t *testing.T) {
+	src, err := os.ReadFile("../../examples/orders-iceberg/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	glueSpec := strings.Replace(string(src), "  catalog: local ", "  catalog: glue #", 1)
+	specPath := filepath.Join(t.TempDir(), "spec.yaml")
+	if err := os.WriteFile(specPath, []byte(glueSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	code, _, stderr := runCLI(t, "run", "--spec", specPath, "--input", "../../examples/orders/orders.csv", "--output", dir)
+	if code == 0 || !strings.Contains(stderr, "glue catalog needs sink.warehouse") {
+		t.Fatalf("exit %d, stderr %q: want the missing warehouse named", code, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("the output folder holds %d entries after a refused run", len(entries))
+	}
+}

@@ -14,7 +14,7 @@ func main() {
 		executions := sfn.NewFromConfig(env.AWS)
 		d := env.Deps
 		d.Starter, d.Executions = executions, executions
-		d.Tables, d.Windows = env.Tables, env.Windows
+		d.Tables, d.Windows, d.Lakes = env.Tables, env.Windows, env.Lakes()
 		// The extractor implements lambda.Handler: it takes the raw payload.
 		return handler.NewExtractor(env.Settings, d)
 	})

@@ -12,7 +12,7 @@ func main() {
 	handler.Main("load", func(env *handler.Env) any {
 		d := env.Deps
 		d.Metrics = dynamometrics.New(env.DynamoDB(), env.Settings.MetricsTable)
-		d.Tables = env.Tables
+		d.Tables, d.Lakes = env.Tables, env.Lakes()
 		return handler.NewLoader(env.Settings, d).Handle
 	})
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // Functions are the function packages under functions/.
-var Functions = []string{"extract", "transform", "load"}
+var Functions = []string{"extract", "transform", "load", "commit"}
 
 // Bootstraps builds functions/<fn> into dir/<fn>/bootstrap. repo is the
 // repository root.

@@ -9,11 +9,13 @@
 //
 // Two shims stand between icebird and a local table:
 //   - Node's fetch cannot open file:// URLs, so a global fetch serves them
-//     from disk, with the Range and HEAD requests hyparquet makes;
+//     from disk, with the Range and HEAD requests hyparquet makes; with
+//     SLUICE_S3_ENDPOINT set it serves s3:// tables from that endpoint
+//     (moto) the same way;
 //   - icebird's Avro decoder cannot read the deflate-compressed manifests
 //     iceberg-go writes, so .avro files are re-encoded uncompressed
 //     (codec null) on the way.
-import { readFileSync, statSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { inflateRawSync } from 'node:zlib'
 import { icebergMetadata, icebergRead } from 'icebird'
@@ -89,22 +91,11 @@ function uncompressAvro(buf) {
   return Buffer.from(out)
 }
 
-const realFetch = globalThis.fetch
-globalThis.fetch = async (url, init = {}) => {
-  const u = String(url)
-  if (!u.startsWith('file://')) return realFetch(url, init)
-  const path = fileURLToPath(u)
-  let size
-  try {
-    size = statSync(path).size
-  } catch {
-    return new Response(null, { status: 404, statusText: 'Not Found' })
-  }
+// serve answers a request for body as a file server would: HEAD, Range.
+function serve(body, init) {
   if (init.method === 'HEAD') {
-    return new Response(null, { status: 200, headers: { 'content-length': String(size) } })
+    return new Response(null, { status: 200, headers: { 'content-length': String(body.length) } })
   }
-  let body = readFileSync(path)
-  if (path.endsWith('.avro')) body = uncompressAvro(body)
   const range = new Headers(init.headers).get('range')
   const m = range && /bytes=(\d+)-(\d*)/.exec(range)
   if (m) {
@@ -113,6 +104,42 @@ globalThis.fetch = async (url, init = {}) => {
     return new Response(body.subarray(start, end), { status: 206, headers: { 'content-length': String(end - start) } })
   }
   return new Response(body, { status: 200, headers: { 'content-length': String(body.length) } })
+}
+
+// With SLUICE_S3_ENDPOINT set (a local S3 such as moto), icebird's S3
+// URLs (https://BUCKET.s3.amazonaws.com/KEY) are read from that endpoint,
+// path-style, with an Authorization header: moto refuses anonymous GETs.
+const s3Endpoint = process.env.SLUICE_S3_ENDPOINT
+const s3URL = /^https:\/\/([^./]+)\.s3\.amazonaws\.com\/(.*)$/
+
+async function fetchS3(bucket, key) {
+  const res = await realFetch(`${s3Endpoint}/${bucket}/${key}`, {
+    headers: { authorization: 'AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0' },
+  })
+  if (res.status === 404) return null
+  if (!res.ok) throw new Error(`GET s3://${bucket}/${key}: ${res.status}`)
+  return Buffer.from(await res.arrayBuffer())
+}
+
+const realFetch = globalThis.fetch
+globalThis.fetch = async (url, init = {}) => {
+  const u = String(url)
+  let body
+  const s3 = s3Endpoint && s3URL.exec(u)
+  if (s3) {
+    body = await fetchS3(s3[1], decodeURIComponent(s3[2]))
+  } else if (u.startsWith('file://')) {
+    try {
+      body = readFileSync(fileURLToPath(u))
+    } catch {
+      body = null
+    }
+  } else {
+    return realFetch(url, init)
+  }
+  if (body === null) return new Response(null, { status: 404, statusText: 'Not Found' })
+  if (u.endsWith('.avro')) body = uncompressAvro(body)
+  return serve(body, init)
 }
 
 const [tableUrl, metadataFileName, sumColumn, keyColumn] = process.argv.slice(2)

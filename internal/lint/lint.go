@@ -284,7 +284,7 @@ func checkFunctionEnv(p problems, name string, res *yaml.Node, globalEnv map[str
 	fn := scalar(get(res, "Metadata", "SluiceFunction"))
 	want, ok := handler.EnvByFunction[fn]
 	if !ok {
-		p.add("Resources."+name+".Metadata.SluiceFunction", "must name the sluice function (extract, transform or load), not %q", fn)
+		p.add("Resources."+name+".Metadata.SluiceFunction", "must name the sluice function (extract, transform, load or commit), not %q", fn)
 		return
 	}
 	env := maps.Clone(globalEnv)

@@ -90,7 +90,7 @@ func TestTemplateProblems(t *testing.T) {
 		{"misspelled env", "          SLUICE_METRICS_TABLE: !Ref MetricsTable\n", "          SLUICE_METRIC_TABLE: !Ref MetricsTable\n",
 			"template.yaml: Resources.LoadFunction.Properties.Environment: SLUICE_METRIC_TABLE is set but the load function does not read it"},
 		{"unknown function", "      SluiceFunction: transform\n", "      SluiceFunction: transfrom\n",
-			`template.yaml: Resources.TransformFunction.Metadata.SluiceFunction: must name the sluice function (extract, transform or load), not "transfrom"`},
+			`template.yaml: Resources.TransformFunction.Metadata.SluiceFunction: must name the sluice function (extract, transform, load or commit), not "transfrom"`},
 		{"no FunctionResponseTypes", "      FunctionResponseTypes: [ReportBatchItemFailures]\n", "",
 			"template.yaml: Resources.InputStreamMapping.Properties: ExtractFunction returns BatchItemFailures, but FunctionResponseTypes does not list ReportBatchItemFailures: Lambda would ignore them and retry whole batches"},
 		{"parallel batches per shard", "      ParallelizationFactor: 1\n", "      ParallelizationFactor: 4\n",

@@ -1,6 +1,6 @@
 // Package localdeploy creates a stack's resources on a local AWS endpoint
 // (the offline stack or LocalStack) from template.yaml: buckets, tables,
-// queues, the functions with their environment, timeout and memory, and
+// Glue databases, queues, the functions with their environment, timeout and memory, and
 // the state machines with their substitutions filled in. Running it again
 // updates what exists.
 package localdeploy
@@ -20,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -46,6 +48,8 @@ type Clients struct {
 	SFN    *sfn.Client
 	// Kinesis is needed only when the template declares streams.
 	Kinesis *kinesis.Client
+	// Glue is needed only when the template declares databases.
+	Glue *glue.Client
 }
 
 // NewClients makes every client from one configuration; S3 uses path-style
@@ -59,6 +63,7 @@ func NewClients(cfg aws.Config) Clients {
 		Lambda:  lambda.NewFromConfig(cfg),
 		SFN:     sfn.NewFromConfig(cfg),
 		Kinesis: kinesis.NewFromConfig(cfg),
+		Glue:    glue.NewFromConfig(cfg),
 	}
 }
 
@@ -91,7 +96,7 @@ const RoleName = "sluice-local-exec"
 func Deploy(ctx context.Context, t *samtemplate.Template, c Clients, o Options) error {
 	d := &deployer{t: t, c: c, o: o, role: fmt.Sprintf("arn:aws:iam::%s:role/%s", t.Account, RoleName)}
 	for _, step := range []func(context.Context) error{
-		d.createRole, d.createBuckets, d.createTables, d.createStreams, d.createQueues, d.deployFunctions, d.deployStateMachines,
+		d.createRole, d.createBuckets, d.createTables, d.createDatabases, d.createStreams, d.createQueues, d.deployFunctions, d.deployStateMachines,
 	} {
 		if err := step(ctx); err != nil {
 			return err
@@ -135,6 +140,20 @@ func (d *deployer) createBuckets(ctx context.Context) error {
 			return fmt.Errorf("create bucket %s: %w", b.Name, err)
 		}
 		d.logf("bucket      %s", b.Name)
+	}
+	return nil
+}
+
+// createDatabases creates the Glue databases; one that exists is left
+// as it is.
+func (d *deployer) createDatabases(ctx context.Context) error {
+	for _, db := range d.t.Resources("AWS::Glue::Database") {
+		_, err := d.c.Glue.CreateDatabase(ctx, &glue.CreateDatabaseInput{DatabaseInput: &gluetypes.DatabaseInput{Name: aws.String(db.Name)}})
+		var exists *gluetypes.AlreadyExistsException
+		if err != nil && !errors.As(err, &exists) {
+			return fmt.Errorf("create glue database %s: %w", db.Name, err)
+		}
+		d.logf("database    %s", db.Name)
 	}
 	return nil
 }

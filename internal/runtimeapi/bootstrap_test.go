@@ -17,7 +17,7 @@ import (
 
 var binDir string
 
-// TestMain builds the three real bootstraps once, as `make lambdas` does
+// TestMain builds the four real bootstraps once, as `make lambdas` does
 // but for this machine's architecture.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "sluice-bootstraps-")
@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 var env = []string{
 	`SLUICE_SPECS={"incoming/orders/":"bundled:orders"}`, "SLUICE_STAGING_BUCKET=staging",
 	"SLUICE_OUTPUT_BUCKET=output", "SLUICE_METRICS_TABLE=metrics",
+	"SLUICE_WAREHOUSE=s3://output/warehouse", "SLUICE_GLUE_DATABASE=sluice",
 	"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing",
 	"AWS_ENDPOINT_URL=http://127.0.0.1:9", "AWS_EC2_METADATA_DISABLED=true",
 }
@@ -89,10 +90,30 @@ func TestMissingEnvironmentFailsInit(t *testing.T) {
 	}
 }
 
+// The commit function, the one that links iceberg-go, starts and answers
+// through the Runtime API: an operation it does not know, and a spec the
+// deployment does not run, are function errors that say so, before any
+// catalog call.
+func TestCommitBootstrapAnswers(t *testing.T) {
+	ctx := context.Background()
+	c := spawn(t, "commit", env)
+	for payload, want := range map[string]string{
+		`{"op":"drop","spec":"bundled:orders"}`:                             `unknown operation "drop" (want prepare, lookup or commit)`,
+		`{"op":"prepare","spec":"s3://elsewhere/spec.yaml","spec_hash":"x"}`: "spec s3://elsewhere/spec.yaml is not one this deployment runs",
+		`{"op":"prepare","spec":"bundled:orders","spec_hash":"x"}`:           "spec bundled:orders changed during the run",
+	} {
+		_, err := c.Invoke(ctx, []byte(payload), 10*time.Second)
+		var fe *runtimeapi.FunctionError
+		if !errors.As(err, &fe) || !strings.Contains(fe.Message, want) {
+			t.Errorf("commit %s: %v, want a function error with %q", payload, err, want)
+		}
+	}
+}
+
 // BenchmarkColdInit measures process start to the first GET .../next, the
 // init a cold Lambda pays before the handler runs.
 func BenchmarkColdInit(b *testing.B) {
-	for _, fn := range []string{"extract", "transform", "load"} {
+	for _, fn := range buildtest.Functions {
 		b.Run(fn, func(b *testing.B) {
 			var total time.Duration
 			for b.Loop() {

@@ -87,7 +87,11 @@ func (t *Template) Resources(types ...string) []Resource {
 		typ := scalar(get(t.resources[id], "Type"))
 		for _, want := range types {
 			if typ == want {
-				out = append(out, Resource{ID: id, Type: typ, Name: t.PhysicalName(id), node: t.resources[id]})
+				name := t.PhysicalName(id)
+				if typ == "AWS::Glue::Database" {
+					name, _ = t.ref(id)
+				}
+				out = append(out, Resource{ID: id, Type: typ, Name: name, node: t.resources[id]})
 			}
 		}
 	}
@@ -148,9 +152,13 @@ func (t *Template) ref(name string) (string, error) {
 	if v, ok := t.Params[name]; ok {
 		return v, nil
 	}
-	if _, ok := t.resources[name]; ok {
-		if scalar(get(t.resources[name], "Type")) == "AWS::Serverless::StateMachine" {
+	if res, ok := t.resources[name]; ok {
+		switch scalar(get(res, "Type")) {
+		case "AWS::Serverless::StateMachine":
 			return t.Arn(name)
+		case "AWS::Glue::Database":
+			// A database is named by its input, as on AWS.
+			return t.Value(get(res, "Properties", "DatabaseInput", "Name"))
 		}
 		return t.PhysicalName(name), nil
 	}
@@ -221,7 +229,7 @@ func (t *Template) Value(n *yaml.Node) (string, error) {
 // Function is a function as a local stack runs it.
 type Function struct {
 	Resource
-	// Sluice names the handler: extract, transform or load.
+	// Sluice names the handler: extract, transform, load or commit.
 	Sluice     string
 	Env        map[string]string
 	Timeout    int

@@ -22,6 +22,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
@@ -41,15 +42,20 @@ const (
 	EnvStreamSpecs      = "SLUICE_STREAM_SPECS"
 	EnvWindowTable      = "SLUICE_WINDOW_TABLE"
 	EnvDebugSample      = "SLUICE_DEBUG_SAMPLE"
+	EnvCommitFunction   = "SLUICE_COMMIT_FUNCTION"
+	EnvWarehouse        = "SLUICE_WAREHOUSE"
+	EnvGlueDatabase     = "SLUICE_GLUE_DATABASE"
 )
 
 // EnvByFunction lists, per function, the variables it requires (true) or
 // reads when set (false).
 var EnvByFunction = map[string]map[string]bool{
 	"extract": {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false, EnvIdempotencyTable: false,
-		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false, EnvDebugSample: false},
+		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false, EnvDebugSample: false, EnvCommitFunction: false, EnvWarehouse: false},
 	"transform": {EnvSpecs: true, EnvStagingBucket: true, EnvIdempotencyTable: false, EnvDebugSample: false},
-	"load":      {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false},
+	"load": {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false,
+		EnvCommitFunction: false, EnvWarehouse: false},
+	"commit": {EnvSpecs: true, EnvStagingBucket: false, EnvStreamSpecs: false, EnvWarehouse: true, EnvGlueDatabase: true},
 }
 
 // ReturnsBatchItemFailures names the functions that answer Kinesis
@@ -80,6 +86,15 @@ type Settings struct {
 	// contents are logged, for debugging. 0, the default, logs none:
 	// logs never hold record values otherwise.
 	DebugSample float64
+	// CommitFunction is the function that commits to iceberg tables
+	// (extract and load call it for a spec with an iceberg sink).
+	CommitFunction string
+	// Warehouse (s3://bucket/prefix) and GlueDatabase bound what the
+	// commit function commits to: a spec's warehouse must lie in the
+	// deployment's, and its namespace must be the deployment's database,
+	// which is what the function's IAM grants cover.
+	Warehouse    string
+	GlueDatabase string
 }
 
 // SettingsFromEnv reads the variables function fn uses. Required ones that
@@ -107,6 +122,9 @@ func SettingsFromEnv(fn string, getenv func(string) string) (Settings, error) {
 		MetricsTable:     getenv(EnvMetricsTable),
 		IdempotencyTable: getenv(EnvIdempotencyTable),
 		WindowTable:      getenv(EnvWindowTable),
+		CommitFunction:   getenv(EnvCommitFunction),
+		Warehouse:        getenv(EnvWarehouse),
+		GlueDatabase:     getenv(EnvGlueDatabase),
 		ChunkBytes:       64 << 20,
 		MaxInlineChunks:  40,
 		MaxConcurrency:   10,
@@ -164,7 +182,11 @@ type Deps struct {
 	// Windows opens the window-state table (extract, for streams); keep
 	// is how long closed-window results live (0: the store's default).
 	Windows func(table string, keep time.Duration) WindowStore
-	Log     *slog.Logger
+	// Lakes opens the table of a spec's iceberg sink (extract prepares
+	// it, load commits to it); nil for any other sink. specLoc is the
+	// spec's location as SLUICE_SPECS names it.
+	Lakes func(ctx context.Context, p *plan.Plan, specLoc string) (batch.Lake, error)
+	Log   *slog.Logger
 	// EMF receives Embedded Metric Format lines (os.Stdout in Lambda).
 	EMF interface{ Write([]byte) (int, error) }
 	Now func() time.Time
@@ -179,9 +201,9 @@ func (d *Deps) defaults() {
 	}
 }
 
-// planCache keeps compiled specs for the life of a warm container,
+// PlanCache keeps compiled specs for the life of a warm container,
 // re-reading an S3 spec only when its ETag changes.
-type planCache struct {
+type PlanCache struct {
 	mu    sync.Mutex
 	plans map[string]cachedPlan
 }
@@ -208,7 +230,9 @@ func (s Settings) route(key string) (string, error) {
 	return loc, nil
 }
 
-func (c *planCache) load(ctx context.Context, open Opener, loc string) (*plan.Plan, error) {
+// Load returns the compiled spec at loc: bundled:name, s3://bucket/key
+// (re-read when its ETag changes) or a path in the function package.
+func (c *PlanCache) Load(ctx context.Context, open Opener, loc string) (*plan.Plan, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.plans == nil {

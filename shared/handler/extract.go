@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/claims"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
@@ -125,7 +126,7 @@ type Started struct {
 type Extractor struct {
 	s     Settings
 	d     Deps
-	plans planCache
+	plans PlanCache
 	pipes streamPipes
 }
 
@@ -264,8 +265,11 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
-	p, err := e.plans.load(ctx, e.d.Open, loc)
+	p, err := e.plans.Load(ctx, e.d.Open, loc)
 	if err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	if err := e.prepareLake(ctx, p, loc); err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
 	in, err := e.d.Open(ctx, ref.Bucket)
@@ -328,6 +332,16 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 	}
 	e.d.Log.InfoContext(ctx, "run planned", "run_id", job.RunID, "pipeline", out.Pipeline, "format", job.Format, "compression", job.Compression, "chunks", len(tasks), "distributed", out.Distributed)
 	return out, nil
+}
+
+// prepareLake creates the table of an iceberg sink, or checks it against
+// the spec, before any of the run's data is written.
+func (e *Extractor) prepareLake(ctx context.Context, p *plan.Plan, loc string) error {
+	lake, err := e.d.lake(ctx, p, loc)
+	if err != nil || lake == nil {
+		return err
+	}
+	return lake.Prepare(ctx)
 }
 
 // takeOverFromTheDead takes a run's claim from an execution that is no

@@ -61,7 +61,7 @@ type LoadOutput struct {
 type Loader struct {
 	s     Settings
 	d     Deps
-	plans planCache
+	plans PlanCache
 }
 
 // NewLoader returns the load handler.
@@ -157,6 +157,9 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		}
 		opt.Table = l.d.Tables(p.Spec.Sink.Table.Name, p.Spec.Sink.Key)
 	}
+	if opt.Lake, err = l.d.lake(ctx, p, job.Spec); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
 	m, err := runLoader(staging, out, opt).Commit(ctx, p, &job, results)
 	if err != nil {
 		return nil, err
@@ -184,10 +187,28 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
 	opt := l.loadOptions(in.Run.Pipeline, m.RunID, m.StartedAt)
+	if opt.Lake, err = l.lakeOf(ctx, &m); err != nil {
+		return nil, fmt.Errorf("finalize: %w", err)
+	}
 	if err := runLoader(staging, out, opt).Finalize(ctx, &m); err != nil && m.Status != output.StatusFailed {
 		return nil, err
 	}
 	return l.settle(ctx, in.Run.Pipeline, &m, true)
+}
+
+// lakeOf opens the table a succeeded run of an iceberg sink commits to.
+func (l *Loader) lakeOf(ctx context.Context, m *output.Manifest) (batch.Lake, error) {
+	if m.Status != output.StatusSucceeded || m.Spec == "" {
+		return nil, nil
+	}
+	p, err := l.plans.Load(ctx, l.d.Open, m.Spec)
+	if err != nil {
+		return nil, err
+	}
+	if got := batch.SpecHash(p.Spec); got != m.SpecHash {
+		return nil, fmt.Errorf("spec %s changed during run %s (hash %s, the run has %s)", m.Spec, m.RunID, got, m.SpecHash)
+	}
+	return l.d.lake(ctx, p, m.Spec)
 }
 
 // settle records a finalized run's metrics and completes or releases its

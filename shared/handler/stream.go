@@ -183,7 +183,7 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 	if !ok {
 		return nil, fmt.Errorf("%w: stream %q (set %s)", ErrNoSpec, streamName, EnvStreamSpecs)
 	}
-	p, err := e.plans.load(ctx, e.d.Open, loc)
+	p, err := e.plans.Load(ctx, e.d.Open, loc)
 	if err != nil {
 		return nil, err
 	}

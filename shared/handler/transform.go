@@ -23,7 +23,7 @@ type ChunkDone struct {
 type Transformer struct {
 	s     Settings
 	d     Deps
-	plans planCache
+	plans PlanCache
 	mu    sync.Mutex
 	jobs  map[string]*batch.Job
 }
@@ -89,8 +89,8 @@ func (t *Transformer) job(ctx context.Context, staging storage.Bucket, key strin
 }
 
 // openRun compiles the job's spec and opens its input bucket.
-func openRun(ctx context.Context, plans *planCache, open Opener, job *batch.Job) (*plan.Plan, storage.Bucket, error) {
-	p, err := plans.load(ctx, open, job.Spec)
+func openRun(ctx context.Context, plans *PlanCache, open Opener, job *batch.Job) (*plan.Plan, storage.Bucket, error) {
+	p, err := plans.Load(ctx, open, job.Spec)
 	if err != nil {
 		return nil, nil, err
 	}

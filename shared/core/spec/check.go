@@ -347,7 +347,8 @@ func (c *checker) warehouse() {
 	isS3 := err == nil && u.Scheme == "s3"
 	switch {
 	case k.Catalog == CatalogGlue && k.Warehouse == "":
-		c.add("sink.warehouse", "the glue catalog needs a warehouse, s3://bucket[/prefix]")
+		// The AWS functions use the stack's warehouse; sluice run asks
+		// for one.
 	case k.Catalog == CatalogGlue && (!isS3 || u.Host == "" || u.RawQuery != ""):
 		c.add("sink.warehouse", "the glue catalog's warehouse must be s3://bucket[/prefix], not %q", k.Warehouse)
 	case k.Catalog == CatalogLocal && isS3:

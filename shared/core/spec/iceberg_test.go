@@ -32,13 +32,21 @@ func TestIcebergSinkDefaults(t *testing.T) {
 	}
 }
 
+// On AWS a glue sink without a warehouse uses the stack's; the spec is
+// valid, and the warehouse stays empty for the functions to fill in.
+func TestGlueWithoutWarehouseIsTheStacks(t *testing.T) {
+	s, err := spec.Parse("s.yaml", []byte("fields: [{name: a}]\nsink: {format: iceberg, catalog: glue}\n"))
+	if err != nil || s.Sink.Catalog != spec.CatalogGlue || s.Sink.Warehouse != "" {
+		t.Errorf("sink %+v, err %v", s.Sink, err)
+	}
+}
+
 func TestIcebergSinkErrors(t *testing.T) {
 	tests := []struct {
 		name, sink string
 		want       wantErr
 	}{
 		{"bad catalog", "{format: iceberg, catalog: hive}", wantErr{8, "sink.catalog", `unknown catalog "hive" (want local or glue)`}},
-		{"glue without warehouse", "{format: iceberg, catalog: glue}", wantErr{8, "sink.warehouse", "the glue catalog needs a warehouse"}},
 		{"glue on a folder", "{format: iceberg, catalog: glue, warehouse: lake}", wantErr{8, "sink.warehouse", `must be s3://bucket[/prefix], not "lake"`}},
 		{"glue without bucket", "{format: iceberg, catalog: glue, warehouse: 's3:///p'}", wantErr{8, "sink.warehouse", "must be s3://bucket[/prefix]"}},
 		{"local on s3", "{format: iceberg, warehouse: 's3://b/p'}", wantErr{8, "sink.warehouse", "use catalog glue for s3://"}},

@@ -314,8 +314,9 @@ type Sink struct {
 	Catalog CatalogKind `yaml:"catalog" json:"catalog,omitempty"`
 	// Warehouse is the local catalog's folder (default: the run's output
 	// folder, with the catalog in _catalog.db and the tables under
-	// warehouse/), or the glue catalog's s3://bucket[/prefix] (required),
-	// under which each table is namespace/name.
+	// warehouse/), or the glue catalog's s3://bucket[/prefix], under
+	// which each table is namespace/name. sluice run needs it for glue;
+	// the AWS functions default it to the stack's warehouse.
 	Warehouse string `yaml:"warehouse" json:"warehouse,omitempty"`
 }
 

@@ -3,7 +3,6 @@ package icebergtable
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -91,13 +90,10 @@ func OpenCatalog(root string) (*Catalog, error) {
 	return &Catalog{Catalog: cat, kind: spec.CatalogLocal, close: db.Close, files: files, warehouse: layout.Warehouse(""), root: abs}, nil
 }
 
-// ErrWarehouse is returned for a Glue warehouse that is not s3://bucket[/prefix].
-var ErrWarehouse = errors.New("the glue catalog's warehouse must be s3://bucket[/prefix]")
-
 // openGlue opens the Glue catalog through iceberg-go, with its files in
 // the s3:// warehouse.
 func openGlue(ctx context.Context, loc Location) (*Catalog, error) {
-	bucket, prefix, err := ParseWarehouse(loc.Warehouse)
+	bucket, prefix, err := spec.ParseWarehouse(loc.Warehouse)
 	if err != nil {
 		return nil, err
 	}
@@ -118,15 +114,6 @@ func openGlue(ctx context.Context, loc Location) (*Catalog, error) {
 	}
 	return &Catalog{Catalog: cat, kind: spec.CatalogGlue, close: func() error { return nil },
 		files: s3blob.New(client, bucket), warehouse: prefix, bucket: bucket}, nil
-}
-
-// ParseWarehouse splits a Glue warehouse s3://bucket/prefix.
-func ParseWarehouse(warehouse string) (bucket, prefix string, err error) {
-	u, err := url.Parse(warehouse)
-	if err != nil || u.Scheme != "s3" || u.Host == "" || u.RawQuery != "" {
-		return "", "", fmt.Errorf("%w, not %q", ErrWarehouse, warehouse)
-	}
-	return u.Host, strings.Trim(u.Path, "/"), nil
 }
 
 // Close closes the catalog.

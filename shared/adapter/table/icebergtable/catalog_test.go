@@ -9,36 +9,13 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/spec"
 )
 
-func TestParseWarehouse(t *testing.T) {
-	for _, tc := range []struct {
-		in, bucket, prefix string
-		ok                 bool
-	}{
-		{"s3://lake", "lake", "", true},
-		{"s3://lake/", "lake", "", true},
-		{"s3://lake/tables/prod/", "lake", "tables/prod", true},
-		{"s3:///tables", "", "", false},
-		{"file:///tmp/lake", "", "", false},
-		{"lake/tables", "", "", false},
-		{"s3://lake/t?region=x", "", "", false},
-	} {
-		b, p, err := icebergtable.ParseWarehouse(tc.in)
-		if (err == nil) != tc.ok || b != tc.bucket || p != tc.prefix {
-			t.Errorf("ParseWarehouse(%q) = %q %q %v", tc.in, b, p, err)
-		}
-		if err != nil && !errors.Is(err, icebergtable.ErrWarehouse) {
-			t.Errorf("ParseWarehouse(%q): %v is not ErrWarehouse", tc.in, err)
-		}
-	}
-}
-
 func TestOpenRefusesAnUnknownCatalogOrABadWarehouse(t *testing.T) {
 	ctx := context.Background()
 	if _, err := icebergtable.Open(ctx, icebergtable.Location{Kind: "hive"}); err == nil {
 		t.Error("Open of catalog hive succeeded")
 	}
 	_, err := icebergtable.Open(ctx, icebergtable.Location{Kind: spec.CatalogGlue, Warehouse: "/tmp/lake"})
-	if !errors.Is(err, icebergtable.ErrWarehouse) {
+	if !errors.Is(err, spec.ErrWarehouse) {
 		t.Errorf("Open of glue on a folder: %v, want ErrWarehouse", err)
 	}
 }
