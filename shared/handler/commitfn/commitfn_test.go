@@ -218,7 +218,9 @@ func TestCommitFunctionKeepsToTheStacksGrants(t *testing.T) {
 	}{
 		"database": {func(s string) string { return strings.Replace(s, "namespace: sluice", "namespace: finance", 1) },
 			"table finance.orders is outside this deployment's Glue database sluice"},
-		"warehouse": {func(s string) string { return strings.Replace(s, "  catalog: glue #", "  catalog: glue\n  warehouse: s3://other/lake #", 1) },
+		"warehouse": {func(s string) string {
+			return strings.Replace(s, "  catalog: glue #", "  catalog: glue\n  warehouse: s3://other/lake #", 1)
+		},
 			"warehouse s3://other/lake is outside this deployment's s3://sluice-output-bucket/warehouse"},
 		"local catalog": {func(s string) string { return strings.Replace(s, "  catalog: glue #", "  catalog: local #", 1) },
 			"the iceberg sink's local catalog is for sluice run on one machine"},
