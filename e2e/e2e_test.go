@@ -47,6 +47,8 @@ var (
 	sqsc  *sqs.Client
 	logs  bytes.Buffer
 	smArn string
+	// awsCfg reaches the stack.
+	awsCfg aws.Config
 )
 
 func TestMain(m *testing.M) {
@@ -75,7 +77,7 @@ func TestMain(m *testing.M) {
 		// so that fan-out goes through the Distributed Map.
 		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs,
 			Params: map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3", "StreamShards": "2", "StreamBatchSize": "250",
-				"Specs": `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml",` + chaosRoutes + `}`}}
+				"Specs": `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml",` + chaosRoutes + `,` + lakeRoute + `}`}}
 		if os.Getenv("SLUICE_E2E_LOG") != "" {
 			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			o.FunctionLogs = io.MultiWriter(&logs, os.Stderr)
@@ -90,6 +92,7 @@ func TestMain(m *testing.M) {
 			if err != nil {
 				panic(err)
 			}
+			awsCfg = cfg
 			s3c = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
 			sfnc = sfn.NewFromConfig(cfg)
 			ddb = dynamodb.NewFromConfig(cfg)
