@@ -249,7 +249,17 @@ func (c *checker) dedup() {
 }
 
 func (c *checker) stream() {
-	c.addErr("stream.on_failure", c.s.Stream.OnFailure.Check())
+	st := c.s.Stream
+	c.addErr("stream.on_failure", st.OnFailure.Check())
+	switch {
+	case c.s.Sink.Format != codec.SinkIceberg && (st.CommitInterval != 0 || st.CommitFiles != 0):
+		c.add("stream", "commit_interval and commit_files apply to the iceberg sink only")
+	case c.s.Sink.Format != codec.SinkIceberg:
+	case st.CommitInterval < MinCommitInterval || st.CommitInterval > MaxCommitInterval:
+		c.add("stream.commit_interval", "must be from %s to %s, not %s", time.Duration(MinCommitInterval), time.Duration(MaxCommitInterval), time.Duration(st.CommitInterval))
+	case st.CommitFiles < 1 || st.CommitFiles > MaxCommitFiles:
+		c.add("stream.commit_files", "must be from 1 to %d, not %d", MaxCommitFiles, st.CommitFiles)
+	}
 }
 
 func (c *checker) sink() {

@@ -76,6 +76,12 @@ const (
 // icebergDefaults fills in the iceberg sink's catalog, table and
 // partition transforms: day for timestamps, identity for other fields.
 func (s *Spec) icebergDefaults() {
+	if s.Stream.CommitInterval == 0 {
+		s.Stream.CommitInterval = DefaultCommitInterval
+	}
+	if s.Stream.CommitFiles == 0 {
+		s.Stream.CommitFiles = DefaultCommitFiles
+	}
 	k := &s.Sink
 	if k.Catalog == "" {
 		k.Catalog = CatalogLocal

@@ -121,3 +121,20 @@ func TestSchemaAcceptsIcebergSpecs(t *testing.T) {
 		t.Errorf("schema accepts transform week")
 	}
 }
+
+func TestStreamCommitPolicy(t *testing.T) {
+	s, err := spec.Parse("s.yaml", []byte("fields: [{name: a}]\nsink: {format: iceberg}\n"))
+	if err != nil || s.Stream.CommitInterval != spec.DefaultCommitInterval || s.Stream.CommitFiles != spec.DefaultCommitFiles {
+		t.Fatalf("defaults %+v, %v", s.Stream, err)
+	}
+	for body, want := range map[string]string{
+		"sink: {format: iceberg}\nstream: {commit_interval: 100ms}\n": "stream.commit_interval: must be from 1s to 24h0m0s, not 100ms",
+		"sink: {format: iceberg}\nstream: {commit_files: 20000}\n":    "stream.commit_files: must be from 1 to 10000, not 20000",
+		"sink: {format: jsonl}\nstream: {commit_files: 5}\n":          "stream: commit_interval and commit_files apply to the iceberg sink only",
+	} {
+		_, err := spec.Parse("s.yaml", []byte("fields: [{name: a}]\n"+body))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}

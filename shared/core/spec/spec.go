@@ -273,7 +273,22 @@ type Stream struct {
 	// records are returned as batch item failures) or fail_fast (every
 	// record from the first failure on, across the batch, is returned).
 	OnFailure FailureMode `yaml:"on_failure" json:"on_failure,omitempty"`
+	// CommitInterval and CommitFiles bound an iceberg sink's commits on
+	// the stream path: a shard's data files are held back and committed
+	// together once the oldest has waited CommitInterval (default 1m) or
+	// CommitFiles of them are held (default 100).
+	CommitInterval Duration `yaml:"commit_interval" json:"commit_interval,omitempty"`
+	CommitFiles    int      `yaml:"commit_files" json:"commit_files,omitempty"`
 }
+
+// Stream commit bounds and defaults.
+const (
+	DefaultCommitInterval = Duration(time.Minute)
+	DefaultCommitFiles    = 100
+	MinCommitInterval     = Duration(time.Second)
+	MaxCommitInterval     = Duration(24 * time.Hour)
+	MaxCommitFiles        = 10000
+)
 
 // Duration is a time span written as Go duration text: 90s, 5m, 1h30m.
 type Duration time.Duration

@@ -21,6 +21,37 @@ type Snapshot struct {
 	Version int64             `json:"version"`
 	Pending []Move            `json:"pending,omitempty"`
 	Counts  accounting.Counts `json:"counts"`
+	// Held are batches whose data files are published into a table's
+	// folder and wait for one commit that makes them part of the table
+	// (an iceberg sink). HeldSince is when the oldest was held.
+	Held      []HeldBatch `json:"held,omitempty"`
+	HeldSince time.Time   `json:"held_since,omitzero"`
+}
+
+// HeldBatch is one batch held back from a table commit: the sequence
+// numbers it covers, its data files and its counts.
+type HeldBatch struct {
+	First  string            `json:"first"`
+	Last   string            `json:"last"`
+	Files  []HeldFile        `json:"files,omitempty"`
+	Counts accounting.Counts `json:"counts"`
+}
+
+// HeldFile is a data file of a held batch.
+type HeldFile struct {
+	Key       string `json:"key"`
+	Partition string `json:"partition,omitempty"`
+	Records   int64  `json:"records"`
+	Bytes     int64  `json:"bytes"`
+}
+
+// HeldFiles counts the data files of held batches.
+func HeldFiles(held []HeldBatch) int {
+	n := 0
+	for _, b := range held {
+		n += len(b.Files)
+	}
+	return n
 }
 
 // Move publishes a staged object: From (in staging) is copied to To.
@@ -29,6 +60,9 @@ type Snapshot struct {
 type Move struct {
 	From string `json:"from"`
 	To   string `json:"to"`
+	// Table says To is in the table's bucket (an iceberg sink's data
+	// file), not the output bucket.
+	Table bool `json:"table,omitempty"`
 }
 
 // ErrConflict is returned by Store.Save when another writer saved first.
@@ -72,6 +106,9 @@ type Attempt struct {
 	Pending []Move
 	Counts  accounting.Counts
 	Late    int64
+	// Held and HeldSince replace the snapshot's.
+	Held      []HeldBatch
+	HeldSince time.Time
 }
 
 // Step applies the new part of a batch to the loaded snapshot: it folds
@@ -126,7 +163,7 @@ func Transact(ctx context.Context, st Store, spec *Spec, shard string, now time.
 		if a.LastSeq == "" || a.LastSeq == snap.LastSeq {
 			return res, nil
 		}
-		next := Snapshot{LastSeq: a.LastSeq, Version: snap.Version + 1, Pending: a.Pending, Counts: snap.Counts}
+		next := Snapshot{LastSeq: a.LastSeq, Version: snap.Version + 1, Pending: a.Pending, Counts: snap.Counts, Held: a.Held, HeldSince: a.HeldSince}
 		next.Counts.Merge(a.Counts)
 		if w != nil {
 			res.Closed = w.Close(now)
@@ -149,6 +186,39 @@ func Transact(ctx context.Context, st Store, spec *Spec, shard string, now time.
 		}
 		res.Snapshot, res.Saved = next, true
 		return res, nil
+	}
+}
+
+// Release drops the held batches up to and including sequence number
+// last, once a table commit holds them, in one conditional save that
+// keeps everything else of the snapshot. A concurrent save makes it
+// reload and try again; batches it no longer finds were released already.
+func Release(ctx context.Context, st Store, shard, last string) (Snapshot, error) {
+	for attempt := 1; ; attempt++ {
+		snap, err := st.Load(ctx, shard)
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("window: load %s: %w", shard, err)
+		}
+		keep := snap.Held
+		for len(keep) > 0 && !After(last, keep[0].Last) {
+			keep = keep[1:]
+		}
+		if len(keep) == len(snap.Held) {
+			return snap, nil
+		}
+		next := snap
+		next.Version, next.Held, next.HeldSince = snap.Version+1, keep, time.Time{}
+		if len(keep) > 0 {
+			next.HeldSince = snap.HeldSince
+		}
+		err = st.Save(ctx, shard, snap.Version, next, nil)
+		if errors.Is(err, ErrConflict) && attempt < MaxAttempts && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			return Snapshot{}, fmt.Errorf("window: release %s (attempt %d): %w", shard, attempt, err)
+		}
+		return next, nil
 	}
 }
 

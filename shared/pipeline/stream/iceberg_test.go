@@ -1,23 +1,229 @@
 package stream_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluice-etl/sluice/internal/lakeread"
+	"github.com/sluice-etl/sluice/shared/adapter/table/icebergtable"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
-// The stream path has no table commits yet: an iceberg sink is refused
-// instead of publishing files no table names.
-func TestIcebergSinkIsRefusedOnTheStreamPath(t *testing.T) {
+// An iceberg sink without its table is refused instead of publishing
+// files no table names.
+func TestIcebergSinkNeedsItsTable(t *testing.T) {
 	p, err := plan.FromBytes("t.yaml", []byte("name: kv\nsource: {format: json}\nfields: [{name: event_id, required: true}]\nsink: {format: iceberg}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := newEnv()
 	_, err = stream.New(stream.Config{Plan: p, Staging: e.staging, Out: e.out, StagingPrefix: "staging", OutPrefix: "out", Store: e.store})
-	if !errors.Is(err, stream.ErrIcebergStream) {
-		t.Errorf("New = %v, want ErrIcebergStream", err)
+	if !errors.Is(err, stream.ErrNoLake) {
+		t.Errorf("New = %v, want ErrNoLake", err)
+	}
+}
+
+// lakeSpec is the clicks example with an iceberg sink on the local
+// catalog and the given commit policy.
+func lakePlan(t *testing.T, policy string) *plan.Plan {
+	t.Helper()
+	src := `
+name: clicks
+source: {format: jsonl}
+fields:
+  - {name: event_id, required: true}
+  - {name: user, required: true, clean: [trim, lower]}
+  - {name: page, required: true, rules: {regex: '^/'}}
+  - {name: at, type: timestamp, required: true}
+  - {name: amount_cents, type: int, clean: [{default: "0"}], rules: {min: 0}}
+filter:
+  - {name: not_bot, expr: '!(user startsWith "bot-")'}
+sink:
+  format: iceberg
+  table: {namespace: web, name: clicks}
+  partition_by: [{key: at_hour, field: at, transform: hour}]
+stream: ` + policy + "\n"
+	p, err := plan.FromBytes("clicks.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// lakeEnv is a stream pipeline onto a table in a local catalog, with a
+// clock the test moves.
+type lakeEnv struct {
+	*env
+	table *icebergtable.Table
+	root  string
+	now   time.Time
+	pl    *stream.Pipeline
+	store window.Store
+}
+
+func newLakeEnv(t *testing.T, policy string, store func(window.Store) window.Store) *lakeEnv {
+	t.Helper()
+	ctx := context.Background()
+	p := lakePlan(t, policy)
+	root := t.TempDir()
+	tbl, err := icebergtable.New(ctx, icebergtable.Location{Root: root}, p.Spec, &p.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tbl.Close() })
+	if err := tbl.Prepare(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &lakeEnv{env: newEnv(), table: tbl, root: root, now: t0}
+	e.store = e.env.store
+	if store != nil {
+		e.store = store(e.env.store)
+	}
+	e.pl, err = stream.New(stream.Config{Plan: p, Staging: e.staging, Out: e.out, StagingPrefix: "staging", OutPrefix: "out",
+		Store: e.store, Now: func() time.Time { return e.now }, Nonce: func() string { e.nonce++; return fmt.Sprint(e.nonce) }, Lake: tbl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// batch is five clicks, records 5b+1 to 5b+5, one a bot (filtered) and
+// one with a bad page (quarantined).
+func batch(b int) []stream.Message {
+	var msgs []stream.Message
+	for i := 5*b + 1; i <= 5*b+5; i++ {
+		user, page := "ann", "/p"
+		switch i % 5 {
+		case 3:
+			user = "bot-1"
+		case 4:
+			page = "nope"
+		}
+		msgs = append(msgs, click(i, user, page, i, i))
+	}
+	return msgs
+}
+
+func (e *lakeEnv) apply(t *testing.T, b int) stream.Result {
+	t.Helper()
+	res, err := e.pl.Apply(context.Background(), shard, batch(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func (e *lakeEnv) history(t *testing.T) []icebergtable.SnapshotInfo {
+	t.Helper()
+	c, err := icebergtable.OpenCatalog(e.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h, err := c.History(context.Background(), "web.clicks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// Ten batches, three seconds apart, with a 10s commit interval: the
+// table gets two commits, not ten, each naming the shard's sequence
+// range; a replayed batch adds nothing; icebird reads every kept record
+// once.
+func TestIcebergStreamCommitsAtABoundedRate(t *testing.T) {
+	e := newLakeEnv(t, "{commit_interval: 10s, commit_files: 1000}", nil)
+	var committed int
+	for b := range 10 {
+		res := e.apply(t, b)
+		committed += res.Committed
+		e.now = e.now.Add(3 * time.Second)
+	}
+	if again := e.apply(t, 4); again.New != 0 || again.Committed != 0 {
+		t.Fatalf("replayed batch: %+v", again)
+	}
+	h := e.history(t)
+	// Held since 0s: committed at 12s (batches 0-4); held since 15s:
+	// committed at 27s (batches 5-9).
+	if len(h) != 2 || committed != 10 {
+		t.Fatalf("%d snapshots, %d files committed; want 2 and 10: %+v", len(h), committed, h)
+	}
+	for i, s := range h {
+		if s.RunID != "stream/"+shard+"/"+seq(25*i+25) || s.In != 25 || s.Out != 15 || s.Rejected != 5 || s.Filtered != 5 || s.AddedRecords != 15 {
+			t.Errorf("snapshot %d: %+v", i, s)
+		}
+	}
+	got := lakeread.Read(t, filepath.Join(e.root, "warehouse", "web", "clicks"), "amount_cents", "event_id")
+	var sum int
+	for i := 1; i <= 50; i++ {
+		if i%5 != 3 && i%5 != 4 {
+			sum += i
+		}
+	}
+	if got.Count != 30 || got.Sum != fmt.Sprint(sum) || len(got.Keys) != 30 {
+		t.Errorf("icebird read %d rows, sum %s, %d keys; want 30, %d, 30", got.Count, got.Sum, len(got.Keys), sum)
+	}
+}
+
+// commit_files commits as soon as that many files are held.
+func TestIcebergStreamCommitsOnFileCount(t *testing.T) {
+	e := newLakeEnv(t, "{commit_interval: 1h, commit_files: 2}", nil)
+	var held []int
+	for b := range 4 {
+		res := e.apply(t, b)
+		held = append(held, res.Held)
+	}
+	// Each batch's rows fall in one hour: one file a batch.
+	if fmt.Sprint(held) != "[1 0 1 0]" || len(e.history(t)) != 2 {
+		t.Fatalf("held after each batch %v, %d snapshots; want [1 0 1 0] and 2", held, len(e.history(t)))
+	}
+}
+
+// failRelease fails the first save that releases held batches: the
+// process dies between the table commit and the checkpoint's release.
+type failRelease struct {
+	window.Store
+	failed bool
+}
+
+func (f *failRelease) Save(ctx context.Context, shard string, prev int64, next window.Snapshot, results []window.Cell) error {
+	if snap, _ := f.Store.Load(ctx, shard); !f.failed && len(next.Held) < len(snap.Held) {
+		f.failed = true
+		return errors.New("killed before the release")
+	}
+	return f.Store.Save(ctx, shard, prev, next, results)
+}
+
+// A crash after the table commit and before the release leaves the
+// batches held; the next commit finds them in the table and adds only
+// the batches after them.
+func TestIcebergStreamCommitSurvivesACrashBeforeTheRelease(t *testing.T) {
+	e := newLakeEnv(t, "{commit_interval: 1h, commit_files: 2}", func(s window.Store) window.Store { return &failRelease{Store: s} })
+	e.apply(t, 0)
+	if _, err := e.pl.Apply(context.Background(), shard, batch(1)); err == nil || !strings.Contains(err.Error(), "release deferred") {
+		t.Fatalf("apply with the release killed: %v", err)
+	}
+	snap, _ := e.store.Load(context.Background(), shard)
+	if len(snap.Held) != 2 || len(e.history(t)) != 1 {
+		t.Fatalf("after the crash: %d held, %d snapshots", len(snap.Held), len(e.history(t)))
+	}
+	// The next batch makes three held, two of them in the table.
+	if res := e.apply(t, 2); res.Committed != 1 || res.Held != 0 {
+		t.Fatalf("after the crash: %+v", res)
+	}
+	h := e.history(t)
+	if len(h) != 2 || h[1].In != 5 || h[1].AddedRecords != 3 || h[1].TotalRecords != 9 {
+		t.Fatalf("history %+v", h)
+	}
+	got := lakeread.Read(t, filepath.Join(e.root, "warehouse", "web", "clicks"), "amount_cents", "event_id")
+	if got.Count != 9 || len(got.Keys) != 9 {
+		t.Errorf("icebird read %+v, want 9 distinct rows", got)
 	}
 }

@@ -65,6 +65,29 @@ type Config struct {
 	Nonce func() string
 	// OnReject, if set, sees each quarantined record (debug sampling).
 	OnReject func(*output.RejectRecord)
+	// Lake is the table of an iceberg sink.
+	Lake Lake
+}
+
+// Lake is the table an iceberg sink's stream commits to. Its data files
+// are published into Files as batches are checkpointed, and held there
+// until one commit makes a shard's held batches part of the table.
+type Lake interface {
+	// Files is the bucket and key prefix of the table's data files.
+	Files() (storage.Bucket, string)
+	// CommitStream commits c's data files in one snapshot whose summary
+	// names the shard and the sequence range it covers. Batches the table
+	// holds already (at or below the shard's last committed sequence
+	// number) are left out, so a retried commit adds nothing twice. It
+	// returns the number of files it added.
+	CommitStream(ctx context.Context, c *Commit) (int, error)
+}
+
+// Commit is one table commit of a shard's held batches.
+type Commit struct {
+	Shard    string             `json:"shard"`
+	SpecHash string             `json:"spec_hash"`
+	Batches  []window.HeldBatch `json:"batches"`
 }
 
 // Pipeline applies one spec to stream batches.
@@ -79,6 +102,8 @@ type Pipeline struct {
 	// native is set for Lambda's own windows.
 	native     *plan.Processor
 	nativeSpec window.Spec
+	// lakePrefix is where an iceberg sink's data files go.
+	lakePrefix string
 }
 
 type windowFields struct {
@@ -89,9 +114,8 @@ type windowFields struct {
 	scale []int
 }
 
-// ErrIcebergStream refuses an iceberg sink on the stream path, whose
-// commits (bounded in rate, tied to the shard checkpoints) are not built.
-var ErrIcebergStream = errors.New("stream: the iceberg sink runs on the batch path (sluice run) only")
+// ErrNoLake refuses an iceberg sink without its table.
+var ErrNoLake = errors.New("stream: the spec's sink is iceberg but no table is configured")
 
 // New compiles a pipeline. It is not safe for concurrent use: each shard
 // worker needs its own.
@@ -116,7 +140,10 @@ func New(cfg Config) (*Pipeline, error) {
 	}
 	if p.kind == codec.SinkIceberg {
 		// Its files would be published with no table commit to name them.
-		return nil, ErrIcebergStream
+		if cfg.Lake == nil {
+			return nil, ErrNoLake
+		}
+		_, p.lakePrefix = cfg.Lake.Files()
 	}
 	if sp.Window != nil {
 		ws, wf, err := WindowOf(cfg.Plan)
@@ -271,6 +298,9 @@ type Result struct {
 	// Deferred records were left for the next invocation: the deadline
 	// came near. They are after Checkpoint.
 	Deferred int
+	// Held is the number of data files held for the table after this
+	// batch, and Committed the number a table commit added now.
+	Held, Committed int
 }
 
 // Apply applies a shard's batch exactly once. msgs must all be of the
@@ -310,6 +340,7 @@ func (p *Pipeline) Apply(ctx context.Context, shard string, msgs []Message) (Res
 			}
 			res.Deferred = len(fresh) - b.taken
 			a.LastSeq, a.Pending, a.Counts, a.Late = fresh[b.taken-1].Seq, b.moves, b.counts, b.late
+			p.hold(&a, snap, fresh[0].Seq, b)
 			return a, nil
 		},
 		func(a window.Attempt) { p.discard(ctx, a.Pending) })
@@ -318,7 +349,7 @@ func (p *Pipeline) Apply(ctx context.Context, shard string, msgs []Message) (Res
 	}
 	res.Attempts, res.Checkpoint = c.Attempts, c.Snapshot.LastSeq
 	if !c.Saved {
-		return res, nil
+		return res, p.flush(ctx, shard, c.Snapshot, &res)
 	}
 	res.Counts, res.Late, res.Closed = c.Attempt.Counts, c.Attempt.Late, c.Closed
 	if err := p.publish(ctx, c.Snapshot.Pending); err != nil {
@@ -331,7 +362,7 @@ func (p *Pipeline) Apply(ctx context.Context, shard string, msgs []Message) (Res
 		}
 	}
 	res.Published = published
-	return res, nil
+	return res, p.flush(ctx, shard, c.Snapshot, &res)
 }
 
 type staged struct {
@@ -339,6 +370,7 @@ type staged struct {
 	counts accounting.Counts
 	late   int64
 	taken  int // records of fresh processed
+	files  []window.HeldFile
 }
 
 // stage processes the fresh records and writes their outputs to staging.
@@ -474,6 +506,9 @@ func (sb *stagedBatch) close(ctx context.Context, out *staged) error {
 			return err
 		}
 		out.moves = append(out.moves, mv)
+		if mv.Table {
+			out.files = append(out.files, window.HeldFile{Key: mv.To, Partition: part.Partition, Records: part.Records, Bytes: part.Bytes})
+		}
 	}
 	if rp != nil {
 		rejects := cfg.RejectsPrefix
@@ -492,7 +527,11 @@ func (sb *stagedBatch) close(ctx context.Context, out *staged) error {
 // upserted now and the part is only removed.
 func (sb *stagedBatch) partMove(ctx context.Context, outPrefix string, part output.Part) (window.Move, error) {
 	cfg := sb.p.cfg
-	if sb.p.kind != codec.SinkDynamoDB {
+	switch sb.p.kind {
+	case codec.SinkIceberg:
+		return window.Move{From: part.Key, To: layout.StreamPartKey(sb.p.lakePrefix, part.Partition, sb.shard, sb.first, part.Key), Table: true}, nil
+	case codec.SinkDynamoDB:
+	default:
 		return window.Move{From: part.Key, To: layout.StreamPartKey(outPrefix, part.Partition, sb.shard, sb.first, part.Key)}, nil
 	}
 	n, err := output.UpsertPart(ctx, cfg.Staging, part.Key, cfg.Table)
@@ -511,9 +550,13 @@ func (sb *stagedBatch) partMove(ctx context.Context, outPrefix string, part outp
 func (p *Pipeline) publish(ctx context.Context, moves []window.Move) error {
 	for _, m := range moves {
 		if m.To != "" {
-			err := storage.CopyBetween(ctx, p.cfg.Out, m.To, p.cfg.Staging, m.From)
+			dst := p.cfg.Out
+			if m.Table {
+				dst, _ = p.cfg.Lake.Files()
+			}
+			err := storage.CopyBetween(ctx, dst, m.To, p.cfg.Staging, m.From)
 			if errors.Is(err, storage.ErrNotFound) {
-				if _, aerr := p.cfg.Out.Attributes(ctx, m.To); aerr == nil {
+				if _, aerr := dst.Attributes(ctx, m.To); aerr == nil {
 					continue
 				}
 				return fmt.Errorf("publish %s: the staged copy %s is gone and %s was never written", m.To, m.From, m.To)

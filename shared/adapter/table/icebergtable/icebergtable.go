@@ -246,20 +246,32 @@ func (t *Table) addedFiles(ctx context.Context, tbl *table.Table, id int64) ([]o
 // run's snapshot: this call's, or those of an attempt that committed the
 // run first.
 func (t *Table) Commit(ctx context.Context, m *output.Manifest) ([]output.Part, error) {
+	var parts []output.Part
+	err := t.retry(ctx, "commit of run "+m.RunID, func() error {
+		var err error
+		parts, err = t.commitOnce(ctx, m)
+		return err
+	})
+	return parts, err
+}
+
+// retry runs one commit attempt after another while they lose races to
+// concurrent commits.
+func (t *Table) retry(ctx context.Context, what string, once func() error) error {
 	for attempt := 1; ; attempt++ {
-		parts, err := t.commitOnce(ctx, m)
+		err := once()
 		if err == nil || !IsConflict(err) {
-			return parts, err
+			return err
 		}
 		if t.opt.OnConflict != nil {
 			t.opt.OnConflict(err)
 		}
 		if attempt >= t.opt.MaxAttempts {
-			return nil, fmt.Errorf("table %s: commit of run %s lost %d races: %w", t.name, m.RunID, attempt, err)
+			return fmt.Errorf("table %s: %s lost %d races: %w", t.name, what, attempt, err)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(t.opt.Backoff(attempt)):
 		}
 	}

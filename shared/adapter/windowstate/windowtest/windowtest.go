@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -56,6 +57,32 @@ func Run(t *testing.T, newStore func(t *testing.T) (window.Store, Results)) {
 		r := results(t)
 		if c, ok := r[window.ResultKey(cell)]; !ok || c.Count != 3 || c.Fields["amount"].Sum != 6 {
 			t.Fatalf("results = %v", r)
+		}
+	})
+	t.Run("HeldBatchesAndRelease", func(t *testing.T) {
+		st, _ := newStore(t)
+		held := []window.HeldBatch{
+			{First: "1", Last: "3", Files: []window.HeldFile{{Key: "t/data/a.parquet", Partition: "h=1", Records: 2, Bytes: 900}}},
+			{First: "4", Last: "9", Files: []window.HeldFile{{Key: "t/data/b.parquet", Records: 5, Bytes: 1200}}},
+		}
+		since := t0.Add(time.Minute)
+		if err := st.Save(ctx, "s", 0, window.Snapshot{LastSeq: "9", Version: 1, Held: held, HeldSince: since}, nil); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Load(ctx, "s")
+		if err != nil || !reflect.DeepEqual(got.Held, held) || !got.HeldSince.Equal(since) {
+			t.Fatalf("held after a round trip: %+v since %v, %v", got.Held, got.HeldSince, err)
+		}
+		// Releasing through 3 keeps the second batch and the checkpoint.
+		next, err := window.Release(ctx, st, "s", "3")
+		if err != nil || len(next.Held) != 1 || next.Held[0].First != "4" || next.LastSeq != "9" || next.Version != 2 {
+			t.Fatalf("release: %+v, %v", next, err)
+		}
+		if again, _ := window.Release(ctx, st, "s", "3"); again.Version != 2 {
+			t.Fatalf("a repeated release saved again: version %d", again.Version)
+		}
+		if last, _ := window.Release(ctx, st, "s", "9"); len(last.Held) != 0 || !last.HeldSince.IsZero() {
+			t.Fatalf("release of all: %+v", last)
 		}
 	})
 	t.Run("ExactlyOnceUnderReplays", func(t *testing.T) {

@@ -1,0 +1,64 @@
+package stream
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sluice-etl/sluice/shared/core/codec"
+	"github.com/sluice-etl/sluice/shared/core/window"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+)
+
+// The iceberg sink on the stream path. A batch's data files are
+// published into the table's folder with the checkpoint, as the other
+// sinks' parts are, and held in the shard's snapshot: nothing reads them
+// until a commit names them. A shard's held batches are committed in one
+// snapshot once the oldest has waited stream.commit_interval or
+// stream.commit_files files are held, so the commit rate per table is at
+// most shards / commit_interval, whatever the record rate. After the
+// commit the batches are released from the snapshot; a crash in between
+// leaves them held, and the next commit finds them in the table (its
+// summary names the shard's last sequence number) and adds nothing twice.
+
+// hold adds the batch just staged to the snapshot's held batches.
+func (p *Pipeline) hold(a *window.Attempt, snap window.Snapshot, first string, b staged) {
+	if p.kind != codec.SinkIceberg {
+		return
+	}
+	a.Held = append(slices.Clone(snap.Held), window.HeldBatch{First: first, Last: a.LastSeq, Files: b.files, Counts: b.counts})
+	a.HeldSince = snap.HeldSince
+	if len(snap.Held) == 0 {
+		a.HeldSince = p.cfg.Now()
+	}
+}
+
+// due reports whether the shard's held batches are to be committed now.
+func (p *Pipeline) due(snap window.Snapshot) bool {
+	st := p.cfg.Plan.Spec.Stream
+	if len(snap.Held) == 0 {
+		return false
+	}
+	return window.HeldFiles(snap.Held) >= st.CommitFiles || p.cfg.Now().Sub(snap.HeldSince) >= time.Duration(st.CommitInterval)
+}
+
+// flush commits the shard's held batches when they are due, then
+// releases them from the snapshot.
+func (p *Pipeline) flush(ctx context.Context, shard string, snap window.Snapshot, res *Result) error {
+	res.Held = window.HeldFiles(snap.Held)
+	if p.kind != codec.SinkIceberg || !p.due(snap) {
+		return nil
+	}
+	c := &Commit{Shard: shard, SpecHash: batch.SpecHash(p.cfg.Plan.Spec), Batches: snap.Held}
+	n, err := p.cfg.Lake.CommitStream(ctx, c)
+	if err != nil {
+		return fmt.Errorf("stream %s: checkpointed, table commit deferred: %w", shard, err)
+	}
+	next, err := window.Release(ctx, p.cfg.Store, shard, snap.Held[len(snap.Held)-1].Last)
+	if err != nil {
+		return fmt.Errorf("stream %s: committed to the table, release deferred: %w", shard, err)
+	}
+	res.Committed, res.Held = n, window.HeldFiles(next.Held)
+	return nil
+}
