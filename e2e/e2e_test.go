@@ -77,7 +77,8 @@ func TestMain(m *testing.M) {
 		// so that fan-out goes through the Distributed Map.
 		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs,
 			Params: map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3", "StreamShards": "2", "StreamBatchSize": "250",
-				"Specs": `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml",` + chaosRoutes + `,` + lakeRoute + `}`}}
+				"Specs":       `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml",` + chaosRoutes + `,` + lakeRoute + `}`,
+				"StreamSpecs": `{"*":"` + streamSpecLoc + `"}`}}
 		if os.Getenv("SLUICE_E2E_LOG") != "" {
 			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			o.FunctionLogs = io.MultiWriter(&logs, os.Stderr)
@@ -99,6 +100,7 @@ func TestMain(m *testing.M) {
 			kc = kinesis.NewFromConfig(cfg)
 			sqsc = sqs.NewFromConfig(cfg)
 			smArn, _ = stack.Template.Arn("EtlStateMachine")
+			upErr = putStreamSpec(ctx, clicksJSONL)
 		}
 		return m.Run()
 	}()

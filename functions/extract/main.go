@@ -4,6 +4,7 @@
 package main
 
 import (
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/sluice-etl/sluice/shared/handler"
@@ -15,6 +16,7 @@ func main() {
 		d := env.Deps
 		d.Starter, d.Executions = executions, executions
 		d.Tables, d.Windows, d.Lakes = env.Tables, env.Windows, env.Lakes()
+		d.Shards = handler.ShardLister(kinesis.NewFromConfig(env.AWS))
 		// The extractor implements lambda.Handler: it takes the raw payload.
 		return handler.NewExtractor(env.Settings, d)
 	})

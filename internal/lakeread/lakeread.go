@@ -76,26 +76,27 @@ func Read(t testing.TB, location, sumColumn, keyColumn string) Result {
 		t.Fatal(err)
 	}
 	tableURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
-	return run(t, nil, tableURL, meta, sumColumn, keyColumn)
+	return run(t, nil, tableURL, meta, sumColumn, keyColumn, "")
 }
 
 // ReadS3 reads the table whose current metadata file is metadataLocation
 // (s3://bucket/.../metadata/NAME.metadata.json, as a catalog such as Glue
 // points at it) from the S3 endpoint s3Endpoint (moto), with icebird.
-func ReadS3(t testing.TB, s3Endpoint, metadataLocation, sumColumn, keyColumn string) Result {
+// Only the rows whose key starts with keyPrefix count.
+func ReadS3(t testing.TB, s3Endpoint, metadataLocation, sumColumn, keyColumn, keyPrefix string) Result {
 	t.Helper()
 	Require(t)
 	tableURL, meta, ok := strings.Cut(metadataLocation, "/metadata/")
 	if !ok || !strings.HasPrefix(tableURL, "s3://") || strings.Contains(meta, "/") {
 		t.Fatalf("metadata location %q is not s3://.../metadata/NAME", metadataLocation)
 	}
-	return run(t, []string{"SLUICE_S3_ENDPOINT=" + strings.TrimSuffix(s3Endpoint, "/")}, tableURL, meta, sumColumn, keyColumn)
+	return run(t, []string{"SLUICE_S3_ENDPOINT=" + strings.TrimSuffix(s3Endpoint, "/")}, tableURL, meta, sumColumn, keyColumn, keyPrefix)
 }
 
 // run has icebird read the table at tableURL.
-func run(t testing.TB, env []string, tableURL, meta, sumColumn, keyColumn string) Result {
+func run(t testing.TB, env []string, tableURL, meta, sumColumn, keyColumn, keyPrefix string) Result {
 	t.Helper()
-	cmd := exec.Command("node", filepath.Join(dir(), "read.mjs"), tableURL, meta, sumColumn, keyColumn)
+	cmd := exec.Command("node", filepath.Join(dir(), "read.mjs"), tableURL, meta, sumColumn, keyColumn, keyPrefix)
 	cmd.Dir = dir()
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer

@@ -2,8 +2,9 @@
 // iceberg-go) reads a table's current snapshot and prints what the Go
 // tests compare with sluice's own counts.
 //
-//   node read.mjs TABLE_URL METADATA_FILE SUM_COLUMN KEY_COLUMN
+//   node read.mjs TABLE_URL METADATA_FILE SUM_COLUMN KEY_COLUMN [KEY_PREFIX]
 //
+// (with KEY_PREFIX, only the rows whose key starts with it count)
 // prints {"count": N, "sum": "S", "keys": ["k1", ...]} (sum and keys as
 // strings: longs come back as BigInt).
 //
@@ -142,7 +143,7 @@ globalThis.fetch = async (url, init = {}) => {
   return serve(body, init)
 }
 
-const [tableUrl, metadataFileName, sumColumn, keyColumn] = process.argv.slice(2)
+const [tableUrl, metadataFileName, sumColumn, keyColumn, keyPrefix = ''] = process.argv.slice(2)
 const metadata = await icebergMetadata({ tableUrl, metadataFileName })
 const rows = metadata['current-snapshot-id'] === undefined || metadata['current-snapshot-id'] === -1
   ? []
@@ -152,9 +153,12 @@ const rows = metadata['current-snapshot-id'] === undefined || metadata['current-
   })
 let sum = 0n
 const keys = new Set()
+let count = 0
 for (const row of rows) {
+  if (!String(row[keyColumn]).startsWith(keyPrefix)) continue
+  count++
   const v = row[sumColumn]
   if (v !== null && v !== undefined) sum += BigInt(v)
   keys.add(String(row[keyColumn]))
 }
-process.stdout.write(JSON.stringify({ count: rows.length, sum: String(sum), keys: [...keys].sort() }) + '\n')
+process.stdout.write(JSON.stringify({ count, sum: String(sum), keys: [...keys].sort() }) + '\n')

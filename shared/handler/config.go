@@ -22,7 +22,6 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/spec"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
@@ -185,8 +184,11 @@ type Deps struct {
 	// Lakes opens the table of a spec's iceberg sink (extract prepares
 	// it, load commits to it); nil for any other sink. specLoc is the
 	// spec's location as SLUICE_SPECS names it.
-	Lakes func(ctx context.Context, p *plan.Plan, specLoc string) (batch.Lake, error)
-	Log   *slog.Logger
+	Lakes func(ctx context.Context, p *plan.Plan, specLoc string) (Lake, error)
+	// Shards lists a Kinesis stream's shard ids (extract, to flush the
+	// held files of an iceberg sink).
+	Shards func(ctx context.Context, stream string) ([]string, error)
+	Log    *slog.Logger
 	// EMF receives Embedded Metric Format lines (os.Stdout in Lambda).
 	EMF interface{ Write([]byte) (int, error) }
 	Now func() time.Time

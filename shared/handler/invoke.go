@@ -6,10 +6,10 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/sluice-etl/sluice/shared/core/plan"
-	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // LambdaAPI is the Lambda call the commit function's callers make.
@@ -47,7 +47,7 @@ func (l LambdaInvoker) InvokeLake(ctx context.Context, payload []byte) ([]byte, 
 // Lakes is Deps.Lakes for a function whose settings name the commit
 // function: iceberg tables through it. Without one it is nil, and a spec
 // with an iceberg sink fails with an error that says so.
-func (env *Env) Lakes() func(ctx context.Context, p *plan.Plan, specLoc string) (batch.Lake, error) {
+func (env *Env) Lakes() func(ctx context.Context, p *plan.Plan, specLoc string) (Lake, error) {
 	fn := env.Settings.CommitFunction
 	if fn == "" {
 		return nil
@@ -58,4 +58,33 @@ func (env *Env) Lakes() func(ctx context.Context, p *plan.Plan, specLoc string) 
 		Warehouse: env.Settings.Warehouse,
 	}
 	return c.Lake
+}
+
+// KinesisAPI is the Kinesis call the extract function makes to flush a
+// stream's shards.
+type KinesisAPI interface {
+	ListShards(ctx context.Context, in *kinesis.ListShardsInput, optFns ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error)
+}
+
+// ShardLister lists a stream's shard ids through api: Deps.Shards.
+func ShardLister(api KinesisAPI) func(ctx context.Context, stream string) ([]string, error) {
+	return func(ctx context.Context, stream string) ([]string, error) {
+		var ids []string
+		in := &kinesis.ListShardsInput{StreamName: aws.String(stream)}
+		for {
+			page, err := api.ListShards(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("list the shards of %s: %w", stream, err)
+			}
+			for _, sh := range page.Shards {
+				ids = append(ids, aws.ToString(sh.ShardId))
+			}
+			if page.NextToken == nil {
+				break
+			}
+			// A next page is asked for by its token alone.
+			in = &kinesis.ListShardsInput{NextToken: page.NextToken}
+		}
+		return ids, nil
+	}
 }

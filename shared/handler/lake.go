@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
+	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
 // The iceberg sink on AWS. The commit function (functions/commit) is the
@@ -32,10 +33,12 @@ const (
 	LakeOpLookup LakeOp = "lookup"
 	// LakeOpCommit commits a run's data files.
 	LakeOpCommit LakeOp = "commit"
+	// LakeOpCommitStream commits a shard's held batches.
+	LakeOpCommitStream LakeOp = "commit-stream"
 )
 
 // LakeOps are the commit function's operations.
-var LakeOps = enum.Set[LakeOp]{Name: "operation", Values: []LakeOp{LakeOpPrepare, LakeOpLookup, LakeOpCommit}}
+var LakeOps = enum.Set[LakeOp]{Name: "operation", Values: []LakeOp{LakeOpPrepare, LakeOpLookup, LakeOpCommit, LakeOpCommitStream}}
 
 // Check validates an operation against LakeOps.
 func (o LakeOp) Check() error { return LakeOps.Check(o) }
@@ -49,14 +52,18 @@ type LakeInput struct {
 	SpecHash string           `json:"spec_hash"`
 	RunID    string           `json:"run_id,omitempty"`
 	Manifest *output.Manifest `json:"manifest,omitempty"`
+	// Stream is the shard's commit, for commit-stream.
+	Stream *stream.Commit `json:"stream,omitempty"`
 }
 
 // LakeOutput is the commit function's answer: for lookup and commit, the
-// data files of the run's snapshot; for lookup, whether there is one.
+// data files of the run's snapshot; for lookup, whether there is one; for
+// commit-stream, the number of files added.
 type LakeOutput struct {
 	Table string        `json:"table"`
 	Parts []output.Part `json:"parts,omitempty"`
 	Done  bool          `json:"done,omitempty"`
+	Added int           `json:"added,omitempty"`
 }
 
 // LakeInvoker calls the commit function with a payload and returns its
@@ -89,10 +96,11 @@ type LakeClient struct {
 	Warehouse string
 }
 
-// Lake returns the table of p's iceberg sink (nil for another sink).
-// specLoc is the spec's location as SLUICE_SPECS names it: the commit
-// function loads the same spec.
-func (c LakeClient) Lake(ctx context.Context, p *plan.Plan, specLoc string) (batch.Lake, error) {
+// Lake returns the table of p's iceberg sink (nil for another sink), for
+// the batch and the stream paths. specLoc is the spec's location as
+// SLUICE_SPECS or SLUICE_STREAM_SPECS names it: the commit function loads
+// the same spec.
+func (c LakeClient) Lake(ctx context.Context, p *plan.Plan, specLoc string) (Lake, error) {
 	if p.Spec.Sink.Format != codec.SinkIceberg {
 		return nil, nil
 	}
@@ -123,7 +131,10 @@ type remoteLake struct {
 	hash   string
 }
 
-var _ batch.Lake = (*remoteLake)(nil)
+var (
+	_ batch.Lake  = (*remoteLake)(nil)
+	_ stream.Lake = (*remoteLake)(nil)
+)
 
 func (r *remoteLake) Files() (storage.Bucket, string) { return r.files, r.prefix }
 
@@ -146,6 +157,14 @@ func (r *remoteLake) Commit(ctx context.Context, m *output.Manifest) ([]output.P
 		return nil, err
 	}
 	return out.Parts, nil
+}
+
+func (r *remoteLake) CommitStream(ctx context.Context, c *stream.Commit) (int, error) {
+	out, err := r.call(ctx, LakeInput{Op: LakeOpCommitStream, Stream: c})
+	if err != nil {
+		return 0, err
+	}
+	return out.Added, nil
 }
 
 func (r *remoteLake) call(ctx context.Context, in LakeInput) (*LakeOutput, error) {
@@ -172,8 +191,14 @@ func truncate(b []byte, n int) string {
 	return string(b)
 }
 
+// Lake is an iceberg sink's table, for both paths.
+type Lake interface {
+	batch.Lake
+	stream.Lake
+}
+
 // lake opens the table of p's iceberg sink; nil for another sink.
-func (d *Deps) lake(ctx context.Context, p *plan.Plan, specLoc string) (batch.Lake, error) {
+func (d *Deps) lake(ctx context.Context, p *plan.Plan, specLoc string) (Lake, error) {
 	if p.Spec.Sink.Format != codec.SinkIceberg {
 		return nil, nil
 	}

@@ -157,8 +157,10 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		}
 		opt.Table = l.d.Tables(p.Spec.Sink.Table.Name, p.Spec.Sink.Key)
 	}
-	if opt.Lake, err = l.d.lake(ctx, p, job.Spec); err != nil {
+	if lake, err := l.d.lake(ctx, p, job.Spec); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
+	} else if lake != nil {
+		opt.Lake = lake
 	}
 	m, err := runLoader(staging, out, opt).Commit(ctx, p, &job, results)
 	if err != nil {
@@ -208,7 +210,11 @@ func (l *Loader) lakeOf(ctx context.Context, m *output.Manifest) (batch.Lake, er
 	if got := batch.SpecHash(p.Spec); got != m.SpecHash {
 		return nil, fmt.Errorf("spec %s changed during run %s (hash %s, the run has %s)", m.Spec, m.RunID, got, m.SpecHash)
 	}
-	return l.d.lake(ctx, p, m.Spec)
+	lake, err := l.d.lake(ctx, p, m.Spec)
+	if lake == nil || err != nil {
+		return nil, err
+	}
+	return lake, nil
 }
 
 // settle records a finalized run's metrics and completes or releases its

@@ -11,7 +11,7 @@ import (
 )
 
 // ErrUnknownEvent is returned for a payload of no supported shape.
-var ErrUnknownEvent = errors.New("unsupported event: want an S3 notification, an EventBridge Object Created event, {bucket, key} or a Kinesis batch")
+var ErrUnknownEvent = errors.New("unsupported event: want an S3 notification, an EventBridge Object Created event, {bucket, key}, a Kinesis batch or {flush_tables}")
 
 // payloadKind is the shape of a payload the extract function accepts.
 type payloadKind int
@@ -23,6 +23,7 @@ const (
 	payloadObject                             // a task input {bucket, key}
 	payloadTask                               // the state machine's TaskInput
 	payloadKinesis                            // a Kinesis batch, in a tumbling window or not
+	payloadFlush                              // the schedule's {flush_tables}
 )
 
 // kindOf tells a payload's shape by the fields it has.
@@ -40,11 +41,14 @@ func kindOf(raw []byte) (payloadKind, error) {
 		DetailType string            `json:"detail-type"`
 		Bucket     string            `json:"bucket"`
 		Key        string            `json:"key"`
+		Flush      *FlushTables      `json:"flush_tables"`
 	}
 	if err := json.Unmarshal(raw, &probe); err != nil {
 		return 0, fmt.Errorf("extract: decode event: %w", err)
 	}
 	switch {
+	case probe.Flush != nil:
+		return payloadFlush, nil
 	case probe.Event == "s3:TestEvent":
 		return payloadS3Test, nil
 	case probe.Records != nil:
@@ -77,6 +81,8 @@ func (e *Extractor) Invoke(ctx context.Context, payload []byte) ([]byte, error) 
 		return serve(ctx, payload, "task input", e.Plan)
 	case payloadTask:
 		return serve(ctx, payload, "task input", e.HandleTask)
+	case payloadFlush:
+		return serve(ctx, payload, "flush", e.HandleFlush)
 	}
 	return e.invokeKinesis(ctx, payload)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
@@ -220,6 +221,9 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 		}
 		cfg.Table = e.d.Tables(p.Spec.Sink.Table.Name, p.Spec.Sink.Key)
 	}
+	if cfg.Lake, err = e.streamLake(ctx, p, loc); err != nil {
+		return nil, err
+	}
 	pl, err := stream.New(cfg)
 	if err != nil {
 		return nil, err
@@ -229,6 +233,19 @@ func (e *Extractor) pipeline(ctx context.Context, streamName string) (*stream.Pi
 	}
 	e.pipes.pipes[key] = pl
 	return pl, nil
+}
+
+// streamLake opens and prepares the table of an iceberg sink (nil for
+// another sink), once per warm pipeline.
+func (e *Extractor) streamLake(ctx context.Context, p *plan.Plan, loc string) (stream.Lake, error) {
+	lake, err := e.d.lake(ctx, p, loc)
+	if err != nil || lake == nil {
+		return nil, err
+	}
+	if err := lake.Prepare(ctx); err != nil {
+		return nil, fmt.Errorf("extract: %w", err)
+	}
+	return lake, nil
 }
 
 func nonce() string {

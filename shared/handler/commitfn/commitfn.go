@@ -11,6 +11,7 @@ package commitfn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -85,6 +86,12 @@ func (c *Committer) Handle(ctx context.Context, in handler.LakeInput) (*handler.
 			return nil, fmt.Errorf("commit: the commit of run %s carries no manifest of it", in.RunID)
 		}
 		out.Parts, err = t.Commit(ctx, in.Manifest)
+		out.Done = err == nil
+	case handler.LakeOpCommitStream:
+		if in.Stream == nil || len(in.Stream.Batches) == 0 {
+			return nil, errors.New("commit: a stream commit carries no batches")
+		}
+		out.Added, err = t.CommitStream(ctx, in.Stream)
 		out.Done = err == nil
 	}
 	if err != nil {

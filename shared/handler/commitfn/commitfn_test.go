@@ -188,7 +188,7 @@ func TestLambdaPathCommitsOnceToGlue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := lakeread.ReadS3(t, aws.ToString(st.cfg.BaseEndpoint), gt.Table.Parameters["metadata_location"], "amount_cents", "order_id")
+	got := lakeread.ReadS3(t, aws.ToString(st.cfg.BaseEndpoint), gt.Table.Parameters["metadata_location"], "amount_cents", "order_id", "")
 	// The jsonl sink's rows of the same upload (examples/orders).
 	wantKeys := "1001,1002,1003,1006,1007,1014,1015,1020,1022,1024"
 	if got.Count != 10 || got.Sum != "272914" || strings.Join(got.Keys, ",") != wantKeys {

@@ -227,3 +227,46 @@ func TestIcebergStreamCommitSurvivesACrashBeforeTheRelease(t *testing.T) {
 		t.Errorf("icebird read %+v, want 9 distinct rows", got)
 	}
 }
+
+// A quiet shard's held files are committed by Flush once due, and not
+// before.
+func TestIcebergStreamFlushCommitsAQuietShard(t *testing.T) {
+	e := newLakeEnv(t, "{commit_interval: 30s, commit_files: 1000}", nil)
+	e.apply(t, 0)
+	e.now = e.now.Add(29 * time.Second)
+	if res, err := e.pl.Flush(context.Background(), shard); err != nil || res.Committed != 0 || res.Held != 1 {
+		t.Fatalf("flush before due: %+v, %v", res, err)
+	}
+	e.now = e.now.Add(time.Second)
+	if res, err := e.pl.Flush(context.Background(), shard); err != nil || res.Committed != 1 || res.Held != 0 || res.Checkpoint != seq(5) {
+		t.Fatalf("flush when due: %+v, %v", res, err)
+	}
+	if res, err := e.pl.Flush(context.Background(), shard); err != nil || res.Committed != 0 || len(e.history(t)) != 1 {
+		t.Fatalf("second flush: %+v, %v, %d snapshots", res, err, len(e.history(t)))
+	}
+}
+
+// A shard that switches from an iceberg sink to another sink goes on once
+// its held files are committed, and is stopped, losing nothing, while any
+// are held.
+func TestStreamLeavesAnIcebergSinkOnlyOnceNothingIsHeld(t *testing.T) {
+	e := newLakeEnv(t, "{commit_interval: 1h, commit_files: 1000}", nil)
+	e.apply(t, 0)
+	p := clicksPlan(t)
+	jsonl, err := stream.New(stream.Config{Plan: p, Staging: e.staging, Out: e.out, StagingPrefix: "staging", OutPrefix: "out",
+		Store: e.store, Now: func() time.Time { return e.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jsonl.Apply(context.Background(), shard, batch(1)); !errors.Is(err, stream.ErrHeldForTable) {
+		t.Fatalf("jsonl apply past held files: %v, want ErrHeldForTable", err)
+	}
+	e.now = e.now.Add(time.Hour)
+	if res, err := e.pl.Flush(context.Background(), shard); err != nil || res.Committed != 1 {
+		t.Fatalf("flush: %+v, %v", res, err)
+	}
+	res, err := jsonl.Apply(context.Background(), shard, batch(1))
+	if err != nil || res.New != 5 || res.Counts.Out != 3 {
+		t.Fatalf("jsonl apply after the commit: %+v, %v", res, err)
+	}
+}

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -21,6 +22,23 @@ import (
 // commit the batches are released from the snapshot; a crash in between
 // leaves them held, and the next commit finds them in the table (its
 // summary names the shard's last sequence number) and adds nothing twice.
+
+// ErrHeldForTable stops a shard whose snapshot holds data files for an
+// iceberg table when the spec no longer has an iceberg sink: going on
+// would drop them.
+var ErrHeldForTable = errors.New("the shard holds data files for an iceberg table, and the spec no longer has an iceberg sink")
+
+// checkHeld refuses to go on past held files, or staged data files, that
+// only an iceberg sink would commit.
+func (p *Pipeline) checkHeld(snap window.Snapshot) error {
+	if p.kind == codec.SinkIceberg {
+		return nil
+	}
+	if n := window.HeldFiles(snap.Held); n > 0 || len(snap.Held) > 0 {
+		return fmt.Errorf("%w: %d files of %d batches up to sequence number %s; run the iceberg spec until they are committed", ErrHeldForTable, n, len(snap.Held), snap.Held[len(snap.Held)-1].Last)
+	}
+	return nil
+}
 
 // hold adds the batch just staged to the snapshot's held batches.
 func (p *Pipeline) hold(a *window.Attempt, snap window.Snapshot, first string, b staged) {
@@ -61,4 +79,20 @@ func (p *Pipeline) flush(ctx context.Context, shard string, snap window.Snapshot
 	}
 	res.Committed, res.Held = n, window.HeldFiles(next.Held)
 	return nil
+}
+
+// Flush commits a shard's held batches if they are due, as a batch on the
+// shard would: for a shard that has gone quiet, whose held files would
+// otherwise wait for its next batch. A scheduled invocation calls it.
+func (p *Pipeline) Flush(ctx context.Context, shard string) (Result, error) {
+	res := Result{Shard: shard}
+	if p.kind != codec.SinkIceberg {
+		return res, nil
+	}
+	snap, err := p.cfg.Store.Load(ctx, shard)
+	if err != nil {
+		return res, fmt.Errorf("stream %s: %w", shard, err)
+	}
+	res.Checkpoint = snap.LastSeq
+	return res, p.flush(ctx, shard, snap, &res)
 }
