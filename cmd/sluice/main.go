@@ -1,6 +1,6 @@
 // Command sluice runs, checks and inspects sluice pipelines.
 //
-//	sluice run --spec FILE --input PATH --output DIR [--parallel N] [--json]
+//	sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json]
 //	sluice validate SPEC
 //	sluice lint [--template template.yaml] [SPEC...]
 //	sluice windows --table T [--since T] [--key K] [--shards] [--json]
@@ -28,7 +28,7 @@ func main() {
 const usage = `sluice: serverless ETL pipelines, run anywhere
 
 Usage:
-  sluice run --spec FILE --input PATH --output DIR [--parallel N] [--json]
+  sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json]
   sluice run                      run the bundled orders example into ./out/orders
   sluice validate SPEC            check a spec without reading data
   sluice lint [--template F] [SPEC...]

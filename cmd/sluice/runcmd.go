@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/fileblob"
 	_ "github.com/sluice-etl/sluice/shared/adapter/storage/s3blob"
+	"github.com/sluice-etl/sluice/shared/adapter/table/gluecatalog"
 	"github.com/sluice-etl/sluice/shared/adapter/table/icebergtable"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/layout"
@@ -155,31 +156,87 @@ func (c *runCmd) prepare(ctx context.Context) error {
 	return c.fold()
 }
 
-// open opens the input and output buckets, and the table of a dynamodb
-// sink.
+// open opens the input and output buckets, and the table or catalog of
+// the sink. A Glue registration with a local output is refused before
+// anything is read or written.
 func (c *runCmd) open(ctx context.Context) error {
+	if err := c.checkCatalogOutput(); err != nil {
+		return err
+	}
 	in, key, spool, err := openInput(ctx, c.input, int64(c.pl.Spec.Limits.MaxInputBytes))
 	if err != nil {
 		return err
 	}
 	c.spool = spool
-	out, err := storage.Open(ctx, c.output)
+	out, prefix, err := c.openOutput(ctx)
 	if err != nil {
 		return err
 	}
-	c.opt.Input, c.opt.Key, c.opt.Output = in, key, out
+	c.opt.Input, c.opt.Key, c.opt.Output, c.opt.OutPrefix = in, key, out, prefix
 	switch c.pl.Spec.Sink.Format {
 	case codec.SinkIceberg:
 		return c.openLake(ctx)
 	case codec.SinkDynamoDB:
-	default:
-		return nil
+		return c.openDynamoDB(ctx)
 	}
+	return c.openCatalog(ctx)
+}
+
+// openOutput opens the output: a local folder, or a bucket URL whose
+// path is the key prefix the run writes under (s3://bucket/prefix). An
+// s3:// output is reached through --endpoint and --region when given.
+func (c *runCmd) openOutput(ctx context.Context) (storage.Bucket, string, error) {
+	bucketURL, prefix, ok := splitURL(c.output)
+	if !ok {
+		b, err := storage.Open(ctx, c.output)
+		return b, "", err
+	}
+	b, err := storage.Open(ctx, c.aws.bucketURL(bucketURL))
+	return b, strings.Trim(prefix, "/"), err
+}
+
+// openDynamoDB opens the dynamodb sink's table.
+func (c *runCmd) openDynamoDB(ctx context.Context) error {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return fmt.Errorf("AWS configuration for the dynamodb sink: %w", err)
 	}
 	c.opt.Table = dynamosink.New(dynamodb.NewFromConfig(cfg), c.pl.Spec.Sink.Table.Name, c.pl.Spec.Sink.Key)
+	return nil
+}
+
+// registersInGlue reports whether the spec's jsonl, csv or parquet sink
+// registers its output in Glue.
+func (c *runCmd) registersInGlue() bool {
+	f := c.pl.Spec.Sink.Format
+	return f != codec.SinkIceberg && f != codec.SinkDynamoDB && c.pl.Spec.Sink.Catalog == spec.CatalogGlue
+}
+
+// checkCatalogOutput refuses a Glue registration of an output that is
+// not in S3: Athena reads S3 only.
+func (c *runCmd) checkCatalogOutput() error {
+	if !c.registersInGlue() || strings.HasPrefix(c.output, "s3://") {
+		return nil
+	}
+	return fmt.Errorf("sink.catalog glue registers the output in Glue for Athena, which reads S3 only: --output must be s3://bucket[/prefix], not %s", c.output)
+}
+
+// openCatalog registers the output of a jsonl, csv or parquet sink with
+// catalog glue in the spec's Glue table, the output prefix being its
+// location. The run's rejects go where the table's readers skip them.
+func (c *runCmd) openCatalog(ctx context.Context) error {
+	if !c.registersInGlue() {
+		return nil
+	}
+	client, err := c.aws.glueClient(ctx)
+	if err != nil {
+		return err
+	}
+	cat, err := gluecatalog.New(client, c.pl.Spec, &c.pl.Out, c.output)
+	if err != nil {
+		return fmt.Errorf("glue registration: %w", err)
+	}
+	c.opt.Catalog, c.opt.RejectsPrefix = cat, layout.TableRejects(c.opt.OutPrefix)
 	return nil
 }
 
@@ -265,7 +322,7 @@ func (c *runCmd) report(ctx context.Context, m *sinkout.Manifest, runErr error) 
 	if c.opt.Fold == nil {
 		return nil
 	}
-	n, err := writeWindows(ctx, c.opt.Output, c.folder.Cells())
+	n, err := writeWindows(ctx, c.opt.Output, c.opt.OutPrefix, c.folder.Cells())
 	if err != nil {
 		return fmt.Errorf("windows: %w", err)
 	}
@@ -414,7 +471,7 @@ func startProgressBar(w io.Writer, done *atomic.Int64, in storage.Bucket, key st
 	return func() { close(stop); <-finished }
 }
 
-func writeWindows(ctx context.Context, out storage.Bucket, cells []window.Cell) (int, error) {
+func writeWindows(ctx context.Context, out storage.Bucket, prefix string, cells []window.Cell) (int, error) {
 	var b bytes.Buffer
 	for _, c := range cells {
 		line, err := json.Marshal(cellJSON(c))
@@ -423,5 +480,5 @@ func writeWindows(ctx context.Context, out storage.Bucket, cells []window.Cell) 
 		}
 		b.Write(append(line, '\n'))
 	}
-	return len(cells), storage.WriteAll(ctx, out, layout.WindowsKey(""), b.Bytes())
+	return len(cells), storage.WriteAll(ctx, out, layout.WindowsKey(prefix), b.Bytes())
 }

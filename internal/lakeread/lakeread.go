@@ -1,10 +1,12 @@
-// Package lakeread reads sluice's Iceberg tables back with an
-// independent reader, for tests: icebird, an Iceberg client for
-// JavaScript, run by node on read.mjs beside this file. `make lakeread`
-// (and .ci/run) installs it into node_modules here, which git ignores.
+// Package lakeread reads sluice's tables back with independent readers,
+// for tests: icebird, an Iceberg client for JavaScript, run by node on
+// read.mjs beside this file (Read), and DuckDB's Node API on duck.mjs,
+// which reads the files a Glue table registers as its SerDe says
+// (ReadGlue). `make lakeread` (and .ci/run) installs both into
+// node_modules here, which git ignores.
 //
-// A test that needs it is skipped when node is not installed, outside CI
-// only; under CI=true that fails it, and so does a missing install
+// A test that needs them is skipped when node is not installed, outside
+// CI only; under CI=true that fails it, and so does a missing install
 // anywhere (`make test` runs `make lakeread` first).
 package lakeread
 

@@ -41,6 +41,17 @@
 //	<rejects>/kinesis-<shard>-<first>.jsonl
 //	<out>/late/kinesis-<shard>-<first>.jsonl     records too late for their window
 //
+// A partition folder is key=value per partition_by level, outermost
+// first, joined by '/': dt=2026-11-01/country=FR. Values are escaped as
+// Hive escapes them (AppendHiveEscaped); a null or empty value is
+// HiveNull. ParsePartition reads one back; PartitionOf finds the folder of
+// a published part key.
+//
+// A jsonl, csv or parquet sink registered in Glue (sink.catalog: glue):
+// the table's location is <out>/, each partition's <out>/<partition>/.
+// sluice run then writes its rejects to <out>/_rejects (TableRejects),
+// which Athena skips as it skips every name starting with '_'.
+//
 // The iceberg sink's local catalog. <root> is the --output folder, or the
 // spec's sink.warehouse when it names one:
 //
@@ -86,6 +97,12 @@ const (
 	WindowsName = "_windows.jsonl"
 	// SourcesDir holds the source index: per source object, its live run.
 	SourcesDir = "_sources"
+	// TableRejectsDir is sluice run's rejects folder inside an output
+	// that is a Glue table's location: hidden from the table's readers.
+	TableRejectsDir = "_rejects"
+	// HiveNull is the partition value Hive writes for a null or empty
+	// value.
+	HiveNull = "__HIVE_DEFAULT_PARTITION__"
 
 	// CatalogName is the local iceberg catalog's SQLite file.
 	CatalogName = "_catalog.db"
@@ -222,6 +239,10 @@ func RejectsKey(rejects, runID string, chunk int) string {
 
 // LocalRejects is sluice run's rejects folder inside its output.
 func LocalRejects(out string) string { return Join(out, RejectsDir) }
+
+// TableRejects is sluice run's rejects folder inside an output whose
+// folder is a Glue table's location.
+func TableRejects(out string) string { return Join(out, TableRejectsDir) }
 
 // QuarantinePrefix is a pipeline's rejects on AWS.
 func QuarantinePrefix(pipeline string) string { return Join(Quarantine, pipeline) }

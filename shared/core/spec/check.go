@@ -13,6 +13,10 @@ import (
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 var partKeyRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_\-]*$`)
 
+// glueNameRE is a Glue database, table or column name as Athena reads it
+// unquoted.
+var glueNameRE = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
+
 // checker runs the structural checks of one spec, a section at a time,
 // and collects their errors.
 type checker struct {
@@ -274,19 +278,36 @@ func (c *checker) sink() {
 		c.icebergSink()
 	default:
 		c.addErr("sink.compression", k.Format.CheckCompression(k.Compression))
+		c.plainSink()
 	}
-	switch {
-	case k.Format != codec.SinkDynamoDB && k.Format != codec.SinkIceberg && k.Table != (TableRef{}):
-		c.add("sink.table", "table applies to the dynamodb and iceberg sinks only")
-	case k.Format != codec.SinkDynamoDB && len(k.Key) > 0:
-		c.add("sink.key", "key applies to the dynamodb sink only")
-	case k.Format != codec.SinkIceberg && (k.Catalog != "" || k.Warehouse != ""):
-		c.add("sink.catalog", "catalog and warehouse apply to the iceberg sink only")
-	}
+	c.sinkKeys()
 	c.char("sink.csv.delimiter", k.CSV.Delimiter)
 	if d, _ := CharOption(k.CSV.Delimiter); d == csvQuote {
 		c.add("sink.csv.delimiter", "delimiter %q is the quote character of CSV output, which would make the output ambiguous", d)
 	}
+	c.partitionBy()
+	if k.MaxRowsPerFile < 0 || k.MaxBytesPerFile < 0 || k.MaxOpenFiles < 0 {
+		c.add("sink", "file limits must not be negative")
+	}
+}
+
+// sinkKeys refuses the sink keys that do not apply to the sink's format;
+// the table of a plain sink is checked by plainSink.
+func (c *checker) sinkKeys() {
+	k := &c.s.Sink
+	switch {
+	case k.Format != codec.SinkDynamoDB && len(k.Key) > 0:
+		c.add("sink.key", "key applies to the dynamodb sink only")
+	case k.Format != codec.SinkIceberg && k.Warehouse != "":
+		c.add("sink.warehouse", "warehouse applies to the iceberg sink only")
+	case k.Format == codec.SinkDynamoDB && k.Catalog != "":
+		c.add("sink.catalog", "catalog applies to the iceberg, jsonl, csv and parquet sinks, not dynamodb")
+	}
+}
+
+// partitionBy checks the partition levels every sink shares.
+func (c *checker) partitionBy() {
+	k := &c.s.Sink
 	for i, p := range k.PartitionBy {
 		key := fmt.Sprintf("sink.partition_by[%d]", i)
 		if !partKeyRE.MatchString(p.Key) {
@@ -296,9 +317,6 @@ func (c *checker) sink() {
 		if p.Transform != "" && k.Format != codec.SinkIceberg {
 			c.add(key+".transform", "transform applies to the iceberg sink only; other sinks use layout")
 		}
-	}
-	if k.MaxRowsPerFile < 0 || k.MaxBytesPerFile < 0 || k.MaxOpenFiles < 0 {
-		c.add("sink", "file limits must not be negative")
 	}
 }
 

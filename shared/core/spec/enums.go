@@ -70,20 +70,25 @@ var RejectPolicies = enum.Set[RejectPolicy]{Values: []RejectPolicy{RejectQuarant
 // Check validates a reject policy against RejectPolicies.
 func (p RejectPolicy) Check() error { return RejectPolicies.Check(p) }
 
-// CatalogKind names the catalog an iceberg sink commits to.
+// CatalogKind names the catalog an iceberg sink commits to, or that a
+// jsonl, csv or parquet sink registers its output in.
 type CatalogKind string
 
 // Catalog kinds.
 const (
 	// CatalogLocal is a SQLite catalog and a file:// warehouse in the
-	// run's output folder (or sink.warehouse): no server, no AWS.
+	// run's output folder (or sink.warehouse): no server, no AWS. The
+	// iceberg sink only.
 	CatalogLocal CatalogKind = "local"
-	// CatalogGlue is the AWS Glue Data Catalog, with the tables' files
-	// in an s3:// warehouse (sink.warehouse, required).
+	// CatalogGlue is the AWS Glue Data Catalog: for the iceberg sink,
+	// with the tables' files in an s3:// warehouse (sink.warehouse,
+	// required); for a jsonl, csv or parquet sink, a Hive-style table
+	// over the output and its partitions.
 	CatalogGlue CatalogKind = "glue"
 )
 
-// CatalogKinds are the catalog kinds; "" is local.
+// CatalogKinds are the catalog kinds; "" is local for the iceberg sink
+// and no catalog for the others.
 var CatalogKinds = enum.Set[CatalogKind]{Name: "catalog", Values: []CatalogKind{CatalogLocal, CatalogGlue}, EmptyOK: true}
 
 // Check validates a catalog kind against CatalogKinds.

@@ -322,10 +322,14 @@ type Sink struct {
 	// Table and Key configure the dynamodb sink: rows are upserted into
 	// Table, whose primary key attributes are Key (partition key, then
 	// the sort key if the table has one). The iceberg sink's Table is a
-	// namespace and a name.
+	// namespace and a name; so is a jsonl, csv or parquet sink's with
+	// catalog glue: the Glue database and table its output is
+	// registered in.
 	Table TableRef `yaml:"table" json:"table,omitzero"`
 	Key   []string `yaml:"key" json:"key,omitempty"`
 	// Catalog is where the iceberg sink's table lives (default local).
+	// On a jsonl, csv or parquet sink, glue registers each run's output
+	// in the Glue table Table (the default is no catalog).
 	Catalog CatalogKind `yaml:"catalog" json:"catalog,omitempty"`
 	// Warehouse is the local catalog's folder (default: the run's output
 	// folder, with the catalog in _catalog.db and the tables under
@@ -336,7 +340,7 @@ type Sink struct {
 }
 
 // TableRef names a table: a bare name (the dynamodb sink) or a namespace
-// and a name (the iceberg sink).
+// and a name (the iceberg sink, and Glue registration).
 type TableRef struct {
 	Namespace string `yaml:"namespace" json:"namespace,omitempty"`
 	Name      string `yaml:"name" json:"name"`

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
 
@@ -48,7 +49,10 @@ type LoadOptions struct {
 	// Table receives the rows when the spec's sink is dynamodb.
 	Table output.TableWriter
 	// Lake is the table the iceberg sink commits to.
-	Lake      Lake
+	Lake Lake
+	// Catalog, if set, registers each succeeded run's output (sink.catalog
+	// glue on a jsonl, csv or parquet sink).
+	Catalog   Catalog
 	StartedAt time.Time
 	Stages    map[string]output.StageStats
 	// Clock stamps the manifest and times the stage (default time.Now).
@@ -183,6 +187,8 @@ func (c *commit) publish(ctx context.Context) error {
 		return c.upsert(ctx)
 	case p.Spec.Sink.Format == codec.SinkIceberg:
 		return c.publishLake(ctx)
+	case p.Spec.Sink.Catalog == spec.CatalogGlue && c.opt.Catalog == nil:
+		return fmt.Errorf("load: %w", ErrNoCatalog)
 	}
 	return c.copyPartsTo(ctx, c.out, c.opt.OutPrefix, layout.PartKey)
 }
@@ -303,24 +309,28 @@ func publishedSizes(ctx context.Context, out storage.Bucket, prefix string) (map
 	return have, nil
 }
 
-// Finalize commits a successful run of the iceberg sink to its table,
-// writes the manifest and, for a successful run, the success marker last,
-// then removes the run's staging objects. It returns an error for a run
-// whose manifest says it failed. A retried Finalize commits nothing
-// twice: the table finds the run's snapshot.
+// Finalize commits a successful run of the iceberg sink to its table and
+// registers a successful run in its catalog, writes the manifest and, for
+// a successful run, the success marker last, then removes the run's
+// staging objects. It returns an error for a run whose manifest says it
+// failed, or that failed to commit or register (wrapping ErrRegister).
+// A retried Finalize commits nothing twice (the table finds the run's
+// snapshot) and registers again harmlessly.
 func (l *Loader) Finalize(ctx context.Context, m *output.Manifest) error {
-	if m.Status == output.StatusSucceeded && l.opt.Lake != nil {
-		if err := l.commitLake(ctx, m); err != nil {
-			m.Status, m.Error = output.StatusFailed, fmt.Sprintf("commit to the table: %v", err)
-		}
+	var failed error
+	if m.Status == output.StatusSucceeded {
+		failed = l.toTables(ctx, m)
 	}
 	if err := l.WriteManifest(ctx, m); err != nil {
-		return err
+		return errors.Join(failed, err)
 	}
 	if err := deletePrefix(ctx, l.staging, layout.Dir(layout.RunPrefix(l.opt.StagingPrefix, m.RunID))); err != nil {
-		return fmt.Errorf("load: clear staging: %w", err)
+		return errors.Join(failed, fmt.Errorf("load: clear staging: %w", err))
 	}
-	if m.Status == output.StatusFailed {
+	switch {
+	case failed != nil:
+		return failed
+	case m.Status == output.StatusFailed:
 		return errors.New(m.Error)
 	}
 	return nil

@@ -21,6 +21,9 @@ type RunOptions struct {
 	Key       string
 	Output    storage.Bucket
 	OutPrefix string
+	// RejectsPrefix is where quarantined records go (default
+	// OutPrefix/rejects).
+	RejectsPrefix string
 	// Staging defaults to Output; StagingPrefix defaults to layout.LocalStaging.
 	Staging       storage.Bucket
 	StagingPrefix string
@@ -38,6 +41,9 @@ type RunOptions struct {
 	// (creates it, or checks it against the spec) before any data is
 	// written.
 	Lake Lake
+	// Catalog, if set, registers the output of a succeeded run before its
+	// manifest and success marker are written.
+	Catalog Catalog
 	// Fold, if set, gives each chunk's transform a callback for its kept
 	// records; a chunk transformed again gets a fresh one, which replaces
 	// the first.
@@ -97,7 +103,7 @@ func newRun(p *plan.Plan, opt RunOptions) *run {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
-	r.lo = LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, StartedAt: opt.Clock().UTC(), Table: opt.Table, Lake: opt.Lake,
+	r.lo = LoadOptions{StagingPrefix: opt.StagingPrefix, OutPrefix: opt.OutPrefix, RejectsPrefix: opt.RejectsPrefix, StartedAt: opt.Clock().UTC(), Table: opt.Table, Lake: opt.Lake, Catalog: opt.Catalog,
 		Stages: map[string]output.StageStats{}, Clock: opt.Clock}
 	r.loader = NewLoader(opt.Staging, opt.Output, func(o *LoadOptions) { *o = r.lo })
 	return r

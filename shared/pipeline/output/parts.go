@@ -28,7 +28,7 @@ type Part struct {
 }
 
 // HiveNull is the partition value Hive uses for null.
-const HiveNull = "__HIVE_DEFAULT_PARTITION__"
+const HiveNull = layout.HiveNull
 
 // MaxPartitionSegment is the longest partition folder name, key=value
 // once escaped: the file-name limit of common file systems.
@@ -97,7 +97,7 @@ func (pt *partitioner) path(full []record.Value) []byte {
 		default:
 			pt.text = record.AppendText(pt.text[:0], v, pt.scales[j])
 		}
-		b = appendHiveEscaped(b, pt.text)
+		b = layout.AppendHiveEscaped(b, pt.text)
 		if n := len(b) - start; n > MaxPartitionSegment && pt.over < 0 {
 			pt.over, pt.overLen = j, n
 		}
@@ -118,22 +118,6 @@ func RequiredColumns(sp *spec.Spec, schema *record.Schema) []bool {
 		}
 	}
 	return req
-}
-
-// appendHiveEscaped escapes the characters Hive escapes in partition values,
-// plus anything that is not printable ASCII.
-func appendHiveEscaped(dst, s []byte) []byte {
-	if len(s) == 0 {
-		return append(dst, HiveNull...)
-	}
-	for _, c := range s {
-		if c < 0x20 || c >= 0x7f || strings.IndexByte("\"#%'*/:=?\\{[]^", c) >= 0 {
-			dst = append(dst, '%', "0123456789ABCDEF"[c>>4], "0123456789ABCDEF"[c&15])
-			continue
-		}
-		dst = append(dst, c)
-	}
-	return dst
 }
 
 // partWriter is one open part file.

@@ -1,0 +1,39 @@
+// An independent reader for the files a Glue table registers: DuckDB
+// reads them as the table's SerDe says and prints what the Go tests
+// compare with sluice's own counts.
+//
+//   node duck.mjs '{"format": "parquet"|"json"|"csv", "files": [...],
+//                   "delimiter": ",", "quote": "\"", "sum": "COLUMN"}'
+//
+// prints {"count": N, "sum": "S"} (sum as text: BIGINT and DECIMAL sums
+// would lose digits as JS numbers; "" when every value is null).
+// Compressed JSON and CSV files are read by their .gz or .zst suffix.
+// The files' folders are not read as Hive partitions: the tests compare
+// the files' own columns.
+import { DuckDBInstance } from '@duckdb/node-api'
+
+const req = JSON.parse(process.argv[2])
+const quote = (s) => "'" + String(s).replaceAll("'", "''") + "'"
+const list = '[' + req.files.map(quote).join(', ') + ']'
+
+let source
+switch (req.format) {
+  case 'parquet':
+    source = `read_parquet(${list}, hive_partitioning = false)`
+    break
+  case 'json':
+    source = `read_json_auto(${list}, format = 'newline_delimited', hive_partitioning = false)`
+    break
+  case 'csv':
+    source = `read_csv(${list}, header = true, delim = ${quote(req.delimiter)}, quote = ${quote(req.quote)}, escape = ${quote(req.quote)}, hive_partitioning = false)`
+    break
+  default:
+    throw new Error(`unknown format ${req.format}`)
+}
+const column = '"' + req.sum.replaceAll('"', '""') + '"'
+
+const db = await DuckDBInstance.create(':memory:')
+const conn = await db.connect()
+const reader = await conn.runAndReadAll(`SELECT count(*)::VARCHAR AS n, sum(${column})::VARCHAR AS s FROM ${source}`)
+const [row] = reader.getRowObjects()
+process.stdout.write(JSON.stringify({ count: Number(row.n), sum: row.s ?? '' }) + '\n')
