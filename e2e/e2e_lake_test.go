@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,8 +24,9 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/spec"
 )
 
-// lakeRoute is the prefix whose spec has an iceberg sink on Glue.
-const lakeRoute = `"incoming/lake/":"s3://sluice-input-bucket/specs/lake.yaml"`
+// lakeRoute is the prefix whose spec has an iceberg sink on Glue, and
+// the prefix whose parquet output is registered in Glue.
+const lakeRoute = `"incoming/lake/":"s3://sluice-input-bucket/specs/lake.yaml","incoming/athena/":"s3://sluice-input-bucket/specs/athena.yaml"`
 
 // lakeSpec is the iceberg example on the stack's Glue database, with the
 // stack's warehouse (the spec names none).
@@ -224,5 +226,45 @@ func TestStreamIcebergUnderChaos(t *testing.T) {
 	sent.check(t)
 	if st.Injected[offline.FaultDuplicateBatch] == 0 || st.Injected[offline.FaultKill]+st.Injected[offline.FaultLambdaThrottle] == 0 {
 		t.Fatalf("the faults did not happen: %v", st.Injected)
+	}
+}
+
+// An upload whose spec writes Parquet with sink.catalog glue: the load
+// function registers the run's partitions as it finalizes, and DuckDB
+// reads every registered partition's files, as Athena would find them.
+func TestGlueRegistrationOnTheLambdaPath(t *testing.T) {
+	needStack(t)
+	lakeread.RequireDuckDB(t)
+	src, err := os.ReadFile("../examples/orders/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := strings.Replace(string(src), "name: orders", "name: athena_orders", 1)
+	sp = regexp.MustCompile(`(?m)^sink:\n  format: jsonl`).ReplaceAllString(sp, "sink:\n  format: parquet\n  catalog: glue\n  table: {namespace: sluice, name: orders_parquet}")
+	if !strings.Contains(sp, "catalog: glue") {
+		t.Fatalf("the orders example's sink is no longer jsonl:\n%s", sp)
+	}
+	put(t, "specs/athena.yaml", []byte(sp))
+	data, err := os.ReadFile("../examples/orders/orders.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := seen(t)
+	put(t, "incoming/athena/orders.csv", data)
+	if e := finished(t, before, 1); e[0].Status != sfntypes.ExecutionStatusSucceeded {
+		t.Fatalf("execution %s\n%s", e[0].Status, tail(logs.String(), 4000))
+	}
+	ms := manifestsFor(t, "incoming/athena/orders.csv")
+	if len(ms) != 1 || counts(ms[0]) != "25/10/12/3 succeeded chunks 1" {
+		t.Fatalf("manifests %v", ms)
+	}
+	got := lakeread.ReadGlue(t, awsCfg, "sluice", "orders_parquet", "amount_cents")
+	if got.Count != 10 || got.Sum != "272914" || strings.Join(got.Partitions, ",") != "2026-11-01,2026-11-02,2026-11-03" {
+		t.Fatalf("DuckDB read %+v, want the run's 10 rows in its three day partitions", got)
+	}
+	for _, loc := range got.Locations {
+		if !strings.HasPrefix(loc, "s3://sluice-output-bucket/tables/athena_orders/dt=") {
+			t.Errorf("partition location %s is not under the pipeline's output", loc)
+		}
 	}
 }

@@ -12,7 +12,7 @@ func main() {
 	handler.Main("load", func(env *handler.Env) any {
 		d := env.Deps
 		d.Metrics = dynamometrics.New(env.DynamoDB(), env.Settings.MetricsTable)
-		d.Tables, d.Lakes = env.Tables, env.Lakes()
+		d.Tables, d.Lakes, d.Catalogs = env.Tables, env.Lakes(), env.Catalogs()
 		return handler.NewLoader(env.Settings, d).Handle
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
@@ -157,10 +158,8 @@ func (l *Loader) load(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 		}
 		opt.Table = l.d.Tables(p.Spec.Sink.Table.Name, p.Spec.Sink.Key)
 	}
-	if lake, err := l.d.lake(ctx, p, job.Spec); err != nil {
+	if err := l.tables(ctx, p, job.Spec, &opt); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
-	} else if lake != nil {
-		opt.Lake = lake
 	}
 	m, err := runLoader(staging, out, opt).Commit(ctx, p, &job, results)
 	if err != nil {
@@ -189,7 +188,7 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
 	opt := l.loadOptions(in.Run.Pipeline, m.RunID, m.StartedAt)
-	if opt.Lake, err = l.lakeOf(ctx, &m); err != nil {
+	if err := l.tablesOf(ctx, &m, &opt); err != nil {
 		return nil, fmt.Errorf("finalize: %w", err)
 	}
 	if err := runLoader(staging, out, opt).Finalize(ctx, &m); err != nil && m.Status != output.StatusFailed {
@@ -198,23 +197,35 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 	return l.settle(ctx, in.Run.Pipeline, &m, true)
 }
 
-// lakeOf opens the table a succeeded run of an iceberg sink commits to.
-func (l *Loader) lakeOf(ctx context.Context, m *output.Manifest) (batch.Lake, error) {
+// tablesOf opens the iceberg table a succeeded run commits to, or the
+// Glue table it registers in.
+func (l *Loader) tablesOf(ctx context.Context, m *output.Manifest, opt *batch.LoadOptions) error {
 	if m.Status != output.StatusSucceeded || m.Spec == "" {
-		return nil, nil
+		return nil
 	}
 	p, err := l.plans.Load(ctx, l.d.Open, m.Spec)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if got := batch.SpecHash(p.Spec); got != m.SpecHash {
-		return nil, fmt.Errorf("spec %s changed during run %s (hash %s, the run has %s)", m.Spec, m.RunID, got, m.SpecHash)
+		return fmt.Errorf("spec %s changed during run %s (hash %s, the run has %s)", m.Spec, m.RunID, got, m.SpecHash)
 	}
-	lake, err := l.d.lake(ctx, p, m.Spec)
-	if lake == nil || err != nil {
-		return nil, err
+	return l.tables(ctx, p, m.Spec, opt)
+}
+
+// tables sets the iceberg table or the Glue registration of p's sink in
+// opt.
+func (l *Loader) tables(ctx context.Context, p *plan.Plan, specLoc string, opt *batch.LoadOptions) error {
+	lake, err := l.d.lake(ctx, p, specLoc)
+	if err != nil {
+		return err
 	}
-	return lake, nil
+	if lake != nil {
+		opt.Lake = lake
+	}
+	// The rejects stay in the quarantine, outside the table's location.
+	opt.Catalog, err = l.catalog(p, opt.OutPrefix)
+	return err
 }
 
 // settle records a finalized run's metrics and completes or releases its
