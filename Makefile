@@ -8,7 +8,7 @@ FUNCTIONS := extract transform load commit
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help build example lakeread lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-stream bench-iceberg chaos bench-go lint fmt clean
+.PHONY: help build example lakeread lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-stream bench-iceberg bench-lambdas chaos bench-go lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -16,7 +16,7 @@ help: ## list targets
 build: ## build the sluice CLI into bin/
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/sluice ./cmd/sluice
 
-lambdas: ## build the three Lambda bootstraps (linux/arm64) into bin/lambda/ and print their sizes
+lambdas: ## build the four Lambda bootstraps (linux/arm64) into bin/lambda/ and print their sizes
 	@for f in $(FUNCTIONS); do \
 	  $(LAMBDA_ENV) $(GO) build $(LAMBDA_FLAGS) -o $(BIN)/lambda/$$f/bootstrap ./functions/$$f || exit 1; \
 	  printf '%-10s %s bytes\n' $$f $$(stat -c %s $(BIN)/lambda/$$f/bootstrap); \
@@ -70,8 +70,11 @@ fuzz: ## run every fuzz target for FUZZTIME each
 bench-go: ## Go micro and stage benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-bench-iceberg: ## the iceberg sink's commit cost on the local catalog; rewrite its section of BENCHMARKS.md
+bench-iceberg: ## the iceberg sink's commit cost (local, Glue on moto) and stream commit rate; rewrite its section of BENCHMARKS.md
 	./bench/iceberg.sh
+
+bench-lambdas: ## each bootstrap's size and cold init (BASE_REF=<commit> adds that revision's, side by side); rewrite their section
+	./bench/lambdas.sh
 
 bench: build ## the reference-job and stream benchmarks; rewrite BENCHMARKS.md
 	./bench/run.sh

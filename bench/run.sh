@@ -78,9 +78,6 @@ if [ "$BIG_ROWS" -gt 0 ]; then
   RUNS=1 row "sluice, $((BIG_ROWS/1000000))M rows, 2 cores" "$bsize" $sl --input "$big" --parallel 2
 fi
 
-# Lambda packages and start-up.
-make -s lambdas > "$DATA/lambdas.txt"
-go test -run '^$' -bench 'ColdInit|WarmInvoke' -benchtime 50x ./internal/runtimeapi > "$DATA/init.txt"
 
 # Every tool must agree with sluice's first run on rows and the sum.
 ref_rows=$(echo "${results[0]}" | cut -d'|' -f4); ref_sum=$(echo "${results[0]}" | cut -d'|' -f5)
@@ -115,21 +112,8 @@ cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
     echo "| $name | $mbs | $rss | $rows | $sum | $sec |"
   done
   echo
-  echo "## Lambda functions"
-  echo
-  echo 'Static linux/arm64 `bootstrap` binaries (`make lambdas`: `-tags lambda.norpc -trimpath -ldflags "-s -w"`). Start-up is'
-  echo 'measured by `go test -bench "ColdInit|WarmInvoke" ./internal/runtimeapi` on this machine (amd64 builds of the same code):'
-  echo 'cold init is process spawn to the first Runtime API `GET /invocation/next`; the warm invoke is a full round trip to a warm process.'
-  echo
-  echo "| function | bootstrap size (MB) | cold init (ms) |"
-  echo "|---|---:|---:|"
-  while read -r fn bytes _; do
-    ms=$(awk -v f="$fn" '$1 ~ "ColdInit/"f"-" {print $(NF-1)}' "$DATA/init.txt")
-    echo "| $fn | $(awk -v b="$bytes" 'BEGIN{printf "%.1f", b/1e6}') | $ms |"
-  done < "$DATA/lambdas.txt"
-  echo
-  echo "Warm invoke round trip: $(awk '/BenchmarkWarmInvoke/ {printf "%.3f ms", $3/1e6}' "$DATA/init.txt")."
   if [ -f bench/NOTES.md ]; then echo; cat bench/NOTES.md; fi
 } > "$OUT_MD"
 echo "wrote $OUT_MD" >&2
+OUT_MD="$OUT_MD" ./bench/lambdas.sh
 case "$status" in MISMATCH*) exit 1;; esac

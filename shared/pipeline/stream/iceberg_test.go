@@ -270,3 +270,78 @@ func TestStreamLeavesAnIcebergSinkOnlyOnceNothingIsHeld(t *testing.T) {
 		t.Fatalf("jsonl apply after the commit: %+v, %v", res, err)
 	}
 }
+
+// A plain sink that registers in Glue is refused: the stream path would
+// publish files its Glue table never lists.
+func TestGlueRegistrationIsRefusedOnTheStreamPath(t *testing.T) {
+	p, err := plan.FromBytes("t.yaml", []byte("name: kv\nsource: {format: json}\nfields: [{name: event_id, required: true}]\nsink: {format: parquet, catalog: glue, table: {namespace: web, name: kv}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv()
+	_, err = stream.New(stream.Config{Plan: p, Staging: e.staging, Out: e.out, StagingPrefix: "staging", OutPrefix: "out", Store: e.store})
+	if !errors.Is(err, stream.ErrGlueStream) {
+		t.Errorf("New = %v, want ErrGlueStream", err)
+	}
+}
+
+// BenchmarkIcebergStream applies 500-record batches to one shard with the
+// iceberg sink on a local catalog and the default commit policy (1m or
+// 100 files), the clock moving half a second a batch: 1,000 records a
+// second. It reports records/s through Apply, commits included, and the
+// commits per simulated minute the policy lets through.
+func BenchmarkIcebergStream(b *testing.B) {
+	ctx := context.Background()
+	p, err := plan.FromBytes("clicks.yaml", []byte(`
+name: clicks
+source: {format: jsonl}
+fields:
+  - {name: event_id, required: true}
+  - {name: user, required: true}
+  - {name: page, required: true}
+  - {name: at, type: timestamp, required: true}
+  - {name: amount_cents, type: int}
+sink: {format: iceberg, table: {namespace: web, name: clicks}, partition_by: [{key: at_hour, field: at, transform: hour}]}
+`))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tbl, err := icebergtable.New(ctx, icebergtable.Location{Root: b.TempDir()}, p.Spec, &p.Out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tbl.Close()
+	if err := tbl.Prepare(ctx); err != nil {
+		b.Fatal(err)
+	}
+	e, now := newEnv(), t0
+	pl, err := stream.New(stream.Config{Plan: p, Staging: e.staging, Out: e.out, StagingPrefix: "staging", OutPrefix: "out",
+		Store: e.store, Now: func() time.Time { return now }, Lake: tbl})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const per = 500
+	commits, records := 0, 0
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		msgs := make([]stream.Message, per)
+		for j := range msgs {
+			n := i*per + j
+			msgs[j] = stream.Message{Shard: shard, Seq: seq(n), Data: fmt.Appendf(nil,
+				`{"event_id":"e%d","user":"u%d","page":"/p%d","at":%q,"amount_cents":%d}`, n, n%40, n%4, now.Format(time.RFC3339), n%1000)}
+		}
+		res, err := pl.Apply(ctx, shard, msgs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Committed > 0 {
+			commits++
+		}
+		records += per
+		now = now.Add(per * time.Millisecond)
+	}
+	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
+	if minutes := float64(records) / 1000 / 60; minutes > 0 {
+		b.ReportMetric(float64(commits)/minutes, "commits/min")
+	}
+}

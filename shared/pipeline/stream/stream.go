@@ -25,6 +25,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/record"
+	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
@@ -114,6 +115,10 @@ type windowFields struct {
 	scale []int
 }
 
+// ErrGlueStream refuses a plain sink that registers in Glue: the stream
+// path publishes files a batch at a time and registers none of them.
+var ErrGlueStream = errors.New("stream: sink.catalog glue registers the batch path's runs; the stream path does not register its files (use the iceberg sink)")
+
 // ErrNoLake refuses an iceberg sink without its table.
 var ErrNoLake = errors.New("stream: the spec's sink is iceberg but no table is configured")
 
@@ -137,6 +142,9 @@ func New(cfg Config) (*Pipeline, error) {
 	p := &Pipeline{cfg: cfg, dec: dec, proc: cfg.Plan.NewProcessor(), kind: sp.Sink.Format}
 	if p.kind == codec.SinkDynamoDB && cfg.Table == nil {
 		return nil, errors.New("stream: the spec's sink is dynamodb but no table writer is configured")
+	}
+	if p.kind != codec.SinkIceberg && sp.Sink.Catalog == spec.CatalogGlue {
+		return nil, ErrGlueStream
 	}
 	if p.kind == codec.SinkIceberg {
 		// Its files would be published with no table commit to name them.
