@@ -6,6 +6,8 @@ package main
 import (
 	"os"
 
+	"github.com/aws/aws-sdk-go-v2/service/glue"
+
 	"github.com/sluice-etl/sluice/shared/handler"
 	"github.com/sluice-etl/sluice/shared/handler/commitfn"
 )
@@ -14,6 +16,7 @@ func main() {
 	handler.Main("commit", func(env *handler.Env) any {
 		return commitfn.New(env.Settings, env.Deps, func(o *commitfn.Options) {
 			o.Endpoint, o.Region = os.Getenv("AWS_ENDPOINT_URL"), env.AWS.Region
+			o.Glue = glue.NewFromConfig(env.AWS)
 		}).Handle
 	})
 }

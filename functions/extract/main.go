@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/sluice-etl/sluice/shared/handler"
+	"github.com/sluice-etl/sluice/shared/handler/invoker"
 )
 
 func main() {
@@ -15,8 +16,8 @@ func main() {
 		executions := sfn.NewFromConfig(env.AWS)
 		d := env.Deps
 		d.Starter, d.Executions = executions, executions
-		d.Tables, d.Windows, d.Lakes = env.Tables, env.Windows, env.Lakes()
-		d.Shards = handler.ShardLister(kinesis.NewFromConfig(env.AWS))
+		d.Tables, d.Windows, d.Lakes = env.Tables, env.Windows, invoker.Lakes(env)
+		d.Shards = invoker.ShardLister(kinesis.NewFromConfig(env.AWS))
 		// The extractor implements lambda.Handler: it takes the raw payload.
 		return handler.NewExtractor(env.Settings, d)
 	})

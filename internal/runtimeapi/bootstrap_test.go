@@ -98,7 +98,7 @@ func TestCommitBootstrapAnswers(t *testing.T) {
 	ctx := context.Background()
 	c := spawn(t, "commit", env)
 	for payload, want := range map[string]string{
-		`{"op":"drop","spec":"bundled:orders"}`:                              `unknown operation "drop" (want prepare, lookup, commit or commit-stream)`,
+		`{"op":"drop","spec":"bundled:orders"}`:                              `unknown operation "drop" (want prepare, lookup, commit, commit-stream or register)`,
 		`{"op":"prepare","spec":"s3://elsewhere/spec.yaml","spec_hash":"x"}`: "spec s3://elsewhere/spec.yaml is not one this deployment runs",
 		`{"op":"prepare","spec":"bundled:orders","spec_hash":"x"}`:           "spec bundled:orders changed during the run",
 	} {

@@ -54,8 +54,8 @@ var EnvByFunction = map[string]map[string]bool{
 		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false, EnvDebugSample: false, EnvCommitFunction: false, EnvWarehouse: false},
 	"transform": {EnvSpecs: true, EnvStagingBucket: true, EnvIdempotencyTable: false, EnvDebugSample: false},
 	"load": {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false,
-		EnvCommitFunction: false, EnvWarehouse: false, EnvGlueDatabase: false},
-	"commit": {EnvSpecs: true, EnvStagingBucket: false, EnvStreamSpecs: false, EnvWarehouse: true, EnvGlueDatabase: true},
+		EnvCommitFunction: false, EnvWarehouse: false},
+	"commit": {EnvSpecs: true, EnvStagingBucket: false, EnvStreamSpecs: false, EnvWarehouse: true, EnvGlueDatabase: true, EnvOutputBucket: false},
 }
 
 // ReturnsBatchItemFailures names the functions that answer Kinesis
@@ -187,8 +187,9 @@ type Deps struct {
 	// spec's location as SLUICE_SPECS names it.
 	Lakes func(ctx context.Context, p *plan.Plan, specLoc string) (Lake, error)
 	// Catalogs registers the output of a jsonl, csv or parquet sink with
-	// sink.catalog glue, whose parts go under location (load).
-	Catalogs func(p *plan.Plan, location string) (batch.Catalog, error)
+	// sink.catalog glue, whose parts go under location (load, through the
+	// commit function).
+	Catalogs func(ctx context.Context, p *plan.Plan, specLoc, location string) (batch.Catalog, error)
 	// Shards lists a Kinesis stream's shard ids (extract, to flush the
 	// held files of an iceberg sink).
 	Shards func(ctx context.Context, stream string) ([]string, error)

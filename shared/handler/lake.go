@@ -35,10 +35,12 @@ const (
 	LakeOpCommit LakeOp = "commit"
 	// LakeOpCommitStream commits a shard's held batches.
 	LakeOpCommitStream LakeOp = "commit-stream"
+	// LakeOpRegister registers a plain sink's run output in Glue.
+	LakeOpRegister LakeOp = "register"
 )
 
 // LakeOps are the commit function's operations.
-var LakeOps = enum.Set[LakeOp]{Name: "operation", Values: []LakeOp{LakeOpPrepare, LakeOpLookup, LakeOpCommit, LakeOpCommitStream}}
+var LakeOps = enum.Set[LakeOp]{Name: "operation", Values: []LakeOp{LakeOpPrepare, LakeOpLookup, LakeOpCommit, LakeOpCommitStream, LakeOpRegister}}
 
 // Check validates an operation against LakeOps.
 func (o LakeOp) Check() error { return LakeOps.Check(o) }
@@ -54,6 +56,9 @@ type LakeInput struct {
 	Manifest *output.Manifest `json:"manifest,omitempty"`
 	// Stream is the shard's commit, for commit-stream.
 	Stream *stream.Commit `json:"stream,omitempty"`
+	// Location is where a plain sink's parts go (s3://bucket/prefix),
+	// for register.
+	Location string `json:"location,omitempty"`
 }
 
 // LakeOutput is the commit function's answer: for lookup and commit, the
@@ -165,6 +170,25 @@ func (r *remoteLake) CommitStream(ctx context.Context, c *stream.Commit) (int, e
 		return 0, err
 	}
 	return out.Added, nil
+}
+
+// Catalog returns the Glue registration of p's plain output, whose parts
+// go under location, through the commit function.
+func (c LakeClient) Catalog(_ context.Context, p *plan.Plan, specLoc, location string) (batch.Catalog, error) {
+	return &remoteCatalog{r: &remoteLake{inv: c.Invoker, spec: specLoc, hash: batch.SpecHash(p.Spec)}, location: location}, nil
+}
+
+// remoteCatalog is batch.Catalog over the commit function.
+type remoteCatalog struct {
+	r        *remoteLake
+	location string
+}
+
+var _ batch.Catalog = (*remoteCatalog)(nil)
+
+func (c *remoteCatalog) Register(ctx context.Context, m *output.Manifest) error {
+	_, err := c.r.call(ctx, LakeInput{Op: LakeOpRegister, RunID: m.RunID, Manifest: m, Location: c.location})
+	return err
 }
 
 func (r *remoteLake) call(ctx context.Context, in LakeInput) (*LakeOutput, error) {

@@ -224,7 +224,7 @@ func (l *Loader) tables(ctx context.Context, p *plan.Plan, specLoc string, opt *
 		opt.Lake = lake
 	}
 	// The rejects stay in the quarantine, outside the table's location.
-	opt.Catalog, err = l.catalog(p, opt.OutPrefix)
+	opt.Catalog, err = l.catalog(ctx, p, specLoc, opt.OutPrefix)
 	return err
 }
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/sluice-etl/sluice/shared/adapter/table/gluecatalog"
 	"github.com/sluice-etl/sluice/shared/adapter/table/icebergtable"
 	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/plan"
@@ -33,6 +34,8 @@ type Options struct {
 	Region string
 	// Table configures each table (commit retries).
 	Table func(*icebergtable.Options)
+	// Glue registers plain sinks' outputs (the register operation).
+	Glue gluecatalog.API
 }
 
 // Committer answers the commit function's calls.
@@ -66,12 +69,20 @@ func (c *Committer) Close() error {
 	return nil
 }
 
-// Handle runs one operation on the table of in.Spec's iceberg sink.
+// Handle runs one operation on the table of in.Spec's sink: its iceberg
+// table, or, for register, the Glue table of its plain output.
 func (c *Committer) Handle(ctx context.Context, in handler.LakeInput) (*handler.LakeOutput, error) {
 	if err := in.Op.Check(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
-	t, err := c.table(ctx, in)
+	p, err := c.plan(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	if in.Op == handler.LakeOpRegister {
+		return c.register(ctx, p, in)
+	}
+	t, err := c.table(ctx, p, in.SpecHash)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
@@ -100,8 +111,9 @@ func (c *Committer) Handle(ctx context.Context, in handler.LakeInput) (*handler.
 	return out, nil
 }
 
-// table opens (once per warm container and spec) the table in.Spec names.
-func (c *Committer) table(ctx context.Context, in handler.LakeInput) (*icebergtable.Table, error) {
+// plan loads the spec in.Spec names: one of the deployment's, as the
+// run planned it.
+func (c *Committer) plan(ctx context.Context, in handler.LakeInput) (*plan.Plan, error) {
 	if !c.configured(in.Spec) {
 		return nil, fmt.Errorf("spec %s is not one this deployment runs (%s)", in.Spec, handler.EnvSpecs)
 	}
@@ -112,9 +124,15 @@ func (c *Committer) table(ctx context.Context, in handler.LakeInput) (*icebergta
 	if got := batch.SpecHash(p.Spec); got != in.SpecHash {
 		return nil, fmt.Errorf("spec %s changed during the run (hash %s, the run has %s)", in.Spec, got, in.SpecHash)
 	}
+	return p, nil
+}
+
+// table opens (once per warm container and spec) the iceberg table of
+// p's sink.
+func (c *Committer) table(ctx context.Context, p *plan.Plan, hash string) (*icebergtable.Table, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if t, ok := c.tables[in.SpecHash]; ok {
+	if t, ok := c.tables[hash]; ok {
 		return t, nil
 	}
 	if err := c.allowed(p.Spec); err != nil {
@@ -124,8 +142,35 @@ func (c *Committer) table(ctx context.Context, in handler.LakeInput) (*icebergta
 	if err != nil {
 		return nil, err
 	}
-	c.tables[in.SpecHash] = t
+	c.tables[hash] = t
 	return t, nil
+}
+
+// register adds a plain sink's run output to its Glue table, which must
+// be in the deployment's database, at a location in its output bucket.
+func (c *Committer) register(ctx context.Context, p *plan.Plan, in handler.LakeInput) (*handler.LakeOutput, error) {
+	k := p.Spec.Sink
+	name := k.Table.Namespace + "." + k.Table.Name
+	switch {
+	case !handler.RegistersInGlue(p):
+		return nil, fmt.Errorf("commit: spec %q does not register its output in glue", p.Spec.Name)
+	case k.Table.Namespace != c.s.GlueDatabase:
+		return nil, fmt.Errorf("commit: spec %q: table %s is outside this deployment's Glue database %s (%s)", p.Spec.Name, name, c.s.GlueDatabase, handler.EnvGlueDatabase)
+	case c.s.OutputBucket != "" && !strings.HasPrefix(in.Location, "s3://"+c.s.OutputBucket+"/"):
+		return nil, fmt.Errorf("commit: location %s is outside this deployment's output bucket %s", in.Location, c.s.OutputBucket)
+	case in.Manifest == nil || in.Manifest.RunID != in.RunID:
+		return nil, fmt.Errorf("commit: the registration of run %s carries no manifest of it", in.RunID)
+	case c.opt.Glue == nil:
+		return nil, errors.New("commit: this function has no Glue client")
+	}
+	cat, err := gluecatalog.New(c.opt.Glue, p.Spec, &p.Out, in.Location)
+	if err == nil {
+		err = cat.Register(ctx, in.Manifest)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("register %s: %w", name, err)
+	}
+	return &handler.LakeOutput{Table: name, Done: true}, nil
 }
 
 func (c *Committer) open(ctx context.Context, p *plan.Plan) (*icebergtable.Table, error) {

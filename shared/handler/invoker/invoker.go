@@ -1,4 +1,9 @@
-package handler
+// Package invoker holds the SDK clients of the calls only some functions
+// make: the Lambda invoke of the commit function (extract, load) and
+// Kinesis's ListShards (extract's flush). The functions' mains import it;
+// shared/handler knows the calls by small interfaces, so a function that
+// makes none of them links none of these clients.
+package invoker
 
 import (
 	"context"
@@ -10,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/handler"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
 
 // LambdaAPI is the Lambda call the commit function's callers make.
@@ -17,7 +24,8 @@ type LambdaAPI interface {
 	Invoke(ctx context.Context, in *lambda.InvokeInput, optFns ...func(*lambda.Options)) (*lambda.InvokeOutput, error)
 }
 
-// LambdaInvoker calls a function synchronously: LakeInvoker over Lambda.
+// LambdaInvoker calls a function synchronously: handler.LakeInvoker over
+// Lambda.
 type LambdaInvoker struct {
 	API      LambdaAPI
 	Function string
@@ -37,7 +45,7 @@ func (l LambdaInvoker) InvokeLake(ctx context.Context, payload []byte) ([]byte, 
 			Type    string `json:"errorType"`
 		}
 		if json.Unmarshal(out.Payload, &fe) != nil || fe.Message == "" {
-			fe.Message = truncate(out.Payload, 500)
+			fe.Message = string(out.Payload[:min(len(out.Payload), 500)])
 		}
 		return nil, fmt.Errorf("%s: %s", l.Function, fe.Message)
 	}
@@ -47,17 +55,34 @@ func (l LambdaInvoker) InvokeLake(ctx context.Context, payload []byte) ([]byte, 
 // Lakes is Deps.Lakes for a function whose settings name the commit
 // function: iceberg tables through it. Without one it is nil, and a spec
 // with an iceberg sink fails with an error that says so.
-func (env *Env) Lakes() func(ctx context.Context, p *plan.Plan, specLoc string) (Lake, error) {
-	fn := env.Settings.CommitFunction
-	if fn == "" {
+func Lakes(env *handler.Env) func(ctx context.Context, p *plan.Plan, specLoc string) (handler.Lake, error) {
+	c, ok := client(env)
+	if !ok {
 		return nil
 	}
-	c := LakeClient{
+	return c.Lake
+}
+
+// Catalogs is Deps.Catalogs: the commit function registers plain outputs
+// in Glue, as it commits iceberg tables.
+func Catalogs(env *handler.Env) func(ctx context.Context, p *plan.Plan, specLoc, location string) (batch.Catalog, error) {
+	c, ok := client(env)
+	if !ok {
+		return nil
+	}
+	return c.Catalog
+}
+
+func client(env *handler.Env) (handler.LakeClient, bool) {
+	fn := env.Settings.CommitFunction
+	if fn == "" {
+		return handler.LakeClient{}, false
+	}
+	return handler.LakeClient{
 		Invoker:   LambdaInvoker{API: lambda.NewFromConfig(env.AWS), Function: fn},
 		Open:      env.Deps.Open,
 		Warehouse: env.Settings.Warehouse,
-	}
-	return c.Lake
+	}, true
 }
 
 // KinesisAPI is the Kinesis call the extract function makes to flush a
