@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-etl/sluice/internal/lakeread"
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/table/icebergtable"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/window"
@@ -343,5 +344,57 @@ sink: {format: iceberg, table: {namespace: web, name: clicks}, partition_by: [{k
 	b.ReportMetric(float64(records)/b.Elapsed().Seconds(), "records/s")
 	if minutes := float64(records) / 1000 / 60; minutes > 0 {
 		b.ReportMetric(float64(commits)/minutes, "commits/min")
+	}
+}
+
+// failOnce is a table whose bucket refuses the first write: an
+// invocation that stops after the checkpoint, before its data files are
+// published.
+type failOnce struct {
+	*icebergtable.Table
+	files storage.Bucket
+}
+
+type failingWrites struct {
+	storage.Bucket
+	failed *bool
+}
+
+func (f failingWrites) NewWriter(ctx context.Context, key string) (storage.Writer, error) {
+	if !*f.failed {
+		*f.failed = true
+		return nil, errors.New("stopped before publishing")
+	}
+	return f.Bucket.NewWriter(ctx, key)
+}
+
+func (f failOnce) Files() (storage.Bucket, string) {
+	_, prefix := f.Table.Files()
+	return f.files, prefix
+}
+
+// The flush publishes a batch's files that its invocation checkpointed
+// but did not publish, then commits them.
+func TestIcebergStreamFlushPublishesFirst(t *testing.T) {
+	ctx := context.Background()
+	e := newLakeEnv(t, "{commit_interval: 10s, commit_files: 1000}", nil)
+	b, _ := e.table.Files()
+	failed := false
+	pl, err := stream.New(stream.Config{Plan: e.pl.Plan(), Staging: e.staging, Out: e.out, StagingPrefix: "staging", OutPrefix: "out",
+		Store: e.store, Now: func() time.Time { return e.now }, Lake: failOnce{Table: e.table, files: failingWrites{Bucket: b, failed: &failed}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pl.Apply(ctx, shard, batch(0)); err == nil || !strings.Contains(err.Error(), "publishing deferred") {
+		t.Fatalf("apply: %v, want the publishing deferred", err)
+	}
+	e.now = e.now.Add(10 * time.Second)
+	res, err := pl.Flush(ctx, shard)
+	if err != nil || res.Committed != 1 {
+		t.Fatalf("flush: %+v, %v", res, err)
+	}
+	got := lakeread.Read(t, filepath.Join(e.root, "warehouse", "web", "clicks"), "amount_cents", "event_id")
+	if got.Count != 3 {
+		t.Errorf("icebird read %d rows, want the batch's 3", got.Count)
 	}
 }

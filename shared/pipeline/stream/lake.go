@@ -94,5 +94,10 @@ func (p *Pipeline) Flush(ctx context.Context, shard string) (Result, error) {
 		return res, fmt.Errorf("stream %s: %w", shard, err)
 	}
 	res.Checkpoint = snap.LastSeq
+	// The last batch's invocation may have stopped before publishing its
+	// files: a commit needs them in place.
+	if err := p.publish(ctx, snap.Pending); err != nil {
+		return res, fmt.Errorf("stream %s: %w", shard, err)
+	}
 	return res, p.flush(ctx, shard, snap, &res)
 }
