@@ -78,6 +78,7 @@ func lakeHistory(t *testing.T) []icebergtable.SnapshotInfo {
 func TestIcebergSinkOnGlueEndToEnd(t *testing.T) {
 	needStack(t)
 	lakeread.Require(t)
+	lakeread.RequireDuckDB(t)
 	put(t, "specs/lake.yaml", lakeSpec(t))
 	data, err := os.ReadFile("../examples/orders/orders.csv")
 	if err != nil {
@@ -102,6 +103,11 @@ func TestIcebergSinkOnGlueEndToEnd(t *testing.T) {
 	}
 	if h := lakeHistory(t); len(h) != 1 || h[0].RunID != runID || h[0].In != 25 || h[0].Out != 10 || h[0].Rejected != 12 || h[0].Filtered != 3 {
 		t.Fatalf("history %+v, want one snapshot of run %s", h, runID)
+	}
+	// DuckDB reads the data files themselves (every one is live before
+	// the corrected upload).
+	if got := lakeread.ReadParquetS3(t, awsCfg, "s3://sluice-output-bucket/warehouse/sluice/orders/data/", "amount_cents"); got.Count != 10 || got.Sum != "272914" || len(got.Keys) != 3 {
+		t.Fatalf("DuckDB read %+v of the data files, want 10 rows summing to 272914 in 3 files", got)
 	}
 
 	// A corrected upload: order 1001 (1999 cents) withdrawn.

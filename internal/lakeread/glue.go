@@ -223,3 +223,27 @@ func runDuck(t testing.TB, req map[string]any, res *GlueResult) {
 		t.Fatalf("duckdb read: %v: %s", err, out)
 	}
 }
+
+// ReadParquetS3 has DuckDB read every Parquet object under location
+// (s3://bucket/prefix/, names starting with _ or . skipped), as files
+// downloaded from the endpoint cfg reaches: an iceberg table's data
+// files, read without the table's metadata. It returns the row count, the
+// sum of sumColumn and the keys read.
+func ReadParquetS3(t testing.TB, cfg aws.Config, location, sumColumn string) GlueResult {
+	t.Helper()
+	RequireDuckDB(t)
+	sc := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true })
+	var res GlueResult
+	folder := t.TempDir()
+	var files []string
+	for _, key := range visibleObjects(t, sc, location) {
+		files = append(files, download(t, sc, location, key, folder))
+		res.Keys = append(res.Keys, key)
+	}
+	slices.Sort(res.Keys)
+	if len(files) == 0 {
+		return res
+	}
+	runDuck(t, map[string]any{"format": "parquet", "files": files, "sum": sumColumn}, &res)
+	return res
+}
