@@ -235,7 +235,11 @@ func (t *Table) addedFiles(ctx context.Context, tbl *table.Table, id int64) ([]o
 			if err != nil {
 				return nil, fmt.Errorf("table %s: %w", t.name, err)
 			}
-			parts = append(parts, output.Part{Key: key, Partition: partitionOf(key, t.prefix), Records: df.Count(), Bytes: df.FileSizeBytes()})
+			partition, err := layout.PartitionOf(t.prefix, key)
+			if err != nil {
+				return nil, fmt.Errorf("table %s: %w", t.name, err)
+			}
+			parts = append(parts, output.Part{Key: key, Partition: partition, Records: df.Count(), Bytes: df.FileSizeBytes()})
 		}
 	}
 	return parts, nil
@@ -367,13 +371,4 @@ func IsConflict(err error) bool {
 	}
 	msg := strings.ToLower(err.Error())
 	return strings.Contains(msg, "requirement failed") || strings.Contains(msg, "database is locked") || strings.Contains(msg, "sqlite_busy")
-}
-
-// partitionOf is the partition path of a data file key under prefix.
-func partitionOf(key, prefix string) string {
-	rel := strings.TrimPrefix(key, layout.Dir(prefix))
-	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
-		return rel[:i]
-	}
-	return ""
 }
