@@ -247,3 +247,21 @@ func ReadParquetS3(t testing.TB, cfg aws.Config, location, sumColumn string) Glu
 	runDuck(t, map[string]any{"format": "parquet", "files": files, "sum": sumColumn}, &res)
 	return res
 }
+
+// ReadFiles has DuckDB read local files of one format ("parquet",
+// "json" for JSON Lines, or "csv" with a comma and a double quote): the
+// row count and the sum of sumColumn.
+func ReadFiles(t testing.TB, format string, files []string, sumColumn string) GlueResult {
+	t.Helper()
+	RequireDuckDB(t)
+	res := GlueResult{Keys: slices.Sorted(slices.Values(files))}
+	if len(files) == 0 {
+		return res
+	}
+	req := map[string]any{"format": format, "files": files, "sum": sumColumn}
+	if format == "csv" {
+		req["delimiter"], req["quote"] = ",", `"`
+	}
+	runDuck(t, req, &res)
+	return res
+}

@@ -41,6 +41,20 @@
 //	<rejects>/kinesis-<shard>-<first>.jsonl
 //	<out>/late/kinesis-<shard>-<first>.jsonl     records too late for their window
 //
+// Compaction (sluice compact) merges a partition's small files into one
+// of about sink.compact.target_bytes, recording each merge first:
+//
+//	<out>/_compactions/<id>.json                 one merge: its input files, their
+//	                                             rows, its output and its state
+//	<out>/<partition>/part-compact-<id>-00000<ext>
+//	                                             the merged file (plain outputs)
+//	<data>/<partition>/part-compact-<id>-00000.parquet
+//	                                             the merged data file of an iceberg
+//	                                             table, live once its replace commit is
+//
+// <id> is a hash of the merge's input keys, so a merge run again after a
+// crash writes the same file.
+//
 // A partition folder is key=value per partition_by level, outermost
 // first, joined by '/': dt=2026-11-01/country=FR. Values are escaped as
 // Hive escapes them (AppendHiveEscaped); a null or empty value is
@@ -308,3 +322,32 @@ func StreamRejectsKey(rejects, shard, first string) string {
 func LateKey(out, shard, first string) string {
 	return Join(out, LateDir, streamBase(shard, first)+jsonl)
 }
+
+// CompactionsDir holds the records of compactions of an output.
+const CompactionsDir = "_compactions"
+
+const compactPrefix = partPrefix + "compact-"
+
+// CompactionKey is the record of one compaction of out's files.
+func CompactionKey(out, id string) string { return Join(out, CompactionsDir, id+".json") }
+
+// CompactionsPrefix is where out's compaction records are.
+func CompactionsPrefix(out string) string { return Dir(Join(out, CompactionsDir)) }
+
+// CompactPartKey is the merged file of a compaction, in its partition.
+func CompactPartKey(out, partition, id, ext string) string {
+	return Join(out, partition, compactPrefix+id+"-00000"+ext)
+}
+
+// IsCompactPart reports whether key is a compaction's merged file.
+func IsCompactPart(key string) bool { return strings.HasPrefix(path.Base(key), compactPrefix) }
+
+// IsStreamPart reports whether key is a data file the stream path
+// published (not its late records).
+func IsStreamPart(key string) bool {
+	base := path.Base(key)
+	return strings.HasPrefix(base, streamPrefix) && strings.Contains(base, "-"+partPrefix)
+}
+
+// IsLate reports whether key, under out, is the stream's late records.
+func IsLate(out, key string) bool { return strings.HasPrefix(key, Dir(Join(out, LateDir))) }

@@ -9,6 +9,21 @@ import (
 
 // TestGolden pins every key sluice writes or reads: changing one is a
 // change of the on-storage contract and must show up here.
+func TestFileKinds(t *testing.T) {
+	out := "tables/clicks"
+	for key, want := range map[string][3]bool{
+		"tables/clicks/hour=1/kinesis-s-1-part-00000.jsonl":     {true, false, false},
+		"tables/clicks/late/kinesis-s-1.jsonl":                  {false, false, true},
+		"tables/clicks/hour=1/part-compact-ab-00000.jsonl":      {false, true, false},
+		"tables/clicks/hour=1/part-0123abcd-c00000-00000.jsonl": {false, false, false},
+	} {
+		got := [3]bool{layout.IsStreamPart(key), layout.IsCompactPart(key), layout.IsLate(out, key)}
+		if got != want {
+			t.Errorf("%s: stream, compact, late = %v, want %v", key, got, want)
+		}
+	}
+}
+
 func TestGolden(t *testing.T) {
 	const run = "0123456789abcdef"
 	const shard = "clicks/shardId-000000000001"
@@ -16,6 +31,9 @@ func TestGolden(t *testing.T) {
 	for _, tc := range []struct{ got, want string }{
 		{layout.Join("", "/a/", "", "b/c", "/"), "a/b/c"},
 		{layout.Dir(""), ""},
+		{layout.CompactionKey(out, "ab12"), "tables/orders/_compactions/ab12.json"},
+		{layout.CompactionsPrefix(out), "tables/orders/_compactions/"},
+		{layout.CompactPartKey(out, "dt=2026-11-01", "ab12", ".jsonl.gz"), "tables/orders/dt=2026-11-01/part-compact-ab12-00000.jsonl.gz"},
 		{layout.Dir("/a/b/"), "a/b/"},
 		{out, "tables/orders"},
 		{layout.LocalStagingPrefix("out"), "out/_staging"},

@@ -556,8 +556,10 @@ func (sb *stagedBatch) partMove(ctx context.Context, outPrefix string, part outp
 }
 
 // publish copies staged outputs to their final keys and removes the
-// staged copies. A move whose staged copy is gone was published already,
-// which the final key's presence confirms.
+// staged copies. A move whose staged copy is gone was published already:
+// a staged copy is removed only once its copy is written (or, for an
+// attempt that lost, never saved as pending). Its final key may be gone
+// since, merged into a larger file by compaction.
 func (p *Pipeline) publish(ctx context.Context, moves []window.Move) error {
 	for _, m := range moves {
 		if m.Table && p.cfg.Lake == nil {
@@ -572,10 +574,7 @@ func (p *Pipeline) publish(ctx context.Context, moves []window.Move) error {
 			}
 			err := storage.CopyBetween(ctx, dst, m.To, p.cfg.Staging, m.From)
 			if errors.Is(err, storage.ErrNotFound) {
-				if _, aerr := dst.Attributes(ctx, m.To); aerr == nil {
-					continue
-				}
-				return fmt.Errorf("publish %s: the staged copy %s is gone and %s was never written", m.To, m.From, m.To)
+				continue
 			}
 			if err != nil {
 				return fmt.Errorf("publish %s: %w", m.To, err)

@@ -1,0 +1,214 @@
+package compact
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/core/codec"
+)
+
+// Format is how the files of one output are written: the sink's format,
+// its compression (jsonl and csv) and nothing else: merging never decodes
+// a value, it moves lines, records and Parquet rows as they are.
+type Format struct {
+	Sink        codec.SinkFormat
+	Compression codec.Compression
+}
+
+// maxDecompressed bounds what one input file may inflate to.
+const maxDecompressed = 16 << 30
+
+// merge writes the rows of the inputs, in order, to w as one file, and
+// returns the number of rows it read.
+func merge(ctx context.Context, b storage.Bucket, keys []string, f Format, w io.Writer) (int64, error) {
+	if f.Sink == codec.SinkParquet || f.Sink == codec.SinkIceberg {
+		return mergeParquet(ctx, b, keys, w)
+	}
+	out, closeOut, err := compressor(w, f.Compression)
+	if err != nil {
+		return 0, err
+	}
+	var rows int64
+	for i, key := range keys {
+		n, err := copyText(ctx, b, key, f, out, f.Sink == codec.SinkCSV && i > 0)
+		if err != nil {
+			return 0, fmt.Errorf("merge %s: %w", key, err)
+		}
+		rows += n
+	}
+	return rows, closeOut()
+}
+
+// copyText copies one jsonl or csv file's records to w, without a csv
+// file's header row when skipHeader is set, and counts them.
+func copyText(ctx context.Context, b storage.Bucket, key string, f Format, w io.Writer, skipHeader bool) (int64, error) {
+	rc, err := storage.NewReader(ctx, b, key)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	r, _, err := codec.Decompress(rc, f.Compression, codec.Limits{MaxBytes: maxDecompressed})
+	if err != nil {
+		return 0, err
+	}
+	defer r.Close()
+	rec := newRecords(f.Sink == codec.SinkCSV)
+	if skipHeader {
+		rec.skip = 1
+	}
+	if _, err := io.Copy(&recordWriter{w: w, rec: rec}, r); err != nil {
+		return 0, err
+	}
+	if !rec.atStart() {
+		return 0, errors.New("the file does not end with a line end")
+	}
+	n := rec.n
+	if f.Sink == codec.SinkCSV && n > 0 {
+		n-- // every csv file starts with its header row
+	}
+	return n, nil
+}
+
+// records counts the records of jsonl or csv text: line ends, outside a
+// csv field's quotes.
+type records struct {
+	csv    bool
+	quoted bool
+	n      int64
+	skip   int64 // records to drop from the output (a header)
+	start  bool
+}
+
+func newRecords(csv bool) *records { return &records{csv: csv, start: true} }
+
+func (r *records) atStart() bool { return r.start }
+
+// recordWriter passes text through to w, dropping the first rec.skip
+// records, and counts the records it saw.
+type recordWriter struct {
+	w   io.Writer
+	rec *records
+}
+
+func (rw *recordWriter) Write(p []byte) (int, error) {
+	r := rw.rec
+	from := 0
+	for i, c := range p {
+		r.start = false
+		switch {
+		case r.csv && c == '"':
+			r.quoted = !r.quoted
+		case c == '\n' && !r.quoted:
+			r.n++
+			r.start = true
+			if r.skip > 0 {
+				r.skip--
+				from = i + 1
+			}
+		}
+	}
+	if r.skip > 0 {
+		return len(p), nil // still inside a dropped record
+	}
+	if _, err := rw.w.Write(p[from:]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// compressor wraps w in the sink's compression.
+func compressor(w io.Writer, c codec.Compression) (io.Writer, func() error, error) {
+	switch c {
+	case codec.Gzip:
+		gz, _ := gzip.NewWriterLevel(w, gzip.DefaultCompression)
+		return gz, gz.Close, nil
+	case codec.Zstd:
+		zw, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, nil, err
+		}
+		return zw, zw.Close, nil
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	return bw, bw.Flush, nil
+}
+
+// mergeParquet copies the row groups of the inputs into one file with the
+// first input's schema (column order, field ids, required columns),
+// compressed as the first input's first column is.
+func mergeParquet(ctx context.Context, b storage.Bucket, keys []string, w io.Writer) (int64, error) {
+	var pw *parquet.GenericWriter[any]
+	var schema *parquet.Schema
+	var rows int64
+	for _, key := range keys {
+		f, err := openParquet(ctx, b, key)
+		if err != nil {
+			return 0, fmt.Errorf("merge %s: %w", key, err)
+		}
+		if pw == nil {
+			schema = f.Schema()
+			pw = parquet.NewGenericWriter[any](w, schema, compressionOf(f), parquet.CreatedBy("sluice", "1", ""))
+		} else if !parquet.EqualNodes(schema, f.Schema()) {
+			return 0, fmt.Errorf("merge %s: its schema differs from %s's", key, keys[0])
+		}
+		for _, rg := range f.RowGroups() {
+			n, err := parquet.CopyRows(pw, rg.Rows())
+			if err != nil {
+				return 0, fmt.Errorf("merge %s: %w", key, err)
+			}
+			rows += n
+		}
+	}
+	if pw == nil {
+		return 0, errors.New("merge: no input")
+	}
+	return rows, pw.Close()
+}
+
+// openParquet reads a Parquet object whole: compaction's inputs are the
+// small files.
+func openParquet(ctx context.Context, b storage.Bucket, key string) (*parquet.File, error) {
+	data, err := storage.ReadAll(ctx, b, key)
+	if err != nil {
+		return nil, err
+	}
+	return parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+}
+
+// compressionOf is the codec of f's first column chunk (zstd if none).
+func compressionOf(f *parquet.File) parquet.WriterOption {
+	md := f.Metadata()
+	if len(md.RowGroups) > 0 && len(md.RowGroups[0].Columns) > 0 {
+		switch md.RowGroups[0].Columns[0].MetaData.Codec.String() {
+		case "SNAPPY":
+			return parquet.Compression(&parquet.Snappy)
+		case "GZIP":
+			return parquet.Compression(&parquet.Gzip)
+		case "UNCOMPRESSED":
+			return parquet.Compression(&parquet.Uncompressed)
+		}
+	}
+	return parquet.Compression(&parquet.Zstd)
+}
+
+// countRows counts the rows of one stored file of format f: the check of
+// a merged file before its inputs are removed.
+func countRows(ctx context.Context, b storage.Bucket, key string, f Format) (int64, error) {
+	if f.Sink == codec.SinkParquet || f.Sink == codec.SinkIceberg {
+		pf, err := openParquet(ctx, b, key)
+		if err != nil {
+			return 0, err
+		}
+		return pf.NumRows(), nil
+	}
+	return copyText(ctx, b, key, f, io.Discard, false)
+}
