@@ -158,8 +158,9 @@ type group struct {
 	files                 []storage.Attributes
 }
 
-// dataFiles lists the data files under out: every part, outside the
-// folders whose names start with '_' (manifests, rejects, records).
+// dataFiles lists the data files under out: the parts directly under
+// it or in partition folders (key=value), not the rejects, the late
+// records, the manifests or the records, which live in other folders.
 func (c *compaction) dataFiles(ctx context.Context) ([]storage.Attributes, error) {
 	objs, err := c.b.List(ctx, layout.Dir(c.out))
 	if err != nil {
@@ -167,23 +168,19 @@ func (c *compaction) dataFiles(ctx context.Context) ([]storage.Attributes, error
 	}
 	var files []storage.Attributes
 	for _, o := range objs {
-		rel := strings.TrimPrefix(o.Key, layout.Dir(c.out))
-		if hidden(rel) || layout.IsLate(c.out, o.Key) || extOf(o.Key) == "" || !(layout.IsPart(o.Key) || layout.IsStreamPart(o.Key)) {
+		if extOf(o.Key) == "" || !(layout.IsPart(o.Key) || layout.IsStreamPart(o.Key)) {
 			continue
+		}
+		part, err := layout.PartitionOf(c.out, o.Key)
+		if err != nil || strings.HasPrefix(path.Base(o.Key), ".") {
+			continue
+		}
+		if _, err := layout.ParsePartition(part); err != nil {
+			continue // not a partition folder
 		}
 		files = append(files, o)
 	}
 	return files, nil
-}
-
-// hidden reports whether a path has a segment starting with '_' or '.'.
-func hidden(rel string) bool {
-	for _, seg := range strings.Split(rel, "/") {
-		if strings.HasPrefix(seg, "_") || strings.HasPrefix(seg, ".") {
-			return true
-		}
-	}
-	return false
 }
 
 // groups sorts the small, old enough data files into groups.

@@ -18,6 +18,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/window"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	"github.com/sluice-etl/sluice/shared/pipeline/compact"
 	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
@@ -52,6 +53,12 @@ sink: `+sink+`
 // amounts.
 func streamOut(t testing.TB, b storage.Bucket, p *plan.Plan, n, per int) int64 {
 	t.Helper()
+	return streamOutEach(t, b, p, n, per, nil)
+}
+
+// streamOutEach is streamOut with a call after each batch.
+func streamOutEach(t testing.TB, b storage.Bucket, p *plan.Plan, n, per int, after func(batch int)) int64 {
+	t.Helper()
 	pl, err := stream.New(stream.Config{Plan: p, Staging: memblob.New(), Out: b, StagingPrefix: "staging", OutPrefix: "out",
 		Store: &window.MemStore{}, Now: func() time.Time { return t0 }})
 	if err != nil {
@@ -70,6 +77,9 @@ func streamOut(t testing.TB, b storage.Bucket, p *plan.Plan, n, per int) int64 {
 		}
 		if _, err := pl.Apply(context.Background(), shard, msgs); err != nil {
 			t.Fatal(err)
+		}
+		if after != nil {
+			after(first / per)
 		}
 	}
 	return sum
@@ -246,4 +256,135 @@ func readJSONL(t *testing.T, b storage.Bucket) (int, int64) {
 		}
 	}
 	return rows, sum
+}
+
+// ordersPlan is the orders example with small files: two rows a file.
+func ordersPlan(t *testing.T) *plan.Plan {
+	t.Helper()
+	src, err := os.ReadFile("../../../examples/orders/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.FromBytes("orders.yaml", []byte(strings.Replace(string(src), "max_rows_per_file: 100000", "max_rows_per_file: 2", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runOrders runs one version of an orders file into out.
+func runOrders(t *testing.T, p *plan.Plan, in, out storage.Bucket, key string, data []byte) {
+	t.Helper()
+	if err := storage.WriteAll(context.Background(), in, key, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := batch.Run(context.Background(), p, batch.RunOptions{Input: in, Key: key, Output: out, OutPrefix: "out"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A batch run's files are merged with that run's only, and its source
+// index entry names the merged file: a new version of the source,
+// uploaded after the compaction, still replaces exactly its rows.
+func TestCompactionKeepsARunReplaceable(t *testing.T) {
+	ctx := context.Background()
+	p := ordersPlan(t)
+	data, err := os.ReadFile("../../../examples/orders/orders.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := memblob.New(), memblob.New()
+	runOrders(t, p, in, out, "a.csv", data)
+	runOrders(t, p, in, out, "b.csv", data)
+	want := groupsOf(t, out)
+	objs, _ := out.List(ctx, "out/dt=")
+	before := len(objs)
+	rows, sum := readOrders(t, out)
+	if rows != 20 {
+		t.Fatalf("%d rows before compaction", rows)
+	}
+	rep, err := compact.Plain(ctx, out, "out", func(o *compact.Options) { o.SourcesPrefix = layout.LocalSources("out") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Two rows a file: each run's files of one day become one file.
+	if rep.FilesBefore != before || rep.FilesAfter != want || rep.Merged-rep.Merges != before-want {
+		t.Fatalf("report %+v, want %d files after", rep, want)
+	}
+	if r, s := readOrders(t, out); r != rows || s != sum {
+		t.Fatalf("after compaction %d rows summing to %d, want %d, %d", r, s, rows, sum)
+	}
+	// b.csv corrected: order 1001 withdrawn. Its rows, merged or not,
+	// are replaced; a.csv's stay.
+	fixed := []byte(strings.Replace(string(data), "1001,501,alice@example.com,19.99,USD,paid,US,2026-11-01T09:15:00Z,\n", "", 1))
+	runOrders(t, p, in, out, "b.csv", fixed)
+	if r, s := readOrders(t, out); r != 19 || s != sum-1999 {
+		t.Fatalf("after b.csv's new version %d rows summing to %d, want 19, %d", r, s, sum-1999)
+	}
+}
+
+// readOrders counts the orders under out and sums their amount_cents.
+func readOrders(t *testing.T, b storage.Bucket) (int, int64) {
+	t.Helper()
+	objs, err := b.List(context.Background(), "out/dt=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, sum := 0, int64(0)
+	for _, o := range objs {
+		data, _ := storage.ReadAll(context.Background(), b, o.Key)
+		for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			var v int64
+			if i := strings.Index(l, `"amount_cents":`); i >= 0 {
+				fmt.Sscan(l[i+len(`"amount_cents":`):], &v)
+			}
+			rows++
+			sum += v
+		}
+	}
+	return rows, sum
+}
+
+// groupsOf counts the (day, run) pairs of the parts under out: the files
+// a compaction leaves.
+func groupsOf(t *testing.T, b storage.Bucket) int {
+	t.Helper()
+	objs, err := b.List(context.Background(), "out/dt=")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, o := range objs {
+		base := filepath.Base(o.Key)
+		seen[filepath.Dir(o.Key)+"|"+base[:len("part-01234567")]] = true
+	}
+	return len(seen)
+}
+
+// Compaction between the stream path's batches, as the schedule runs it
+// while a shard keeps publishing: every record ends up exactly once, and
+// the stream never stalls on a file a compaction merged away (its next
+// batch republishes the last one's moves first).
+func TestCompactionBetweenTheStreamsBatches(t *testing.T) {
+	ctx := context.Background()
+	b := memblob.New()
+	p := clicksPlan(t, "{format: jsonl, partition_by: [{key: hour, field: hour}]}")
+	merges := 0
+	sum := streamOutEach(t, b, p, 3000, 20, func(batch int) {
+		if batch%10 != 9 {
+			return
+		}
+		rep, err := compact.Plain(ctx, b, "out/clicks")
+		if err != nil {
+			t.Fatal(err)
+		}
+		merges += rep.Merges
+	})
+	if _, err := compact.Plain(ctx, b, "out/clicks"); err != nil {
+		t.Fatal(err)
+	}
+	rows, got := readJSONL(t, b)
+	if rows != 3000 || got != sum || merges < 15 {
+		t.Fatalf("%d rows summing to %d after %d merges during the stream, want 3000, %d and at least 15", rows, got, merges, sum)
+	}
 }
