@@ -257,8 +257,8 @@ func (c *compaction) bins(g *group) [][]storage.Attributes {
 	return bins
 }
 
-// mergeID names a merge by its inputs.
-func mergeID(keys []string) string {
+// MergeID names a merge by its inputs.
+func MergeID(keys []string) string {
 	h := sha256.New()
 	for _, k := range keys {
 		h.Write([]byte(k))
@@ -275,7 +275,7 @@ func (c *compaction) merge(ctx context.Context, g *group, bin []storage.Attribut
 		keys[i] = f.Key
 		rec.Inputs = append(rec.Inputs, InputFile{Key: f.Key, Bytes: f.Size})
 	}
-	rec.ID = mergeID(keys)
+	rec.ID = MergeID(keys)
 	rec.Output = layout.CompactPartKey(c.out, g.partition, rec.ID, g.ext)
 	if g.owner != "stream" {
 		rec.Source = g.owner
@@ -319,7 +319,7 @@ func (c *compaction) writeMerged(ctx context.Context, rec *Record) (int64, error
 	f := formatOf(rec.Output)
 	if _, err := c.b.Attributes(ctx, rec.Output); err == nil && rec.Rows > 0 {
 		// A killed merge wrote it and counted it; the inputs may be gone.
-		got, err := countRows(ctx, c.b, rec.Output, f)
+		got, err := CountRows(ctx, c.b, rec.Output, f)
 		if err != nil || got != rec.Rows {
 			return 0, fmt.Errorf("compact: merged file %s holds %d rows, its record %d: %v", rec.Output, got, rec.Rows, err)
 		}
@@ -342,7 +342,7 @@ func (c *compaction) writeMerged(ctx context.Context, rec *Record) (int64, error
 	if err := w.Close(); err != nil {
 		return 0, fmt.Errorf("compact: write %s: %w", rec.Output, err)
 	}
-	out, err := countRows(ctx, c.b, rec.Output, f)
+	out, err := CountRows(ctx, c.b, rec.Output, f)
 	if err == nil && out != in {
 		err = fmt.Errorf("%d rows in, %d in the merged file", in, out)
 	}

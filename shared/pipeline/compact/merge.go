@@ -31,7 +31,7 @@ const maxDecompressed = 16 << 30
 // returns the number of rows it read.
 func merge(ctx context.Context, b storage.Bucket, keys []string, f Format, w io.Writer) (int64, error) {
 	if f.Sink == codec.SinkParquet || f.Sink == codec.SinkIceberg {
-		return mergeParquet(ctx, b, keys, w)
+		return MergeParquet(ctx, b, keys, w)
 	}
 	out, closeOut, err := compressor(w, f.Compression)
 	if err != nil {
@@ -142,10 +142,11 @@ func compressor(w io.Writer, c codec.Compression) (io.Writer, func() error, erro
 	return bw, bw.Flush, nil
 }
 
-// mergeParquet copies the row groups of the inputs into one file with the
+// MergeParquet copies the row groups of the inputs into one file with the
 // first input's schema (column order, field ids, required columns),
-// compressed as the first input's first column is.
-func mergeParquet(ctx context.Context, b storage.Bucket, keys []string, w io.Writer) (int64, error) {
+// compressed as the first input's first column is, and returns the rows
+// it copied. An input of another schema is an error.
+func MergeParquet(ctx context.Context, b storage.Bucket, keys []string, w io.Writer) (int64, error) {
 	var pw *parquet.GenericWriter[any]
 	var schema *parquet.Schema
 	var rows int64
@@ -200,9 +201,9 @@ func compressionOf(f *parquet.File) parquet.WriterOption {
 	return parquet.Compression(&parquet.Zstd)
 }
 
-// countRows counts the rows of one stored file of format f: the check of
+// CountRows counts the rows of one stored file of format f: the check of
 // a merged file before its inputs are removed.
-func countRows(ctx context.Context, b storage.Bucket, key string, f Format) (int64, error) {
+func CountRows(ctx context.Context, b storage.Bucket, key string, f Format) (int64, error) {
 	if f.Sink == codec.SinkParquet || f.Sink == codec.SinkIceberg {
 		pf, err := openParquet(ctx, b, key)
 		if err != nil {
