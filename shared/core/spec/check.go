@@ -289,6 +289,7 @@ func (c *checker) sink() {
 	if k.MaxRowsPerFile < 0 || k.MaxBytesPerFile < 0 || k.MaxOpenFiles < 0 {
 		c.add("sink", "file limits must not be negative")
 	}
+	c.compact()
 }
 
 // sinkKeys refuses the sink keys that do not apply to the sink's format;
@@ -450,4 +451,19 @@ func CharOption(v string) (byte, error) {
 		return 0, fmt.Errorf("want a single ASCII character other than NUL, not %q", v)
 	}
 	return v[0], nil
+}
+
+// compact checks sink.compact, whose defaults are applied.
+func (c *checker) compact() {
+	k := c.s.Sink.Compact
+	switch {
+	case c.s.Sink.Format == codec.SinkDynamoDB && (k.TargetBytes != DefaultCompactTargetBytes || k.MinFiles != DefaultCompactMinFiles || k.MinAge != 0):
+		c.add("sink.compact", "compaction applies to file and iceberg sinks, not dynamodb")
+	case k.TargetBytes < MinCompactTargetBytes:
+		c.add("sink.compact.target_bytes", "must be at least 1MiB, not %d bytes", k.TargetBytes)
+	case k.MinFiles < 2:
+		c.add("sink.compact.min_files", "must be at least 2, not %d", k.MinFiles)
+	case k.MinAge < 0:
+		c.add("sink.compact.min_age", "must not be negative")
+	}
 }

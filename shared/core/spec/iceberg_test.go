@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-etl/sluice/shared/core/spec"
 )
@@ -135,6 +136,28 @@ func TestStreamCommitPolicy(t *testing.T) {
 		_, err := spec.Parse("s.yaml", []byte("fields: [{name: a}]\n"+body))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", body, err, want)
+		}
+	}
+}
+
+func TestCompactOptions(t *testing.T) {
+	s, err := spec.Parse("s.yaml", []byte("fields: [{name: a}]\nsink: {format: parquet}\n"))
+	if err != nil || s.Sink.Compact.TargetBytes != spec.DefaultCompactTargetBytes || s.Sink.Compact.MinFiles != 2 || s.Sink.Compact.MinAge != 0 {
+		t.Fatalf("defaults %+v, %v", s.Sink.Compact, err)
+	}
+	s, err = spec.Parse("s.yaml", []byte("fields: [{name: a}]\nsink: {format: jsonl, compact: {target_bytes: 64MiB, min_files: 10, min_age: 10m}}\n"))
+	if err != nil || s.Sink.Compact.TargetBytes != 64<<20 || s.Sink.Compact.MinFiles != 10 || s.Sink.Compact.MinAge != spec.Duration(10*time.Minute) {
+		t.Fatalf("compact %+v, %v", s.Sink.Compact, err)
+	}
+	for body, want := range map[string]string{
+		"{format: jsonl, compact: {target_bytes: 1KiB}}":                  "sink.compact.target_bytes: must be at least 1MiB, not 1024 bytes",
+		"{format: jsonl, compact: {min_files: 1}}":                        "sink.compact.min_files: must be at least 2, not 1",
+		"{format: dynamodb, table: t, key: [a], compact: {min_files: 5}}": "sink.compact: compaction applies to file and iceberg sinks, not dynamodb",
+		"{format: jsonl, compact: {min_age: -1m}}":                        "sink.compact.min_age: must not be negative",
+	} {
+		_, err := spec.Parse("s.yaml", []byte("fields: [{name: a}]\nsink: "+body+"\n"))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", body, err, want)
 		}
 	}
 }

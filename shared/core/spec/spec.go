@@ -316,6 +316,9 @@ type Sink struct {
 	MaxRowsPerFile  int64             `yaml:"max_rows_per_file" json:"max_rows_per_file,omitempty"`
 	MaxBytesPerFile Size              `yaml:"max_bytes_per_file" json:"max_bytes_per_file,omitempty"`
 	MaxOpenFiles    int               `yaml:"max_open_files" json:"max_open_files,omitempty"`
+	// Compact tunes `sluice compact` and the stack's scheduled compaction
+	// of this sink's output.
+	Compact Compact `yaml:"compact" json:"compact,omitzero"`
 	CSV             struct {
 		Delimiter string `yaml:"delimiter" json:"delimiter,omitempty"`
 	} `yaml:"csv" json:"csv"`
@@ -338,6 +341,24 @@ type Sink struct {
 	// the AWS functions default it to the stack's warehouse.
 	Warehouse string `yaml:"warehouse" json:"warehouse,omitempty"`
 }
+
+// Compact says which files compaction merges, and into what.
+type Compact struct {
+	// TargetBytes is the size of a merged file (default 128MiB); files at
+	// or above it are left alone.
+	TargetBytes Size `yaml:"target_bytes" json:"target_bytes,omitempty"`
+	// MinFiles is the fewest small files worth a merge (default 2).
+	MinFiles int `yaml:"min_files" json:"min_files,omitempty"`
+	// MinAge leaves newer files for a later compaction (default 0).
+	MinAge Duration `yaml:"min_age" json:"min_age,omitempty"`
+}
+
+// Compaction defaults and bounds.
+const (
+	DefaultCompactTargetBytes = Size(128 << 20)
+	DefaultCompactMinFiles    = 2
+	MinCompactTargetBytes     = Size(1 << 20)
+)
 
 // TableRef names a table: a bare name (the dynamodb sink) or a namespace
 // and a name (the iceberg sink, and Glue registration).
