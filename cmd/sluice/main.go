@@ -44,6 +44,8 @@ Usage:
   sluice table list|history|show --output DIR [--table NS.NAME] [--json]
   sluice table list|history|show --catalog glue --warehouse s3://B/P [--endpoint URL] [--table NS.NAME] [--json]
                                   an iceberg sink's tables: each snapshot's run, source and counts; schema and rows per partition
+  sluice compact --spec FILE --output DIR|s3://B/P [--endpoint URL] [--json]
+                                  merge each partition's small files into files of sink.compact.target_bytes
   sluice version
 
 Run 'sluice COMMAND -h' for a command's flags.
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdWindows(ctx, args[1:], stdout, stderr)
 	case "table":
 		return cmdTable(ctx, args[1:], stdout, stderr)
+	case "compact":
+		return cmdCompact(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return 0
