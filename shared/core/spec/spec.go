@@ -319,7 +319,7 @@ type Sink struct {
 	// Compact tunes `sluice compact` and the stack's scheduled compaction
 	// of this sink's output.
 	Compact Compact `yaml:"compact" json:"compact,omitzero"`
-	CSV             struct {
+	CSV     struct {
 		Delimiter string `yaml:"delimiter" json:"delimiter,omitempty"`
 	} `yaml:"csv" json:"csv"`
 	// Table and Key configure the dynamodb sink: rows are upserted into
