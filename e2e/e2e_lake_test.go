@@ -3,10 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,6 +24,7 @@ import (
 	"github.com/sluice-etl/sluice/internal/offline"
 	"github.com/sluice-etl/sluice/shared/adapter/table/icebergtable"
 	"github.com/sluice-etl/sluice/shared/core/spec"
+	"github.com/sluice-etl/sluice/shared/handler"
 )
 
 // lakeRoute is the prefix whose spec has an iceberg sink on Glue, and
@@ -236,6 +239,57 @@ func TestStreamIcebergUnderChaos(t *testing.T) {
 	if st.Injected[offline.FaultDuplicateBatch] == 0 || st.Injected[offline.FaultKill]+st.Injected[offline.FaultLambdaThrottle] == 0 {
 		t.Fatalf("the faults did not happen: %v", st.Injected)
 	}
+	// The schedule's compaction: one replace commit; every kept click is
+	// still in the table once.
+	c := compactSpec(t, streamSpecLoc)
+	if c.Sink != "sluice.clicks" || c.Merged == 0 || c.FilesAfter >= c.FilesBefore {
+		t.Fatalf("compaction %+v", c)
+	}
+	sent.checkTable(t)
+}
+
+// compactSpec invokes the commit function as its schedule does, for one
+// spec, and returns what it did.
+func compactSpec(t *testing.T, loc string) handler.Compacted {
+	t.Helper()
+	payload := `{"op":"compact","spec":"` + loc + `"}`
+	out, err := lambda.NewFromConfig(awsCfg).Invoke(context.Background(), &lambda.InvokeInput{
+		FunctionName: aws.String(stack.Template.PhysicalName("CommitFunction")), Payload: []byte(payload)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res handler.LakeOutput
+	if out.FunctionError != nil || json.Unmarshal(out.Payload, &res) != nil || len(res.Compacted) != 1 {
+		t.Fatalf("compact: %s", out.Payload)
+	}
+	return res.Compacted[0]
+}
+
+// The stream's jsonl output compacted by the commit function, as its
+// schedule does: each hour's files become one, and every kept click is
+// still there once, with the windows unchanged.
+func TestScheduledCompactionOfTheStreamsFiles(t *testing.T) {
+	needStack(t)
+	useStreamSpec(t, clicksJSONL)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	sent := putClicks(t, rand.New(rand.NewPCG(seed, 11)), "/compact", 1000)
+	sent.wait(t, 90*time.Second)
+	c := compactSpec(t, streamSpecLoc)
+	if c.Sink != "s3://sluice-output-bucket/tables/clicks" || c.Merged == 0 || c.FilesAfter >= c.FilesBefore {
+		t.Fatalf("compaction %+v", c)
+	}
+	perHour := map[string]int{}
+	for _, o := range listAll(t, "tables/clicks/hour=") {
+		perHour[path.Dir(aws.ToString(o.Key))]++
+	}
+	for hour, n := range perHour {
+		if n != 1 {
+			t.Errorf("%s: %d files after compaction, want 1", hour, n)
+		}
+	}
+	sent.check(t)
+	t.Logf("%d files compacted into %d", c.FilesBefore, c.FilesAfter)
 }
 
 // An upload whose spec writes Parquet with sink.catalog glue: the load

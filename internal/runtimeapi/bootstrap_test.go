@@ -13,6 +13,8 @@ import (
 
 	"github.com/sluice-etl/sluice/internal/buildtest"
 	"github.com/sluice-etl/sluice/internal/runtimeapi"
+	"github.com/sluice-etl/sluice/shared/core/enum"
+	"github.com/sluice-etl/sluice/shared/handler"
 )
 
 var binDir string
@@ -98,7 +100,7 @@ func TestCommitBootstrapAnswers(t *testing.T) {
 	ctx := context.Background()
 	c := spawn(t, "commit", env)
 	for payload, want := range map[string]string{
-		`{"op":"drop","spec":"bundled:orders"}`:                              `unknown operation "drop" (want prepare, lookup, commit, commit-stream or register)`,
+		`{"op":"drop","spec":"bundled:orders"}`:                              `unknown operation "drop" (want ` + enum.List(handler.LakeOps.Values) + `)`,
 		`{"op":"prepare","spec":"s3://elsewhere/spec.yaml","spec_hash":"x"}`: "spec s3://elsewhere/spec.yaml is not one this deployment runs",
 		`{"op":"prepare","spec":"bundled:orders","spec_hash":"x"}`:           "spec bundled:orders changed during the run",
 	} {

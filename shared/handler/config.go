@@ -55,7 +55,8 @@ var EnvByFunction = map[string]map[string]bool{
 	"transform": {EnvSpecs: true, EnvStagingBucket: true, EnvIdempotencyTable: false, EnvDebugSample: false},
 	"load": {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false,
 		EnvCommitFunction: false, EnvWarehouse: false},
-	"commit": {EnvSpecs: true, EnvStagingBucket: false, EnvStreamSpecs: false, EnvWarehouse: true, EnvGlueDatabase: true, EnvOutputBucket: false},
+	"commit": {EnvSpecs: true, EnvStagingBucket: false, EnvStreamSpecs: false, EnvWarehouse: true, EnvGlueDatabase: true, EnvOutputBucket: false,
+		EnvOutputPrefix: false},
 }
 
 // ReturnsBatchItemFailures names the functions that answer Kinesis

@@ -286,7 +286,7 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 	}
 	job.Spec = loc
 	out := &Planned{
-		RunID: job.RunID, Pipeline: pipelineName(p.Spec.Name, loc), Source: ref,
+		RunID: job.RunID, Pipeline: PipelineName(p.Spec.Name), Source: ref,
 		StagingBucket: e.s.StagingBucket, JobKey: layout.JobKey(layout.StagingRoot, job.RunID),
 		ChunkCount: len(job.Chunks), MaxConcurrency: e.s.MaxConcurrency,
 	}
@@ -370,9 +370,9 @@ func (e *Extractor) takeOverFromTheDead(ctx context.Context, runID, owner string
 	return claims.Claimed, nil
 }
 
-// pipelineName names a run's pipeline: the spec's name, which becomes a
+// PipelineName names a run's pipeline: the spec's name, which becomes a
 // key prefix of its output, or "default".
-func pipelineName(name, _ string) string {
+func PipelineName(name string) string {
 	if name != "" && storage.CheckKey(name) == nil {
 		return name
 	}

@@ -37,10 +37,13 @@ const (
 	LakeOpCommitStream LakeOp = "commit-stream"
 	// LakeOpRegister registers a plain sink's run output in Glue.
 	LakeOpRegister LakeOp = "register"
+	// LakeOpCompact compacts a spec's output, or with no spec every
+	// configured spec's (the stack's schedule).
+	LakeOpCompact LakeOp = "compact"
 )
 
 // LakeOps are the commit function's operations.
-var LakeOps = enum.Set[LakeOp]{Name: "operation", Values: []LakeOp{LakeOpPrepare, LakeOpLookup, LakeOpCommit, LakeOpCommitStream, LakeOpRegister}}
+var LakeOps = enum.Set[LakeOp]{Name: "operation", Values: []LakeOp{LakeOpPrepare, LakeOpLookup, LakeOpCommit, LakeOpCommitStream, LakeOpRegister, LakeOpCompact}}
 
 // Check validates an operation against LakeOps.
 func (o LakeOp) Check() error { return LakeOps.Check(o) }
@@ -69,6 +72,18 @@ type LakeOutput struct {
 	Parts []output.Part `json:"parts,omitempty"`
 	Done  bool          `json:"done,omitempty"`
 	Added int           `json:"added,omitempty"`
+	// Compacted is what a compact operation did, per spec.
+	Compacted []Compacted `json:"compacted,omitempty"`
+}
+
+// Compacted is one spec's output compacted.
+type Compacted struct {
+	Spec        string `json:"spec"`
+	Sink        string `json:"sink"`
+	FilesBefore int    `json:"files_before"`
+	FilesAfter  int    `json:"files_after"`
+	Merged      int    `json:"files_merged"`
+	Rows        int64  `json:"rows"`
 }
 
 // LakeInvoker calls the commit function with a payload and returns its

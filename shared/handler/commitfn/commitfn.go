@@ -75,6 +75,9 @@ func (c *Committer) Handle(ctx context.Context, in handler.LakeInput) (*handler.
 	if err := in.Op.Check(); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}
+	if in.Op == handler.LakeOpCompact {
+		return c.compact(ctx, in.Spec)
+	}
 	p, err := c.plan(ctx, in)
 	if err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
