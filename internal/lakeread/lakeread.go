@@ -81,6 +81,37 @@ func Read(t testing.TB, location, sumColumn, keyColumn string) Result {
 	return run(t, nil, tableURL, meta, sumColumn, keyColumn, "")
 }
 
+// ReadAt reads the local table in folder location as of one of its
+// metadata files (a name in location/metadata): what a reader that loaded
+// the table then would see.
+func ReadAt(t testing.TB, location, metadataFile, sumColumn, keyColumn string) Result {
+	t.Helper()
+	Require(t)
+	abs, err := filepath.Abs(location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tableURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
+	return run(t, nil, tableURL, metadataFile, sumColumn, keyColumn, "")
+}
+
+// Metadata lists the metadata files of the local table in location, oldest
+// first.
+func Metadata(location string) ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(location, "metadata"))
+	if err != nil {
+		return nil, fmt.Errorf("table metadata: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".metadata.json") {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 // ReadS3 reads the table whose current metadata file is metadataLocation
 // (s3://bucket/.../metadata/NAME.metadata.json, as a catalog such as Glue
 // points at it) from the S3 endpoint s3Endpoint (moto), with icebird.
