@@ -86,6 +86,8 @@ type Report struct {
 	Rows           int64
 	// Resumed counts merges a killed compaction had started.
 	Resumed int
+	// Abandoned counts merges a new version of their source overtook.
+	Abandoned int
 }
 
 // Record is one merge, as stored before it starts (layout.CompactionKey).
@@ -113,6 +115,9 @@ type InputFile struct {
 const (
 	StateStarted = "started"
 	StateDone    = "done"
+	// StateAbandoned is a merge overtaken by a new version of its
+	// source, which removed its inputs: its merged file is removed.
+	StateAbandoned = "abandoned"
 )
 
 // Plain compacts the jsonl, csv or parquet output under out in b.
@@ -290,13 +295,14 @@ func (c *compaction) merge(ctx context.Context, g *group, bin []storage.Attribut
 // (unless a killed run did), repoint the source index, remove the inputs.
 func (c *compaction) finish(ctx context.Context, rec *Record) error {
 	in, err := c.writeMerged(ctx, rec)
+	if err == nil && rec.Source != "" {
+		err = c.repoint(ctx, rec)
+	}
+	if errors.Is(err, ErrReplaced) {
+		return c.abandon(ctx, rec)
+	}
 	if err != nil {
 		return err
-	}
-	if rec.Source != "" {
-		if err := c.repoint(ctx, rec); err != nil {
-			return err
-		}
 	}
 	for _, f := range rec.Inputs {
 		if err := c.b.Delete(ctx, f.Key); err != nil {
@@ -328,6 +334,9 @@ func (c *compaction) writeMerged(ctx context.Context, rec *Record) (int64, error
 	keys := make([]string, len(rec.Inputs))
 	for i, in := range rec.Inputs {
 		keys[i] = in.Key
+		if _, err := c.b.Attributes(ctx, in.Key); errors.Is(err, storage.ErrNotFound) {
+			return 0, fmt.Errorf("compact: %w: input %s is gone", ErrReplaced, in.Key)
+		}
 	}
 	w, err := c.b.NewWriter(ctx, rec.Output)
 	if err != nil {
@@ -393,7 +402,7 @@ func (c *compaction) resume(ctx context.Context) error {
 		if err := json.Unmarshal(data, &rec); err != nil {
 			return fmt.Errorf("compact: record %s: %w", o.Key, err)
 		}
-		if rec.State == StateDone {
+		if rec.State != StateStarted {
 			continue
 		}
 		if err := c.finish(ctx, &rec); err != nil {
@@ -462,7 +471,6 @@ func (c *compaction) repoint(ctx context.Context, rec *Record) error {
 		}
 	}
 	if found == 0 && !contains(idx.Keys, rec.Output) {
-		_ = c.b.Delete(ctx, rec.Output)
 		return fmt.Errorf("compact: %w: %s no longer names the files of merge %s", ErrReplaced, rec.Source, rec.ID)
 	}
 	sort.Strings(keys)
@@ -472,6 +480,17 @@ func (c *compaction) repoint(ctx context.Context, rec *Record) error {
 		return err
 	}
 	return storage.WriteAll(ctx, c.b, rec.Source, data)
+}
+
+// abandon ends a merge whose inputs a new version of their source
+// replaced: its merged file, if written, holds rows no longer live.
+func (c *compaction) abandon(ctx context.Context, rec *Record) error {
+	if err := c.b.Delete(ctx, rec.Output); err != nil {
+		return fmt.Errorf("compact: remove %s: %w", rec.Output, err)
+	}
+	rec.State, rec.Done = StateAbandoned, c.opt.Clock().UTC()
+	c.rep.Abandoned++
+	return c.save(ctx, rec)
 }
 
 // ErrReplaced is a merge of a batch run's files that a new version of

@@ -388,3 +388,46 @@ func TestCompactionBetweenTheStreamsBatches(t *testing.T) {
 		t.Fatalf("%d rows summing to %d after %d merges during the stream, want 3000, %d and at least 15", rows, got, merges, sum)
 	}
 }
+
+// failIndex fails the first write of a source index entry: a compaction
+// killed after writing a merged file, before naming it in the index.
+type failIndex struct {
+	storage.Bucket
+	failed bool
+}
+
+func (f *failIndex) NewWriter(ctx context.Context, key string) (storage.Writer, error) {
+	if !f.failed && strings.Contains(key, "/_sources/") {
+		f.failed = true
+		return nil, errKilled
+	}
+	return f.Bucket.NewWriter(ctx, key)
+}
+
+// A merge killed before naming its file in the source index, then
+// overtaken by a new version of the source, is abandoned by the next
+// compaction: its merged file goes, and only the new version's rows stay.
+func TestCompactionOvertakenByANewVersion(t *testing.T) {
+	ctx := context.Background()
+	p := ordersPlan(t)
+	data, err := os.ReadFile("../../../examples/orders/orders.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := memblob.New(), memblob.New()
+	runOrders(t, p, in, out, "b.csv", data)
+	_, sum := readOrders(t, out)
+	opt := func(o *compact.Options) { o.SourcesPrefix = layout.LocalSources("out") }
+	if _, err := compact.Plain(ctx, &failIndex{Bucket: out}, "out", opt); !errors.Is(err, errKilled) {
+		t.Fatalf("compaction: %v, want it killed", err)
+	}
+	fixed := []byte(strings.Replace(string(data), "1001,501,alice@example.com,19.99,USD,paid,US,2026-11-01T09:15:00Z,\n", "", 1))
+	runOrders(t, p, in, out, "b.csv", fixed)
+	rep, err := compact.Plain(ctx, out, "out", opt)
+	if err != nil || rep.Abandoned != 1 {
+		t.Fatalf("compaction after the new version: %+v, %v", rep, err)
+	}
+	if r, s := readOrders(t, out); r != 9 || s != sum-1999 {
+		t.Fatalf("%d rows summing to %d, want the new version's 9, %d", r, s, sum-1999)
+	}
+}
