@@ -398,3 +398,60 @@ func TestIcebergStreamFlushPublishesFirst(t *testing.T) {
 		t.Errorf("icebird read %d rows, want the batch's 3", got.Count)
 	}
 }
+
+// Compaction between the stream's commits: the held files of later
+// batches commit onto the compacted table, and every kept record is in it
+// once.
+func TestIcebergStreamAndCompactionTakeTurns(t *testing.T) {
+	ctx := context.Background()
+	e := newLakeEnv(t, "{commit_interval: 1h, commit_files: 2}", nil)
+	merged := 0
+	for b := range 12 {
+		e.apply(t, b)
+		if b%4 == 3 {
+			rep, err := e.table.Compact(ctx, 128<<20, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			merged += rep.Merged
+		}
+	}
+	got := lakeread.Read(t, filepath.Join(e.root, "warehouse", "web", "clicks"), "amount_cents", "event_id")
+	if got.Count != 36 || len(got.Keys) != 36 || merged == 0 {
+		t.Fatalf("icebird read %d rows, %d distinct, after %d files merged; want 36 once each", got.Count, len(got.Keys), merged)
+	}
+}
+
+// Compaction racing the stream's commits on one table: whichever commit
+// loses is redone on the new table, and every kept record is in it once.
+func TestIcebergStreamAndCompactionRace(t *testing.T) {
+	ctx := context.Background()
+	e := newLakeEnv(t, "{commit_interval: 1h, commit_files: 1}", nil)
+	done := make(chan error)
+	go func() {
+		for b := range 16 {
+			if _, err := e.pl.Apply(ctx, shard, batch(b)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		default:
+			if _, err := e.table.Compact(ctx, 128<<20, 2); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got := lakeread.Read(t, filepath.Join(e.root, "warehouse", "web", "clicks"), "amount_cents", "event_id")
+	if got.Count != 48 || len(got.Keys) != 48 {
+		t.Fatalf("icebird read %d rows, %d distinct; want 48 once each", got.Count, len(got.Keys))
+	}
+}
