@@ -37,8 +37,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -101,7 +103,9 @@ type Table struct {
 	loc    string // the table's folder, as a key in cat.Files()
 	prefix string // data files' key prefix in cat.Files()
 	opt    Options
-	ids    []int // the table's field ids of the output columns, once prepared
+
+	mu  sync.Mutex
+	ids []int // the table's field ids of the output columns, once prepared
 }
 
 var _ batch.LakeFieldIDs = (*Table)(nil)
@@ -184,14 +188,20 @@ func (t *Table) prepareOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.name, err)
 	}
+	t.mu.Lock()
 	t.ids = ids
+	t.mu.Unlock()
 	return nil
 }
 
 // FieldIDs are the field ids the table gives the spec's output columns,
 // in output order, once Prepare has run (nil before): the ids the data
 // files must carry.
-func (t *Table) FieldIDs() []int { return t.ids }
+func (t *Table) FieldIDs() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.ids)
+}
 
 func isNoSuchTable(err error) bool { return errors.Is(err, catalog.ErrNoSuchTable) }
 
