@@ -31,6 +31,8 @@ Usage:
   sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json]
   sluice run                      run the bundled orders example into ./out/orders
   sluice validate SPEC            check a spec without reading data
+  sluice validate [--output DIR|s3://B/P | --catalog glue --warehouse s3://B/P] [--endpoint URL] SPEC
+                                  and the changes the next run makes to the sink's table, or refuses
   sluice lint [--template F] [SPEC...]
                                   check template.yaml, its state machines and specs
   sluice local up [--addr 127.0.0.1:4566]
@@ -61,7 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "validate":
-		return cmdValidate(args[1:], stdout, stderr)
+		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "lint":
 		return cmdLint(args[1:], stdout, stderr)
 	case "local":

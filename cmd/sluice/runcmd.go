@@ -256,7 +256,10 @@ func (c *runCmd) openLake(ctx context.Context) error {
 		}
 		root = dir
 	}
-	t, err := icebergtable.New(ctx, c.aws.location(k.Catalog, root, k.Warehouse), c.pl.Spec, &c.pl.Out)
+	// batch.Run writes the data files with the table's field ids, so the
+	// table may evolve into any schema Iceberg allows.
+	t, err := icebergtable.New(ctx, c.aws.location(k.Catalog, root, k.Warehouse), c.pl.Spec, &c.pl.Out,
+		func(o *icebergtable.Options) { o.TableFieldIDs = true })
 	if err != nil {
 		return fmt.Errorf("iceberg sink: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/sluice-etl/sluice/shared/adapter/table/icebergtable"
@@ -59,7 +61,11 @@ func (c *tableCmd) run(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		return silent(c.print(snaps, func(w io.Writer) { printHistory(w, snaps) }))
+		schemas, err := cat.Schemas(ctx, c.table)
+		if err != nil {
+			return err
+		}
+		return silent(c.print(snaps, func(w io.Writer) { printHistory(w, snaps, schemas) }))
 	}
 	info, err := cat.Describe(ctx, c.table)
 	if err != nil {
@@ -129,11 +135,26 @@ func (c *tableCmd) print(v any, text func(io.Writer)) error {
 	return tw.Flush()
 }
 
-func printHistory(w io.Writer, snaps []icebergtable.SnapshotInfo) {
-	fmt.Fprintln(w, "SNAPSHOT\tTIME\tOPERATION\tRUN\tSOURCE\tIN\tOUT\tREJECTED\tFILTERED\tADDED\tDELETED\tTOTAL")
+// printHistory prints the snapshots, each with the schema it was written
+// with, then every schema with its changes from the one before.
+func printHistory(w io.Writer, snaps []icebergtable.SnapshotInfo, schemas []icebergtable.SchemaInfo) {
+	fmt.Fprintln(w, "SNAPSHOT\tTIME\tOPERATION\tRUN\tSOURCE\tIN\tOUT\tREJECTED\tFILTERED\tADDED\tDELETED\tTOTAL\tSCHEMA")
 	for _, s := range snaps {
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", s.ID, s.Time.Format("2006-01-02T15:04:05Z"), s.Operation,
-			orDash(s.RunID), orDash(s.Source), s.In, s.Out, s.Rejected, s.Filtered, s.AddedRecords, s.DeletedRecords, s.TotalRecords)
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", s.ID, s.Time.Format("2006-01-02T15:04:05Z"), s.Operation,
+			orDash(s.RunID), orDash(s.Source), s.In, s.Out, s.Rejected, s.Filtered, s.AddedRecords, s.DeletedRecords, s.TotalRecords, s.SchemaID)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "SCHEMA\tCOLUMNS\tCHANGES")
+	for _, sc := range schemas {
+		id := strconv.Itoa(sc.ID)
+		if sc.Current {
+			id += " (current)"
+		}
+		changes := "-"
+		if len(sc.Changes) > 0 {
+			changes = strings.Join(sc.Changes, "; ")
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\n", id, sc.Columns, changes)
 	}
 }
 

@@ -22,6 +22,9 @@ import (
 type GlueResult struct {
 	Count int64  `json:"count"`
 	Sum   string `json:"sum"` // of the sum column, in decimal
+	// Nulls are the rows whose null column (ReadGlueNulls) is null or
+	// absent from the row's file.
+	Nulls int64 `json:"nulls"`
 	// Partitions are the registered partitions' values, each list
 	// joined by "/", sorted; Locations their locations, in that order.
 	Partitions, Locations []string
@@ -61,6 +64,14 @@ func RequireDuckDB(t testing.TB) {
 // and the sum of sumColumn.
 func ReadGlue(t testing.TB, cfg aws.Config, database, table, sumColumn string) GlueResult {
 	t.Helper()
+	return ReadGlueNulls(t, cfg, database, table, sumColumn, "")
+}
+
+// ReadGlueNulls is ReadGlue, reading the files by column name (a column
+// a file lacks is null, as Athena reads a table whose later columns
+// older files lack), and counts the rows whose nullColumn is null.
+func ReadGlueNulls(t testing.TB, cfg aws.Config, database, table, sumColumn, nullColumn string) GlueResult {
+	t.Helper()
 	RequireDuckDB(t)
 	ctx := context.Background()
 	gc := glue.NewFromConfig(cfg)
@@ -85,6 +96,9 @@ func ReadGlue(t testing.TB, cfg aws.Config, database, table, sumColumn string) G
 	}
 	req := duckRequest(t, tbl.Table.StorageDescriptor.SerdeInfo)
 	req["files"], req["sum"] = files, sumColumn
+	if nullColumn != "" {
+		req["nulls"] = nullColumn
+	}
 	runDuck(t, req, &res)
 	return res
 }

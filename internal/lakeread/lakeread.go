@@ -29,6 +29,9 @@ type Result struct {
 	Count int64    `json:"count"`
 	Sum   string   `json:"sum"`  // of the sum column, in decimal
 	Keys  []string `json:"keys"` // distinct values of the key column, sorted as strings
+	// Nulls are the rows whose null column (ReadNulls, ReadS3Nulls) is
+	// null, or absent from the row's data file.
+	Nulls int64 `json:"nulls"`
 }
 
 // dir is this package's folder: read.mjs and node_modules.
@@ -68,6 +71,13 @@ func Require(t testing.TB) {
 // the sum of sumColumn and the distinct values of keyColumn.
 func Read(t testing.TB, location, sumColumn, keyColumn string) Result {
 	t.Helper()
+	return ReadNulls(t, location, sumColumn, keyColumn, "")
+}
+
+// ReadNulls is Read, and counts the rows whose nullColumn is null or
+// absent from the row's data file.
+func ReadNulls(t testing.TB, location, sumColumn, keyColumn, nullColumn string) Result {
+	t.Helper()
 	Require(t)
 	meta, err := LatestMetadata(location)
 	if err != nil {
@@ -78,7 +88,7 @@ func Read(t testing.TB, location, sumColumn, keyColumn string) Result {
 		t.Fatal(err)
 	}
 	tableURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
-	return run(t, nil, tableURL, meta, sumColumn, keyColumn, "")
+	return run(t, nil, tableURL, meta, sumColumn, keyColumn, "", nullColumn)
 }
 
 // ReadAt reads the local table in folder location as of one of its
@@ -118,18 +128,29 @@ func Metadata(location string) ([]string, error) {
 // Only the rows whose key starts with keyPrefix count.
 func ReadS3(t testing.TB, s3Endpoint, metadataLocation, sumColumn, keyColumn, keyPrefix string) Result {
 	t.Helper()
+	return ReadS3Nulls(t, s3Endpoint, metadataLocation, sumColumn, keyColumn, keyPrefix, "")
+}
+
+// ReadS3Nulls is ReadS3, and counts the rows whose nullColumn is null or
+// absent from the row's data file.
+func ReadS3Nulls(t testing.TB, s3Endpoint, metadataLocation, sumColumn, keyColumn, keyPrefix, nullColumn string) Result {
+	t.Helper()
 	Require(t)
 	tableURL, meta, ok := strings.Cut(metadataLocation, "/metadata/")
 	if !ok || !strings.HasPrefix(tableURL, "s3://") || strings.Contains(meta, "/") {
 		t.Fatalf("metadata location %q is not s3://.../metadata/NAME", metadataLocation)
 	}
-	return run(t, []string{"SLUICE_S3_ENDPOINT=" + strings.TrimSuffix(s3Endpoint, "/")}, tableURL, meta, sumColumn, keyColumn, keyPrefix)
+	return run(t, []string{"SLUICE_S3_ENDPOINT=" + strings.TrimSuffix(s3Endpoint, "/")}, tableURL, meta, sumColumn, keyColumn, keyPrefix, nullColumn)
 }
 
 // run has icebird read the table at tableURL.
-func run(t testing.TB, env []string, tableURL, meta, sumColumn, keyColumn, keyPrefix string) Result {
+func run(t testing.TB, env []string, tableURL, meta, sumColumn, keyColumn, keyPrefix, nullColumn string) Result {
 	t.Helper()
-	cmd := exec.Command("node", filepath.Join(dir(), "read.mjs"), tableURL, meta, sumColumn, keyColumn, keyPrefix)
+	args := []string{filepath.Join(dir(), "read.mjs"), tableURL, meta, sumColumn, keyColumn, keyPrefix}
+	if nullColumn != "" {
+		args = append(args, nullColumn)
+	}
+	cmd := exec.Command("node", args...)
 	cmd.Dir = dir()
 	cmd.Env = append(os.Environ(), env...)
 	var stderr bytes.Buffer

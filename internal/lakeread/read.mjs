@@ -2,11 +2,15 @@
 // iceberg-go) reads a table's current snapshot and prints what the Go
 // tests compare with sluice's own counts.
 //
-//   node read.mjs TABLE_URL METADATA_FILE SUM_COLUMN KEY_COLUMN [KEY_PREFIX]
+//   node read.mjs TABLE_URL METADATA_FILE SUM_COLUMN KEY_COLUMN [KEY_PREFIX [NULL_COLUMN]]
 //
 // (with KEY_PREFIX, only the rows whose key starts with it count)
 // prints {"count": N, "sum": "S", "keys": ["k1", ...]} (sum and keys as
-// strings: longs come back as BigInt).
+// strings: longs come back as BigInt); with NULL_COLUMN, also "nulls":
+// the counted rows where that column is null, or absent from the row's
+// data file (a column added after the file was written). A sum column
+// whose values are not all integers (double, decimal) is summed as a JS
+// number.
 //
 // Two shims stand between icebird and a local table:
 //   - Node's fetch cannot open file:// URLs, so a global fetch serves them
@@ -143,7 +147,7 @@ globalThis.fetch = async (url, init = {}) => {
   return serve(body, init)
 }
 
-const [tableUrl, metadataFileName, sumColumn, keyColumn, keyPrefix = ''] = process.argv.slice(2)
+const [tableUrl, metadataFileName, sumColumn, keyColumn, keyPrefix = '', nullColumn = ''] = process.argv.slice(2)
 const metadata = await icebergMetadata({ tableUrl, metadataFileName })
 const rows = metadata['current-snapshot-id'] === undefined || metadata['current-snapshot-id'] === -1
   ? []
@@ -152,13 +156,23 @@ const rows = metadata['current-snapshot-id'] === undefined || metadata['current-
     throw err
   })
 let sum = 0n
+let fsum = 0
+let fractional = false
 const keys = new Set()
 let count = 0
+let nulls = 0
 for (const row of rows) {
   if (!String(row[keyColumn]).startsWith(keyPrefix)) continue
   count++
   const v = row[sumColumn]
-  if (v !== null && v !== undefined) sum += BigInt(v)
+  if (typeof v === 'number' && !Number.isInteger(v)) fractional = true
+  if (v !== null && v !== undefined) {
+    fsum += Number(v)
+    if (!fractional) sum += BigInt(v)
+  }
+  if (nullColumn && (row[nullColumn] === null || row[nullColumn] === undefined)) nulls++
   keys.add(String(row[keyColumn]))
 }
-process.stdout.write(JSON.stringify({ count, sum: String(sum), keys: [...keys].sort() }) + '\n')
+const out = { count, sum: fractional ? String(fsum) : String(sum), keys: [...keys].sort() }
+if (nullColumn) out.nulls = nulls
+process.stdout.write(JSON.stringify(out) + '\n')

@@ -105,20 +105,34 @@ type EncoderOptions struct {
 	ParquetRowGroupRows int64
 	// CSVDelimiter for CSV output (default ',').
 	CSVDelimiter byte
-	// ParquetFieldIDs gives each Parquet column a field id, its field's
-	// position in the schema plus one: the ids of an Iceberg table built
-	// from the same schema (see IcebergFieldID).
+	// ParquetFieldIDs gives each Parquet column a field id: its entry in
+	// FieldIDs, or without them its field's position in the schema plus
+	// one, the ids of an Iceberg table built from the same schema (see
+	// IcebergFieldID).
 	ParquetFieldIDs bool
+	// FieldIDs are the field ids of the schema's fields, in order, for
+	// ParquetFieldIDs: the ids an existing Iceberg table gives the
+	// columns, which stay with a column when others are added or no
+	// longer written.
+	FieldIDs []int
 	// ParquetRequired marks the columns of the schema fields whose entry
 	// is true as required instead of optional; such a field must never
 	// be null.
 	ParquetRequired []bool
 }
 
-// IcebergFieldID is the Iceberg field id of the schema field at index i,
-// and the Parquet field id the encoder writes for it with
-// ParquetFieldIDs.
+// IcebergFieldID is the Iceberg field id of the schema field at index i
+// in a table built from the schema, and the Parquet field id the encoder
+// writes for it with ParquetFieldIDs and no FieldIDs.
 func IcebergFieldID(i int) int { return i + 1 }
+
+// fieldID is the Parquet field id of the schema field at index i.
+func (opt EncoderOptions) fieldID(i int) int {
+	if i < len(opt.FieldIDs) {
+		return opt.FieldIDs[i]
+	}
+	return IcebergFieldID(i)
+}
 
 // NewEncoder returns an encoder of format f writing to w.
 func NewEncoder(w io.Writer, f SinkFormat, s *record.Schema, opt EncoderOptions) (Encoder, error) {
@@ -356,6 +370,9 @@ func ParquetSchema(s *record.Schema) (*parquet.Schema, error) {
 // parquetSchema is ParquetSchema with the field ids and required columns
 // of opt.
 func parquetSchema(s *record.Schema, opt EncoderOptions) (*parquet.Schema, error) {
+	if opt.FieldIDs != nil && len(opt.FieldIDs) != len(s.Fields) {
+		return nil, fmt.Errorf("parquet: %d field ids for %d fields", len(opt.FieldIDs), len(s.Fields))
+	}
 	g := parquet.Group{}
 	for i, f := range s.Fields {
 		var n parquet.Node
@@ -383,7 +400,7 @@ func parquetSchema(s *record.Schema, opt EncoderOptions) (*parquet.Schema, error
 			n = parquet.Optional(n)
 		}
 		if opt.ParquetFieldIDs {
-			n = parquet.FieldID(n, IcebergFieldID(i))
+			n = parquet.FieldID(n, opt.fieldID(i))
 		}
 		g[f.Name] = n
 	}

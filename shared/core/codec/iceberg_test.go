@@ -11,8 +11,8 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/record"
 )
 
-// The iceberg sink's Parquet files carry field ids (schema position + 1)
-// and mark required columns required; without the options the schema is
+// The iceberg sink's Parquet files carry field ids (schema position + 1,
+// or the table's ids when given) and mark required columns required; without the options the schema is
 // the plain one, every column optional and without ids.
 func TestParquetFieldIDsAndRequiredColumns(t *testing.T) {
 	s := &record.Schema{Fields: []record.Field{{Name: "id", Kind: record.Int}, {Name: "name", Kind: record.String}, {Name: "at", Kind: record.Timestamp}}}
@@ -55,6 +55,24 @@ func TestParquetFieldIDsAndRequiredColumns(t *testing.T) {
 	}
 	if _, err := encode(opt, []record.Value{{Kind: record.Null}, {Kind: record.Null}, row[2]}); err == nil || !strings.Contains(err.Error(), "required column 0 is null") {
 		t.Errorf("a null in a required column: err = %v", err)
+	}
+
+	// An evolved table's ids: kept by each column whatever its position.
+	opt.FieldIDs = []int{1, 9, 3}
+	if data, err = encode(opt, row); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = parquet.OpenFile(bytes.NewReader(data), int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	for _, fld := range f.Schema().Fields() {
+		if w := map[string]int{"id": 1, "name": 9, "at": 3}[fld.Name()]; fld.ID() != w {
+			t.Errorf("with FieldIDs, column %s: id %d, want %d", fld.Name(), fld.ID(), w)
+		}
+	}
+	opt.FieldIDs = []int{1, 2}
+	if _, err := encode(opt, row); err == nil || err.Error() != "parquet: 2 field ids for 3 fields" {
+		t.Errorf("too few field ids: err = %v", err)
 	}
 
 	plain, err := codec.ParquetSchema(s)

@@ -44,6 +44,10 @@ type Job struct {
 	Limits      codec.Limits      `json:"limits"`
 	MaxRecord   int               `json:"max_record_bytes"`
 	CSV         *codec.CSVOptions `json:"csv,omitempty"`
+	// FieldIDs are the iceberg sink's field ids of the output columns,
+	// in order, as the prepared table has them (LakeFieldIDs); without
+	// them the data files give each column its position plus one.
+	FieldIDs []int `json:"field_ids,omitempty"`
 }
 
 // ExtractOptions tune chunk planning.

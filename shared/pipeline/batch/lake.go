@@ -18,8 +18,11 @@ import (
 //
 // The guarantees the Loader builds on them:
 //   - Prepare runs before any data is written: a table that does not
-//     exist is created, and one whose schema or partition spec differs
-//     from the spec's is an error naming the table and the columns.
+//     exist is created, one whose schema differs from the spec's output
+//     is evolved to take it (columns added, widened, made optional), and
+//     a change the table cannot take (a narrowed or incompatible type,
+//     another partition spec) is an error naming the table and the
+//     columns.
 //   - A run's data files are published under Files, named by the run id;
 //     nothing reads them until Commit makes them part of the table.
 //   - Commit adds them in one snapshot whose summary holds the run id, the
@@ -29,8 +32,8 @@ import (
 //     that the table already holds commits nothing and returns the files
 //     of the snapshot that holds it.
 type Lake interface {
-	// Prepare creates the table, or checks the existing one against the
-	// spec.
+	// Prepare creates the table, or evolves the existing one to take the
+	// spec's output, or refuses it.
 	Prepare(ctx context.Context) error
 	// Files is where data files go: a bucket and a key prefix in it.
 	Files() (storage.Bucket, string)
@@ -40,6 +43,19 @@ type Lake interface {
 	// Commit commits m.Parts (keys in Files' bucket) for the run m
 	// describes, and returns the files of the run's snapshot.
 	Commit(ctx context.Context, m *output.Manifest) ([]output.Part, error)
+}
+
+// LakeFieldIDs is a Lake that knows, once prepared, the field id the
+// table gives each output column, in output order. A table evolves (a
+// column added, one no longer written), and its columns keep their ids,
+// so the data files must carry the table's ids rather than their
+// positions. Run puts them in the job (Job.FieldIDs), which Transform
+// passes to the Parquet writer; without them each column's id is its
+// position plus one, which a Lake that is not a LakeFieldIDs must accept.
+type LakeFieldIDs interface {
+	Lake
+	// FieldIDs are the ids after Prepare; nil before.
+	FieldIDs() []int
 }
 
 // ErrNoLake is returned for an iceberg sink run without a Lake.

@@ -38,8 +38,8 @@ type RunOptions struct {
 	// Table receives the rows when the spec's sink is dynamodb.
 	Table output.TableWriter
 	// Lake is the table the iceberg sink commits to; Run prepares it
-	// (creates it, or checks it against the spec) before any data is
-	// written.
+	// (creates it, or evolves it to the spec's output, or refuses the
+	// spec) before any data is written.
 	Lake Lake
 	// Catalog, if set, registers the output of a succeeded run before its
 	// manifest and success marker are written.
@@ -59,7 +59,7 @@ func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*output.Manifest, e
 	r := newRun(p, opt)
 	job, err := r.extract(ctx)
 	if err == nil && opt.Lake != nil {
-		err = opt.Lake.Prepare(ctx)
+		err = r.prepareLake(ctx, job)
 	}
 	if err != nil {
 		return r.fail(ctx, job, nil, err)
@@ -74,6 +74,18 @@ func Run(ctx context.Context, p *plan.Plan, opt RunOptions) (*output.Manifest, e
 	}
 	r.log.Info("load done", "run_id", job.RunID, "status", m.Status, "in", m.In, "out", m.Out, "rejected", m.Rejected, "filtered", m.Filtered, "parts", len(m.Parts))
 	return m, err
+}
+
+// prepareLake creates or evolves the table, and has the data files carry
+// the field ids the table gives the output columns.
+func (r *run) prepareLake(ctx context.Context, job *Job) error {
+	if err := r.opt.Lake.Prepare(ctx); err != nil {
+		return err
+	}
+	if l, ok := r.opt.Lake.(LakeFieldIDs); ok {
+		job.FieldIDs = l.FieldIDs()
+	}
+	return nil
 }
 
 // run is the state of one Run call.

@@ -75,11 +75,14 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *plan.Plan, jo
 	if err := deletePrefix(ctx, staging, layout.Dir(prefix)); err != nil {
 		return nil, fmt.Errorf("transform: clear %s: %w", prefix, err)
 	}
+	if n := len(job.FieldIDs); n > 0 && n != len(p.Out.Fields) {
+		return nil, fmt.Errorf("transform: the job has %d field ids for %d output columns: it was planned for another spec", n, len(p.Out.Fields))
+	}
 	if err := t.open(in); err != nil {
 		return nil, err
 	}
 	defer t.close()
-	t.rows = output.NewRowWriter(ctx, staging, prefix, p)
+	t.rows = output.NewRowWriter(ctx, staging, prefix, p, func(o *output.RowOptions) { o.FieldIDs = job.FieldIDs })
 	t.rejects = output.NewRejectWriter(ctx, staging, layout.StagedRejectsKey(prefix), func(o *output.RejectOptions) {
 		o.Source, o.Chunk, o.OnReject = job.Source.Key, chunk.Index, opt.OnReject
 	})

@@ -319,9 +319,26 @@ type RowWriter struct {
 	admitted bool
 }
 
+// RowOptions tune a RowWriter.
+type RowOptions struct {
+	// FieldIDs are the iceberg sink's field ids of the output columns, in
+	// order: the ids the table gives them (batch.Job.FieldIDs). Without
+	// them a column's id is its position plus one (codec.IcebergFieldID),
+	// the ids of a table created from the spec and never evolved.
+	FieldIDs []int
+}
+
 // NewRowWriter starts writing parts under prefix in b.
-func NewRowWriter(ctx context.Context, b storage.Bucket, prefix string, p *plan.Plan) *RowWriter {
-	return &RowWriter{ps: newPartSet(ctx, b, prefix, p.Spec, &p.Out), pt: newPartitioner(p.Spec, &p.Full)}
+func NewRowWriter(ctx context.Context, b storage.Bucket, prefix string, p *plan.Plan, optFns ...func(*RowOptions)) *RowWriter {
+	var opt RowOptions
+	for _, fn := range optFns {
+		fn(&opt)
+	}
+	ps := newPartSet(ctx, b, prefix, p.Spec, &p.Out)
+	if ps.format == codec.SinkIceberg {
+		ps.encOpt.FieldIDs = opt.FieldIDs
+	}
+	return &RowWriter{ps: ps, pt: newPartitioner(p.Spec, &p.Full)}
 }
 
 // Admit checks that a kept record's partition folders can be written.

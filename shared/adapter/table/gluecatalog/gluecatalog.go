@@ -15,12 +15,15 @@
 //   - the table is created if missing (a CreateTable that loses a race
 //     reads the winner's table), and updated with UpdateTable, on the
 //     VersionId it was read at, when its columns, storage or SerDe differ
-//     from the spec's; a table at another location or with other
+//     from the spec's: its columns evolve (evolve.go: new ones added at
+//     the end, those no longer written kept, types widened), and a
+//     narrowed or incompatible type, another location or other
 //     partition keys is an IncompatibleError, changed by nobody;
 //   - the run's partitions, read from its parts' keys, are added with
-//     BatchCreatePartition, at most MaxPartitionsPerCall a call. A
-//     partition that exists already is done; any other per-partition
-//     failure is a PartitionError.
+//     BatchCreatePartition, at most MaxPartitionsPerCall a call, each
+//     with the table's storage descriptor at its folder. A partition
+//     that exists already is done; any other per-partition failure is a
+//     PartitionError.
 //
 // The Glue calls go through API, which *glue.Client satisfies.
 package gluecatalog
@@ -140,13 +143,14 @@ func (c *Catalog) Table() string { return c.db + "." + c.name }
 // succeeded run m: the folders of its parts, under the output prefix.
 func (c *Catalog) Register(ctx context.Context, m *output.Manifest) error {
 	partitions, err := c.partitions(m)
+	var sd *types.StorageDescriptor
 	if err == nil {
-		err = c.ensureTable(ctx)
+		sd, err = c.ensureTable(ctx)
 	}
 	if err != nil {
 		return c.wrap(err)
 	}
-	return c.addPartitions(ctx, partitions)
+	return c.addPartitions(ctx, sd, partitions)
 }
 
 // wrap names the table in err, unless err names it already.

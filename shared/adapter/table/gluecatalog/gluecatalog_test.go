@@ -338,7 +338,7 @@ func TestRegisterIncompatibleTable(t *testing.T) {
 	if !errors.As(err, &ie) {
 		t.Fatalf("err = %v, want an IncompatibleError", err)
 	}
-	want := "glue table sales.orders exists with location s3://lake/a/, not this output's s3://lake/b/; partition keys [dt, src], not the spec's [dt]"
+	want := "glue table sales.orders cannot take the spec's output: its location s3://lake/a/ is not this output's s3://lake/b/; its partition keys [dt, src] are not the spec's [dt]"
 	if err.Error() != want {
 		t.Errorf("err = %q\nwant %q", err, want)
 	}

@@ -96,12 +96,12 @@ func (c *Catalog) values(folder string) ([]string, error) {
 
 // addPartitions adds the partitions, MaxPartitionsPerCall a call. Those
 // that exist count as added.
-func (c *Catalog) addPartitions(ctx context.Context, partitions []partition) error {
+func (c *Catalog) addPartitions(ctx context.Context, sd *types.StorageDescriptor, partitions []partition) error {
 	var failed []types.PartitionError
 	for batch := range slices.Chunk(partitions, MaxPartitionsPerCall) {
 		in := &glue.BatchCreatePartitionInput{CatalogId: c.catalogID(), DatabaseName: &c.db, TableName: &c.name}
 		for _, p := range batch {
-			in.PartitionInputList = append(in.PartitionInputList, c.partitionInput(p))
+			in.PartitionInputList = append(in.PartitionInputList, c.partitionInput(sd, p))
 		}
 		out, err := c.api.BatchCreatePartition(ctx, in)
 		if err != nil {
@@ -119,10 +119,10 @@ func (c *Catalog) addPartitions(ctx context.Context, partitions []partition) err
 	return nil
 }
 
-// partitionInput is one partition: the table's storage at the
-// partition's folder.
-func (c *Catalog) partitionInput(p partition) types.PartitionInput {
-	sd := *c.want.StorageDescriptor
+// partitionInput is one partition: the table's storage descriptor
+// tableSD, its columns included, at the partition's folder.
+func (c *Catalog) partitionInput(tableSD *types.StorageDescriptor, p partition) types.PartitionInput {
+	sd := *tableSD
 	sd.Location = aws.String("s3://" + c.bucket + "/" + layout.PartitionPrefix(c.out, p.folder))
 	return types.PartitionInput{Values: p.values, StorageDescriptor: &sd}
 }

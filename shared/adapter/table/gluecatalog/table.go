@@ -13,39 +13,42 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 )
 
-// IncompatibleError says the Glue table exists with another location or
-// other partition keys than the spec's output: sluice changes neither,
-// since the partitions registered so far depend on them. Drop the table,
-// or name another one in sink.table.
+// IncompatibleError says the Glue table cannot take the spec's output:
+// it is at another location or has other partition keys (sluice changes
+// neither, since the partitions registered so far depend on them: drop
+// the table, or name another one in sink.table), or a column's type
+// would change other than by widening (evolve.go).
 type IncompatibleError struct {
 	Table string
-	// Diffs are the differences, one per property.
+	// Diffs are the refused changes, one per property or column.
 	Diffs []string
 }
 
 func (e *IncompatibleError) Error() string {
-	return fmt.Sprintf("glue table %s exists with %s", e.Table, strings.Join(e.Diffs, "; "))
+	return fmt.Sprintf("glue table %s cannot take the spec's output: %s", e.Table, strings.Join(e.Diffs, "; "))
 }
 
 // errRace says another writer created or changed the table in between:
 // read it again.
 var errRace = errors.New("the table changed while it was being written")
 
-// ensureTable creates the table, or updates it to the spec's columns and
-// storage, until it holds them or the attempts run out.
-func (c *Catalog) ensureTable(ctx context.Context) error {
+// ensureTable creates the table, or evolves it to take the spec's
+// output, until it holds them or the attempts run out. It returns the
+// table's storage descriptor, which new partitions copy.
+func (c *Catalog) ensureTable(ctx context.Context) (*types.StorageDescriptor, error) {
 	for attempt := 1; ; attempt++ {
 		have, err := c.getTable(ctx)
+		var sd *types.StorageDescriptor
 		switch {
 		case err != nil:
-			return err
+			return nil, err
 		case have == nil:
-			err = c.create(ctx)
+			sd, err = c.want.StorageDescriptor, c.create(ctx)
 		default:
-			err = c.update(ctx, have)
+			sd, err = c.update(ctx, have)
 		}
 		if !errors.Is(err, errRace) || attempt >= c.opt.Attempts {
-			return err
+			return sd, err
 		}
 	}
 }
@@ -90,25 +93,28 @@ func (c *Catalog) create(ctx context.Context) error {
 	return nil
 }
 
-// update brings an existing table to the spec's columns and storage, on
-// the version it was read at; one another writer changed first is a race.
-func (c *Catalog) update(ctx context.Context, have *types.Table) error {
-	if diffs := c.incompatible(have); len(diffs) > 0 {
-		return &IncompatibleError{Table: c.Table(), Diffs: diffs}
+// update evolves an existing table to take the spec's output, on the
+// version it was read at, and returns its storage descriptor after; one
+// another writer changed first is a race.
+func (c *Catalog) update(ctx context.Context, have *types.Table) (*types.StorageDescriptor, error) {
+	ev := c.evolution(have)
+	if err := ev.Err(); err != nil {
+		return nil, err
 	}
-	if c.current(have) {
-		return nil
+	if !ev.Update {
+		return have.StorageDescriptor, nil
 	}
+	in := c.merged(have, ev.columns)
 	_, err := c.api.UpdateTable(ctx, &glue.UpdateTableInput{CatalogId: c.catalogID(), DatabaseName: &c.db,
-		TableInput: c.merged(have), VersionId: have.VersionId})
+		TableInput: in, VersionId: have.VersionId})
 	var conflict *types.ConcurrentModificationException
 	switch {
 	case errors.As(err, &conflict):
-		return errRace
+		return nil, errRace
 	case err != nil:
-		return fmt.Errorf("update table: %w", err)
+		return nil, fmt.Errorf("update table: %w", err)
 	}
-	return nil
+	return in.StorageDescriptor, nil
 }
 
 // incompatible lists what sluice will not change in an existing table:
@@ -117,10 +123,10 @@ func (c *Catalog) incompatible(have *types.Table) []string {
 	var diffs []string
 	want := c.want.StorageDescriptor.Location
 	if sd := have.StorageDescriptor; sd == nil || strings.TrimSuffix(aws.ToString(sd.Location), "/") != strings.TrimSuffix(aws.ToString(want), "/") {
-		diffs = append(diffs, fmt.Sprintf("location %s, not this output's %s", location(have), aws.ToString(want)))
+		diffs = append(diffs, fmt.Sprintf("its location %s is not this output's %s", location(have), aws.ToString(want)))
 	}
 	if h, w := columnNames(have.PartitionKeys), columnNames(c.want.PartitionKeys); !slices.Equal(h, w) {
-		diffs = append(diffs, fmt.Sprintf("partition keys [%s], not the spec's [%s]", strings.Join(h, ", "), strings.Join(w, ", ")))
+		diffs = append(diffs, fmt.Sprintf("its partition keys [%s] are not the spec's [%s]", strings.Join(h, ", "), strings.Join(w, ", ")))
 	}
 	return diffs
 }
@@ -140,12 +146,12 @@ func columnNames(cols []types.Column) []string {
 	return names
 }
 
-// current reports whether the table has the spec's columns, storage,
-// SerDe, type and parameters.
-func (c *Catalog) current(have *types.Table) bool {
+// current reports whether the table has the columns cols and the spec's
+// storage, SerDe, type and parameters.
+func (c *Catalog) current(have *types.Table, cols []types.Column) bool {
 	h, w := have.StorageDescriptor, c.want.StorageDescriptor
-	return aws.ToString(have.TableType) == aws.ToString(c.want.TableType) &&
-		slices.EqualFunc(h.Columns, w.Columns, sameColumn) &&
+	return h != nil && aws.ToString(have.TableType) == aws.ToString(c.want.TableType) &&
+		slices.EqualFunc(h.Columns, cols, sameColumn) &&
 		aws.ToString(h.InputFormat) == aws.ToString(w.InputFormat) &&
 		aws.ToString(h.OutputFormat) == aws.ToString(w.OutputFormat) &&
 		h.Compressed == w.Compressed &&
@@ -176,10 +182,10 @@ func owned(params map[string]string) map[string]string {
 	return out
 }
 
-// merged is the table input of an update: the spec's columns, storage,
-// SerDe and parameters over what the table has, keeping the parameters
-// and storage settings sluice does not set.
-func (c *Catalog) merged(have *types.Table) *types.TableInput {
+// merged is the table input of an update: the evolved columns cols, and
+// the spec's storage, SerDe and parameters over what the table has,
+// keeping the parameters and storage settings sluice does not set.
+func (c *Catalog) merged(have *types.Table, cols []types.Column) *types.TableInput {
 	in := *c.want
 	in.Description, in.Owner, in.Retention = have.Description, have.Owner, have.Retention
 	in.Parameters = maps.Clone(have.Parameters)
@@ -192,7 +198,7 @@ func (c *Catalog) merged(have *types.Table) *types.TableInput {
 	maps.Copy(in.Parameters, c.want.Parameters)
 	sd := *have.StorageDescriptor
 	w := c.want.StorageDescriptor
-	sd.Columns, sd.Location, sd.InputFormat, sd.OutputFormat = w.Columns, w.Location, w.InputFormat, w.OutputFormat
+	sd.Columns, sd.Location, sd.InputFormat, sd.OutputFormat = cols, w.Location, w.InputFormat, w.OutputFormat
 	sd.SerdeInfo, sd.Compressed = w.SerdeInfo, w.Compressed
 	in.StorageDescriptor = &sd
 	return &in

@@ -8,10 +8,12 @@
 // Lambda bootstraps.
 //
 // The table is created on first use from the spec (Schema, PartitionSpec)
-// and checked against it on every later run. sluice writes the data files
-// with its own Parquet writer (field ids and required columns as the
-// table has them) and registers them with AddFiles, which reads each
-// footer; it never writes Iceberg metadata itself.
+// and, when a later spec's output differs, evolved to take it in one
+// schema update before any data is written, or the spec is refused
+// (evolve.go). sluice writes the data files with its own Parquet writer
+// (the table's field ids and required columns) and registers them with
+// AddFiles, which reads each footer; it never writes Iceberg metadata
+// itself.
 //
 // Exactly once: each run commits one snapshot whose summary holds
 // sluice.run-id, the source (sluice.source-bucket, -key, -etag), the spec
@@ -35,8 +37,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/iceberg-go"
@@ -79,6 +83,14 @@ type Options struct {
 	// OnConflict, if set, is told of each commit lost to a concurrent
 	// one, before the retry.
 	OnConflict func(err error)
+	// TableFieldIDs says the data files are written with the field ids
+	// FieldIDs returns once the table is prepared (batch.Run puts them in
+	// the job), so Prepare may evolve the table into any schema Iceberg
+	// allows. Without it the files give each column its position in the
+	// spec's output plus one as its id, as the AWS functions and the
+	// stream path write them, and Prepare refuses a change after which a
+	// column's id in the table is not that.
+	TableFieldIDs bool
 }
 
 // Table is one Iceberg table in a catalog.
@@ -91,9 +103,12 @@ type Table struct {
 	loc    string // the table's folder, as a key in cat.Files()
 	prefix string // data files' key prefix in cat.Files()
 	opt    Options
+
+	mu  sync.Mutex
+	ids []int // the table's field ids of the output columns, once prepared
 }
 
-var _ batch.Lake = (*Table)(nil)
+var _ batch.LakeFieldIDs = (*Table)(nil)
 
 // New returns the table sp's iceberg sink names, in the catalog loc
 // names, for output rows of schema out. It opens the catalog but neither
@@ -140,18 +155,55 @@ func (t *Table) Name() string { return t.name }
 // it.
 func (t *Table) Files() (storage.Bucket, string) { return t.cat.Files(), t.prefix }
 
-// Prepare creates the table with the spec's schema and partition spec, or
-// checks that the existing table has them.
+// Prepare creates the table with the spec's schema and partition spec,
+// or evolves the existing table to take the spec's output in one schema
+// update (evolve.go), or refuses the spec with an IncompatibleError
+// naming the columns. A schema update that loses a race to another is
+// planned again on the new schema.
 func (t *Table) Prepare(ctx context.Context) error {
+	return t.retry(ctx, "schema update", func() error { return t.prepareOnce(ctx) })
+}
+
+func (t *Table) prepareOnce(ctx context.Context) error {
 	tbl, err := t.cat.LoadTable(ctx, t.ident)
-	if errors.Is(err, catalog.ErrNoSuchTable) {
+	if isNoSuchTable(err) {
 		tbl, err = t.create(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("table %s: %w", t.name, err)
 	}
-	return t.check(tbl)
+	ev, err := t.plan(ctx, tbl)
+	if err != nil {
+		return err
+	}
+	if err := ev.Err(); err != nil {
+		return err
+	}
+	if ev.Updates() {
+		if tbl, err = t.evolve(ctx, tbl, ev); err != nil {
+			return err
+		}
+	}
+	ids, err := fieldIDs(tbl.Schema(), t.schema)
+	if err != nil {
+		return fmt.Errorf("table %s: %w", t.name, err)
+	}
+	t.mu.Lock()
+	t.ids = ids
+	t.mu.Unlock()
+	return nil
 }
+
+// FieldIDs are the field ids the table gives the spec's output columns,
+// in output order, once Prepare has run (nil before): the ids the data
+// files must carry.
+func (t *Table) FieldIDs() []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.ids)
+}
+
+func isNoSuchTable(err error) bool { return errors.Is(err, catalog.ErrNoSuchTable) }
 
 // create creates the namespace, if need be, and the table.
 func (t *Table) create(ctx context.Context) (*table.Table, error) {
@@ -166,16 +218,6 @@ func (t *Table) create(ctx context.Context) (*table.Table, error) {
 		return t.cat.LoadTable(ctx, t.ident)
 	}
 	return tbl, err
-}
-
-// check compares the table's schema and partition spec with the spec's.
-func (t *Table) check(tbl *table.Table) error {
-	diffs := diffSchemas(tbl.Schema(), t.schema)
-	diffs = append(diffs, diffSpecs(tbl.Spec(), tbl.Schema(), t.spec, t.schema)...)
-	if len(diffs) > 0 {
-		return &IncompatibleError{Table: t.name, Columns: diffs}
-	}
-	return nil
 }
 
 // Lookup returns the data files of runID's snapshot, if the table has
@@ -290,9 +332,12 @@ func (t *Table) commitOnce(ctx context.Context, m *output.Manifest) ([]output.Pa
 	if parts, done, err := t.lookup(ctx, tbl, m.RunID); done || err != nil {
 		return parts, err
 	}
-	add := make([]string, len(m.Parts))
+	add, keys := make([]string, len(m.Parts)), make([]string, len(m.Parts))
 	for i, p := range m.Parts {
-		add[i] = t.cat.URL(p.Key)
+		add[i], keys[i] = t.cat.URL(p.Key), p.Key
+	}
+	if err := t.checkFieldIDs(ctx, tbl, keys); err != nil {
+		return nil, err
 	}
 	drop, err := t.earlierFiles(ctx, tbl, m)
 	if err != nil {

@@ -512,12 +512,12 @@ func TestIncompatibleTableIsRefusedBeforeAnyDataIsWritten(t *testing.T) {
 		if !errors.As(err, &inc) {
 			t.Fatalf("run err = %v, want an IncompatibleError", err)
 		}
-		want := "table lake.events exists with another schema or partition spec than the spec's: " +
-			"column amt is long in the table, double in the spec; " +
-			"column day is at another position in the table; " +
-			"column at is at another position in the table; " +
-			"column ok (boolean) is in the table, not in the spec; " +
-			"partitioned by [at_day=day(at)] in the table, [at_day=month(at)] in the spec"
+		want := "table lake.events cannot take the spec's output: " +
+			"column amt is long in the table, double in the spec: " + typeRule + "; " +
+			"field ids of columns day (6 in the table, 5 in the files), at (7 in the table, 6 in the files): " +
+			"this run's files give each column its position in the spec's output as its field id, as the AWS functions and the stream path write them; " +
+			"keep the table's columns in their order with new ones at the end, or run the spec with sluice run, which writes the table's ids; " +
+			"partitioned by [at_day=day(at)] in the table, [at_day=month(at)] in the spec: a table's partition spec is never changed"
 		if got := inc.Error(); got != want {
 			t.Errorf("error:\n%s\nwant:\n%s", got, want)
 		}

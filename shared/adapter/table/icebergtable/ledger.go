@@ -32,6 +32,24 @@ type SnapshotInfo struct {
 	AddedRecords   int64 `json:"added_records"`
 	DeletedRecords int64 `json:"deleted_records"`
 	TotalRecords   int64 `json:"total_records"`
+	// SchemaID is the schema the snapshot was written with, and
+	// SchemaChanges how it differs from the schema of the snapshot before
+	// (none for the first, or the same schema).
+	SchemaID      int      `json:"schema_id"`
+	SchemaChanges []string `json:"schema_changes,omitempty"`
+}
+
+// SchemaInfo is one schema of a table: every schema the table has had
+// stays in its metadata, with how it differs from the one before it.
+type SchemaInfo struct {
+	ID      int  `json:"schema_id"`
+	Current bool `json:"current"`
+	// Columns is the number of columns.
+	Columns int `json:"columns"`
+	// Changes are the differences from the schema before, by field id:
+	// added, dropped, renamed, widened columns and columns made optional
+	// or required. The first schema has none.
+	Changes []string `json:"changes"`
 }
 
 // ColumnInfo is one column of a table's schema.
@@ -100,16 +118,85 @@ func (c *Catalog) History(ctx context.Context, name string) ([]SnapshotInfo, err
 	snaps := tbl.Metadata().Snapshots()
 	out := make([]SnapshotInfo, 0, len(snaps))
 	for _, s := range snaps {
-		out = append(out, snapshotInfo(s))
+		out = append(out, snapshotInfo(s, tbl.Metadata().CurrentSchema().ID))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	schemas := schemasByID(tbl.Metadata())
+	for i := 1; i < len(out); i++ {
+		prev, cur := schemas[out[i-1].SchemaID], schemas[out[i].SchemaID]
+		if prev != nil && cur != nil && prev.ID != cur.ID {
+			out[i].SchemaChanges = schemaChanges(prev, cur)
+		}
+	}
 	return out, nil
 }
 
-func snapshotInfo(s table.Snapshot) SnapshotInfo {
-	si := SnapshotInfo{ID: s.SnapshotID, Time: time.UnixMilli(s.TimestampMs).UTC()}
+// Schemas lists the table's schemas, oldest first, each with how it
+// differs from the one before.
+func (c *Catalog) Schemas(ctx context.Context, name string) ([]SchemaInfo, error) {
+	tbl, err := c.load(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	md := tbl.Metadata()
+	list := md.Schemas()
+	sort.Slice(list, func(i, j int) bool { return list[i].ID < list[j].ID })
+	out := make([]SchemaInfo, 0, len(list))
+	for i, sc := range list {
+		si := SchemaInfo{ID: sc.ID, Current: sc.ID == md.CurrentSchema().ID, Columns: len(sc.Fields()), Changes: []string{}}
+		if i > 0 {
+			si.Changes = schemaChanges(list[i-1], sc)
+		}
+		out = append(out, si)
+	}
+	return out, nil
+}
+
+func schemasByID(md table.Metadata) map[int]*iceberg.Schema {
+	out := map[int]*iceberg.Schema{}
+	for _, sc := range md.Schemas() {
+		out[sc.ID] = sc
+	}
+	return out
+}
+
+// schemaChanges lists how cur differs from prev, column by column, by
+// field id.
+func schemaChanges(prev, cur *iceberg.Schema) []string {
+	out := []string{}
+	for _, f := range cur.Fields() {
+		p, ok := prev.FindFieldByID(f.ID)
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("added %s (%s, %s)", f.Name, f.Type, requiredWord(f.Required)))
+			continue
+		case p.Name != f.Name:
+			out = append(out, fmt.Sprintf("renamed %s to %s", p.Name, f.Name))
+		}
+		if !p.Type.Equals(f.Type) {
+			out = append(out, fmt.Sprintf("widened %s from %s to %s", f.Name, p.Type, f.Type))
+		}
+		if p.Required != f.Required {
+			out = append(out, fmt.Sprintf("made %s %s", f.Name, requiredWord(f.Required)))
+		}
+	}
+	for _, p := range prev.Fields() {
+		if _, ok := cur.FindFieldByID(p.ID); !ok {
+			out = append(out, fmt.Sprintf("dropped %s", p.Name))
+		}
+	}
+	return out
+}
+
+// snapshotInfo is a snapshot's ledger line; a snapshot that names no
+// schema (format v1) was written with the current one.
+func snapshotInfo(s table.Snapshot, currentSchema int) SnapshotInfo {
+	si := SnapshotInfo{ID: s.SnapshotID, Time: time.UnixMilli(s.TimestampMs).UTC(), SchemaID: currentSchema}
 	if s.ParentSnapshotID != nil {
 		si.Parent = *s.ParentSnapshotID
+	}
+	if s.SchemaID != nil {
+		si.SchemaID = *s.SchemaID
 	}
 	if s.Summary == nil {
 		return si

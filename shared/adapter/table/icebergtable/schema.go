@@ -16,10 +16,11 @@ import (
 // them.
 const partitionFieldBase = 1000
 
-// Schema is the Iceberg schema of a spec's output: its columns in output
-// order with ids from codec.IcebergFieldID (the ids the Parquet writer
-// gives them), string, long, double, decimal(18, scale), boolean,
-// timestamptz and date, and the spec's required fields required.
+// Schema is the Iceberg schema of a spec's output, which a new table is
+// created with: its columns in output order with ids from
+// codec.IcebergFieldID, string, long, double, decimal(18, scale),
+// boolean, timestamptz and date, and the spec's required fields
+// required. An existing table is compared with it by column name.
 func Schema(sp *spec.Spec, out *record.Schema) (*iceberg.Schema, error) {
 	req := output.RequiredColumns(sp, out)
 	fields := make([]iceberg.NestedField, len(out.Fields))
@@ -73,42 +74,17 @@ func PartitionSpec(sp *spec.Spec, sc *iceberg.Schema) (iceberg.PartitionSpec, er
 	return iceberg.NewPartitionSpec(fields...), nil
 }
 
-// IncompatibleError says an existing table's schema or partition spec is
-// not the spec's. Nothing was written.
+// IncompatibleError says an existing table cannot take the spec's
+// output: a type it cannot widen to, a required column it cannot add,
+// another partition spec. Nothing was written.
 type IncompatibleError struct {
 	Table string
-	// Columns are the differences, one per column or partition field.
+	// Columns are the refused changes, one per column or partition spec.
 	Columns []string
 }
 
 func (e *IncompatibleError) Error() string {
-	return fmt.Sprintf("table %s exists with another schema or partition spec than the spec's: %s", e.Table, strings.Join(e.Columns, "; "))
-}
-
-// diffSchemas lists how the table's columns differ from the wanted ones,
-// by name, type, required-ness and position.
-func diffSchemas(have, want *iceberg.Schema) []string {
-	var diffs []string
-	hf, wf := have.Fields(), want.Fields()
-	for i, w := range wf {
-		h, ok := have.FindFieldByName(w.Name)
-		switch {
-		case !ok:
-			diffs = append(diffs, fmt.Sprintf("column %s (%s) is missing from the table", w.Name, w.Type))
-		case !h.Type.Equals(w.Type):
-			diffs = append(diffs, fmt.Sprintf("column %s is %s in the table, %s in the spec", w.Name, h.Type, w.Type))
-		case h.Required != w.Required:
-			diffs = append(diffs, fmt.Sprintf("column %s is %s in the table, %s in the spec", w.Name, requiredWord(h.Required), requiredWord(w.Required)))
-		case i >= len(hf) || hf[i].Name != w.Name:
-			diffs = append(diffs, fmt.Sprintf("column %s is at another position in the table", w.Name))
-		}
-	}
-	for _, h := range hf {
-		if _, ok := want.FindFieldByName(h.Name); !ok {
-			diffs = append(diffs, fmt.Sprintf("column %s (%s) is in the table, not in the spec", h.Name, h.Type))
-		}
-	}
-	return diffs
+	return fmt.Sprintf("table %s cannot take the spec's output: %s", e.Table, strings.Join(e.Columns, "; "))
 }
 
 func requiredWord(req bool) string {

@@ -51,11 +51,14 @@ func (t *Table) commitStreamOnce(ctx context.Context, c *stream.Commit) (int, er
 	if len(todo) == 0 {
 		return 0, nil
 	}
-	var add []string
+	var add, keys []string
 	for _, b := range todo {
 		for _, f := range b.Files {
-			add = append(add, t.cat.URL(f.Key))
+			add, keys = append(add, t.cat.URL(f.Key)), append(keys, f.Key)
 		}
+	}
+	if err := t.checkFieldIDs(ctx, tbl, keys); err != nil {
+		return 0, err
 	}
 	txn := tbl.NewTransaction()
 	if err := txn.AddFiles(ctx, add, streamSummary(c, todo), false); err != nil {
