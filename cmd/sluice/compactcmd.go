@@ -79,7 +79,7 @@ func (c *runCmd) compact(ctx context.Context) (*CompactResult, error) {
 			return nil, err
 		}
 		defer c.lake.Close()
-		rep, err := c.lake.Compact(ctx, int64(k.Compact.TargetBytes), k.Compact.MinFiles)
+		rep, err := c.lake.Compact(ctx, k.Compact.TargetBytesOrDefault(), k.Compact.MinFilesOrDefault())
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +91,7 @@ func (c *runCmd) compact(ctx context.Context) (*CompactResult, error) {
 		return nil, err
 	}
 	rep, err := compact.Plain(ctx, out, prefix, func(o *compact.Options) {
-		o.TargetBytes, o.MinFiles, o.MinAge = int64(k.Compact.TargetBytes), k.Compact.MinFiles, time.Duration(k.Compact.MinAge)
+		o.TargetBytes, o.MinFiles, o.MinAge = k.Compact.TargetBytesOrDefault(), k.Compact.MinFilesOrDefault(), time.Duration(k.Compact.MinAge)
 		o.SourcesPrefix = layout.LocalSources(prefix)
 	})
 	if err != nil {

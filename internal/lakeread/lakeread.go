@@ -102,7 +102,7 @@ func ReadAt(t testing.TB, location, metadataFile, sumColumn, keyColumn string) R
 		t.Fatal(err)
 	}
 	tableURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
-	return run(t, nil, tableURL, metadataFile, sumColumn, keyColumn, "")
+	return run(t, nil, tableURL, metadataFile, sumColumn, keyColumn, "", "")
 }
 
 // Metadata lists the metadata files of the local table in location, oldest

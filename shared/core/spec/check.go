@@ -453,15 +453,17 @@ func CharOption(v string) (byte, error) {
 	return v[0], nil
 }
 
-// compact checks sink.compact, whose defaults are applied.
+// compact checks sink.compact. Its defaults are applied where it is
+// used (TargetBytesOrDefault, MinFilesOrDefault), so that a spec that
+// leaves it out keeps its hash, and its runs their ids.
 func (c *checker) compact() {
 	k := c.s.Sink.Compact
 	switch {
-	case c.s.Sink.Format == codec.SinkDynamoDB && (k.TargetBytes != DefaultCompactTargetBytes || k.MinFiles != DefaultCompactMinFiles || k.MinAge != 0):
+	case c.s.Sink.Format == codec.SinkDynamoDB && k != (Compact{}):
 		c.add("sink.compact", "compaction applies to file and iceberg sinks, not dynamodb")
-	case k.TargetBytes < MinCompactTargetBytes:
+	case k.TargetBytes != 0 && k.TargetBytes < MinCompactTargetBytes:
 		c.add("sink.compact.target_bytes", "must be at least 1MiB, not %d bytes", k.TargetBytes)
-	case k.MinFiles < 2:
+	case k.MinFiles != 0 && k.MinFiles < 2:
 		c.add("sink.compact.min_files", "must be at least 2, not %d", k.MinFiles)
 	case k.MinAge < 0:
 		c.add("sink.compact.min_age", "must not be negative")

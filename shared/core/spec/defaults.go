@@ -64,12 +64,7 @@ func (s *Spec) applyDefaults() {
 	if s.Sink.Format == codec.SinkIceberg {
 		s.icebergDefaults()
 	}
-	if s.Sink.Compact.TargetBytes == 0 {
-		s.Sink.Compact.TargetBytes = DefaultCompactTargetBytes
-	}
-	if s.Sink.Compact.MinFiles == 0 {
-		s.Sink.Compact.MinFiles = DefaultCompactMinFiles
-	}
+
 }
 
 // DefaultNamespace and DefaultTableName name an iceberg sink's table when

@@ -142,7 +142,7 @@ func TestStreamCommitPolicy(t *testing.T) {
 
 func TestCompactOptions(t *testing.T) {
 	s, err := spec.Parse("s.yaml", []byte("fields: [{name: a}]\nsink: {format: parquet}\n"))
-	if err != nil || s.Sink.Compact.TargetBytes != spec.DefaultCompactTargetBytes || s.Sink.Compact.MinFiles != 2 || s.Sink.Compact.MinAge != 0 {
+	if err != nil || s.Sink.Compact != (spec.Compact{}) || s.Sink.Compact.TargetBytesOrDefault() != 128<<20 || s.Sink.Compact.MinFilesOrDefault() != 2 {
 		t.Fatalf("defaults %+v, %v", s.Sink.Compact, err)
 	}
 	s, err = spec.Parse("s.yaml", []byte("fields: [{name: a}]\nsink: {format: jsonl, compact: {target_bytes: 64MiB, min_files: 10, min_age: 10m}}\n"))

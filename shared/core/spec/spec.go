@@ -353,6 +353,22 @@ type Compact struct {
 	MinAge Duration `yaml:"min_age" json:"min_age,omitempty"`
 }
 
+// TargetBytesOrDefault is the size of a merged file.
+func (k Compact) TargetBytesOrDefault() int64 {
+	if k.TargetBytes == 0 {
+		return int64(DefaultCompactTargetBytes)
+	}
+	return int64(k.TargetBytes)
+}
+
+// MinFilesOrDefault is the fewest small files worth a merge.
+func (k Compact) MinFilesOrDefault() int {
+	if k.MinFiles == 0 {
+		return DefaultCompactMinFiles
+	}
+	return k.MinFiles
+}
+
 // Compaction defaults and bounds.
 const (
 	DefaultCompactTargetBytes = Size(128 << 20)

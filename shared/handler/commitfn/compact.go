@@ -72,7 +72,7 @@ func (c *Committer) compactSpec(ctx context.Context, loc string) (*handler.Compa
 		if err != nil {
 			return nil, err
 		}
-		rep, err := t.Compact(ctx, int64(k.TargetBytes), k.MinFiles)
+		rep, err := t.Compact(ctx, k.TargetBytesOrDefault(), k.MinFilesOrDefault())
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +94,7 @@ func (c *Committer) compactPlain(ctx context.Context, loc string, p *plan.Plan) 
 	out := layout.PipelinePrefix(c.s.OutputPrefix, name)
 	k := p.Spec.Sink.Compact
 	rep, err := compact.Plain(ctx, b, out, func(o *compact.Options) {
-		o.TargetBytes, o.MinFiles, o.MinAge = int64(k.TargetBytes), k.MinFiles, time.Duration(k.MinAge)
+		o.TargetBytes, o.MinFiles, o.MinAge = k.TargetBytesOrDefault(), k.MinFilesOrDefault(), time.Duration(k.MinAge)
 		o.SourcesPrefix = layout.PipelineSources(c.s.OutputPrefix, name)
 	})
 	if err != nil {
