@@ -269,7 +269,8 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
-	if err := e.prepareLake(ctx, p, loc); err != nil {
+	lake, err := e.prepareLake(ctx, p, loc)
+	if err != nil {
 		return nil, fmt.Errorf("extract: %w", err)
 	}
 	in, err := e.d.Open(ctx, ref.Bucket)
@@ -285,6 +286,10 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 		return nil, err
 	}
 	job.Spec = loc
+	if l, ok := lake.(batch.LakeFieldIDs); ok {
+		// The data files carry the ids the table gives the columns.
+		job.FieldIDs = l.FieldIDs()
+	}
 	out := &Planned{
 		RunID: job.RunID, Pipeline: PipelineName(p.Spec.Name), Source: ref,
 		StagingBucket: e.s.StagingBucket, JobKey: layout.JobKey(layout.StagingRoot, job.RunID),
@@ -334,14 +339,15 @@ func (e *Extractor) plan(ctx context.Context, ref ObjectRef, owner string) (*Pla
 	return out, nil
 }
 
-// prepareLake creates the table of an iceberg sink, or checks it against
-// the spec, before any of the run's data is written.
-func (e *Extractor) prepareLake(ctx context.Context, p *plan.Plan, loc string) error {
+// prepareLake creates the table of an iceberg sink, or evolves it to the
+// spec's output, or refuses the spec, before any of the run's data is
+// written; nil for another sink.
+func (e *Extractor) prepareLake(ctx context.Context, p *plan.Plan, loc string) (Lake, error) {
 	lake, err := e.d.lake(ctx, p, loc)
 	if err != nil || lake == nil {
-		return err
+		return nil, err
 	}
-	return lake.Prepare(ctx)
+	return lake, lake.Prepare(ctx)
 }
 
 // takeOverFromTheDead takes a run's claim from an execution that is no

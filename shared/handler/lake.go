@@ -74,6 +74,9 @@ type LakeOutput struct {
 	Added int           `json:"added,omitempty"`
 	// Compacted is what a compact operation did, per spec.
 	Compacted []Compacted `json:"compacted,omitempty"`
+	// FieldIDs are the prepared table's field ids of the spec's output
+	// columns, in order: the ids the data files must carry.
+	FieldIDs []int `json:"field_ids,omitempty"`
 }
 
 // Compacted is one spec's output compacted.
@@ -149,18 +152,27 @@ type remoteLake struct {
 	prefix string
 	spec   string
 	hash   string
+	ids    []int // the field ids Prepare answered
 }
 
 var (
-	_ batch.Lake  = (*remoteLake)(nil)
-	_ stream.Lake = (*remoteLake)(nil)
+	_ batch.LakeFieldIDs = (*remoteLake)(nil)
+	_ stream.Lake        = (*remoteLake)(nil)
 )
+
+// FieldIDs are the table's field ids of the output columns, once
+// prepared.
+func (r *remoteLake) FieldIDs() []int { return r.ids }
 
 func (r *remoteLake) Files() (storage.Bucket, string) { return r.files, r.prefix }
 
 func (r *remoteLake) Prepare(ctx context.Context) error {
-	_, err := r.call(ctx, LakeInput{Op: LakeOpPrepare})
-	return err
+	out, err := r.call(ctx, LakeInput{Op: LakeOpPrepare})
+	if err != nil {
+		return err
+	}
+	r.ids = out.FieldIDs
+	return nil
 }
 
 func (r *remoteLake) Lookup(ctx context.Context, runID string) ([]output.Part, bool, error) {

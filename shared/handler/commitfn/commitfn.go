@@ -92,7 +92,9 @@ func (c *Committer) Handle(ctx context.Context, in handler.LakeInput) (*handler.
 	out := &handler.LakeOutput{Table: t.Name()}
 	switch in.Op {
 	case handler.LakeOpPrepare:
-		err = t.Prepare(ctx)
+		if err = t.Prepare(ctx); err == nil {
+			out.FieldIDs = t.FieldIDs()
+		}
 	case handler.LakeOpLookup:
 		out.Parts, out.Done, err = t.Lookup(ctx, in.RunID)
 	case handler.LakeOpCommit:
@@ -182,7 +184,9 @@ func (c *Committer) open(ctx context.Context, p *plan.Plan) (*icebergtable.Table
 		return nil, err
 	}
 	loc := icebergtable.Location{Kind: spec.CatalogGlue, Warehouse: wh, Region: c.opt.Region, Endpoint: c.opt.Endpoint}
-	var fns []func(*icebergtable.Options)
+	// The functions write the table's field ids (Prepare answers them),
+	// so the table may evolve into any schema Iceberg allows.
+	fns := []func(*icebergtable.Options){func(o *icebergtable.Options) { o.TableFieldIDs = true }}
 	if c.opt.Table != nil {
 		fns = append(fns, c.opt.Table)
 	}

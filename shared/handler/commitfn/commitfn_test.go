@@ -112,8 +112,13 @@ func call(t *testing.T, h any, in, out any) error {
 
 func (st *stack) extract(t *testing.T) (handler.Planned, error) {
 	t.Helper()
+	return st.extractKey(t, "incoming/orders/orders.csv")
+}
+
+func (st *stack) extractKey(t *testing.T, key string) (handler.Planned, error) {
+	t.Helper()
 	var planned handler.Planned
-	err := call(t, handler.NewExtractor(st.s, st.d).Plan, handler.ObjectRef{Bucket: input, Key: "incoming/orders/orders.csv"}, &planned)
+	err := call(t, handler.NewExtractor(st.s, st.d).Plan, handler.ObjectRef{Bucket: input, Key: key}, &planned)
 	return planned, err
 }
 
@@ -121,7 +126,13 @@ func (st *stack) extract(t *testing.T) (handler.Planned, error) {
 // machine does, and returns the final answer.
 func (st *stack) run(t *testing.T) handler.LoadOutput {
 	t.Helper()
-	planned, err := st.extract(t)
+	return st.runKey(t, "incoming/orders/orders.csv")
+}
+
+// runKey runs the upload of key.
+func (st *stack) runKey(t *testing.T, key string) handler.LoadOutput {
+	t.Helper()
+	planned, err := st.extractKey(t, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,5 +247,46 @@ func TestCommitFunctionKeepsToTheStacksGrants(t *testing.T) {
 				t.Errorf("staging holds %d objects after a refused run", len(objs))
 			}
 		})
+	}
+}
+
+// A spec that gains a column in the middle of its output, on the Lambda
+// path: extract's prepare evolves the table (the new column gets a new
+// field id, the columns after it keep theirs), the data files carry the
+// table's ids, and icebird reads the new column null for the first run's
+// rows.
+func TestLambdaPathEvolvesTheTable(t *testing.T) {
+	st := newStack(t, func(s string) string { return s })
+	first := st.run(t)
+	ctx := context.Background()
+	in, _ := st.open(ctx, input)
+	sp, err := storage.ReadAll(ctx, in, "specs/orders.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := strings.Replace(string(sp), "  - name: email\n", "  - name: notes\n  - name: email\n", 1)
+	if grown == string(sp) {
+		t.Fatal("the example no longer has an email field")
+	}
+	if err := storage.WriteAll(ctx, in, "specs/orders.yaml", []byte(grown)); err != nil {
+		t.Fatal(err)
+	}
+	more := []byte("order_id,user_id,email,amount,currency,status,country,created_at,notes\n1100,599,zed@example.com,5.00,USD,paid,US,2026-11-03T10:00:00Z,late note\n")
+	if err := storage.WriteAll(ctx, in, "incoming/orders/more.csv", more); err != nil {
+		t.Fatal(err)
+	}
+	second := st.runKey(t, "incoming/orders/more.csv")
+	if second.RunID == first.RunID || second.Out != 1 {
+		t.Fatalf("second run %+v", second)
+	}
+	gt, err := glue.NewFromConfig(st.cfg).GetTable(ctx, &glue.GetTableInput{DatabaseName: aws.String("sluice"), Name: aws.String("orders")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first run's 10 rows, written before the column existed, read
+	// it null; the new row has its note.
+	got := lakeread.ReadS3Nulls(t, aws.ToString(st.cfg.BaseEndpoint), gt.Table.Parameters["metadata_location"], "amount_cents", "order_id", "", "notes")
+	if got.Count != 11 || got.Sum != "273414" || got.Nulls != 10 {
+		t.Fatalf("icebird read %+v, want 11 rows summing to 273414, the first run's 10 notes null", got)
 	}
 }

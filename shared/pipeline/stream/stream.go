@@ -66,7 +66,9 @@ type Config struct {
 	Nonce func() string
 	// OnReject, if set, sees each quarantined record (debug sampling).
 	OnReject func(*output.RejectRecord)
-	// Lake is the table of an iceberg sink.
+	// Lake is the table of an iceberg sink, prepared. If it has
+	// FieldIDs() []int, the data files carry those ids (the table's, as
+	// it evolved) rather than each column's position plus one.
 	Lake Lake
 }
 
@@ -103,8 +105,10 @@ type Pipeline struct {
 	// native is set for Lambda's own windows.
 	native     *plan.Processor
 	nativeSpec window.Spec
-	// lakePrefix is where an iceberg sink's data files go.
+	// lakePrefix is where an iceberg sink's data files go, and lakeIDs
+	// the field ids the table gives the output columns.
 	lakePrefix string
+	lakeIDs    []int
 }
 
 type windowFields struct {
@@ -152,6 +156,9 @@ func New(cfg Config) (*Pipeline, error) {
 			return nil, ErrNoLake
 		}
 		_, p.lakePrefix = cfg.Lake.Files()
+		if l, ok := cfg.Lake.(interface{ FieldIDs() []int }); ok {
+			p.lakeIDs = l.FieldIDs()
+		}
 	}
 	if sp.Window != nil {
 		ws, wf, err := WindowOf(cfg.Plan)
@@ -420,7 +427,8 @@ func (p *Pipeline) newStagedBatch(ctx context.Context, shard, first string, w *w
 	}
 	prefix := layout.StreamBatchPrefix(p.cfg.StagingPrefix, p.cfg.Plan.Spec.Name, shard, first, nonce)
 	sb := &stagedBatch{p: p, shard: shard, first: first, w: w,
-		rows:    output.NewRowWriter(ctx, p.cfg.Staging, layout.StreamRowsPrefix(prefix), p.cfg.Plan),
+		rows: output.NewRowWriter(ctx, p.cfg.Staging, layout.StreamRowsPrefix(prefix), p.cfg.Plan,
+			func(o *output.RowOptions) { o.FieldIDs = p.lakeIDs }),
 		rejects: output.NewRejectWriter(ctx, p.cfg.Staging, layout.StagedRejectsKey(prefix))}
 	if p.late {
 		sb.late = &lateWriter{ctx: ctx, b: p.cfg.Staging, key: layout.StagedLateKey(prefix)}
