@@ -70,10 +70,6 @@ var (
 		"  add column note (string, optional)",
 		"  add column qty (long, optional)",
 		"  make column k optional: the spec no longer writes it",
-		"  note: on AWS (the commit function, the stream path) this is refused: field ids of columns amt (3 in the table, 2 in the files), " +
-			"note (5 in the table, 3 in the files), qty (6 in the table, 5 in the files): this run's files give each column its position in the spec's output " +
-			"as its field id, as the AWS functions and the stream path write them; keep the table's columns in their order with new ones at the end, " +
-			"or run the spec with sluice run, which writes the table's ids",
 	}
 	evoV3Refused = []string{
 		"table lake.events (schema 0): the spec's output is refused:",

@@ -185,9 +185,6 @@ func printLake(w io.Writer, ev *icebergtable.Evolution) []string {
 	for _, ch := range ev.Changes {
 		fmt.Fprintf(w, "  %s\n", ch)
 	}
-	if ev.Positional != "" {
-		fmt.Fprintf(w, "  note: on AWS (the commit function, the stream path) this is refused: %s\n", ev.Positional)
-	}
 	return nil
 }
 

@@ -27,7 +27,8 @@ type LakeOp string
 // Operations of the commit function, one per method of batch.Lake that
 // needs the catalog.
 const (
-	// LakeOpPrepare creates the table or checks it against the spec.
+	// LakeOpPrepare creates the table, or evolves it to the spec's output,
+	// or refuses the spec; it answers the table's field ids.
 	LakeOpPrepare LakeOp = "prepare"
 	// LakeOpLookup finds a run's snapshot.
 	LakeOpLookup LakeOp = "lookup"
