@@ -135,11 +135,14 @@ type DecoderOptions struct {
 }
 
 func decoderOptions(optFns []func(*DecoderOptions)) DecoderOptions {
-	var o DecoderOptions
-	for _, fn := range optFns {
-		fn(&o)
+	if len(optFns) == 0 {
+		return DecoderOptions{} // without an allocation for the options
 	}
-	return o
+	o := new(DecoderOptions)
+	for _, fn := range optFns {
+		fn(o)
+	}
+	return *o
 }
 
 // columnError is a contract failure: its text says what happened in the

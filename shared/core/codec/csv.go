@@ -88,7 +88,7 @@ func NewCSVDecoder(r io.Reader, columns []string, opt CSVOptions, rng Range, opt
 	if rng.Start == 0 {
 		d.start()
 	}
-	where := "" // where the header came from, for messages
+	var headerLine int64 // the header's line, when the input has one
 	switch {
 	case rng.Header != nil:
 		d.header = rng.Header
@@ -97,11 +97,11 @@ func NewCSVDecoder(r io.Reader, columns []string, opt CSVOptions, rng Range, opt
 		if err != nil {
 			return nil, err
 		}
-		d.header, where = h, fmt.Sprintf("line %d: ", d.rec.Line)
+		d.header, headerLine = h, d.rec.Line
 	default:
-		d.header, where = opt.Columns, "csv.columns: "
+		d.header = opt.Columns
 	}
-	if err := d.bind(columns, decoderOptions(optFns).Contract, where); err != nil {
+	if err := d.bind(columns, decoderOptions(optFns).Contract, headerLine); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrHeader, err)
 	}
 	d.rec.Fields = make([]RawField, len(columns))
@@ -110,7 +110,9 @@ func NewCSVDecoder(r io.Reader, columns []string, opt CSVOptions, rng Range, opt
 
 // bind finds each requested column in the header and holds the header to
 // the contract c. An empty input has no header, and nothing to hold.
-func (d *CSVDecoder) bind(columns []string, c Contract, where string) error {
+// headerLine is the header's line in the input, or 0: the header came
+// from CSVOptions.Columns or, for a later chunk, from Range.Header.
+func (d *CSVDecoder) bind(columns []string, c Contract, headerLine int64) error {
 	d.colIdx = make([]int, len(columns))
 	for i, col := range columns {
 		d.colIdx[i] = slices.Index(d.header, col)
@@ -126,6 +128,13 @@ func (d *CSVDecoder) bind(columns []string, c Contract, where string) error {
 			continue
 		}
 		if c.Unknown == UnknownFail {
+			where := ""
+			switch {
+			case headerLine > 0:
+				where = fmt.Sprintf("line %d: ", headerLine)
+			case !d.opt.Header:
+				where = "csv.columns: "
+			}
 			return contractErr(ErrUnknownColumn, "%scolumn %q is not read by any field (source.unknown_columns is fail)", where, h)
 		}
 		d.unknown = append(d.unknown, j)
