@@ -111,3 +111,27 @@ func BenchmarkDecompress(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecoderContract measures the schema contract's checks where no
+// record breaks them: every column is requested, so ignore and reject
+// decode the same records; reject checks each JSON object's keys.
+func BenchmarkDecoderContract(b *testing.B) {
+	cols := []string{"id", "name", "city", "amount"}
+	for _, p := range []codec.UnknownPolicy{codec.UnknownIgnore, codec.UnknownReject} {
+		with := func(o *codec.DecoderOptions) {
+			o.Contract = codec.Contract{Unknown: p, Missing: []codec.MissingPolicy{codec.MissingFail, "", "", ""}}
+		}
+		b.Run("csv/"+string(p), func(b *testing.B) {
+			data := benchCSV()
+			opt := codec.CSVOptions{Header: true, DetectCR: true}
+			benchDecode(b, data, func(r io.Reader) (codec.Decoder, error) {
+				return codec.NewCSVDecoder(r, cols, opt, codec.Range{}, with)
+			})
+		})
+		b.Run("jsonl/"+string(p), func(b *testing.B) {
+			benchDecode(b, benchJSONL(), func(r io.Reader) (codec.Decoder, error) {
+				return codec.NewJSONLDecoder(r, cols, 0, codec.Range{}, with), nil
+			})
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -64,6 +65,10 @@ type CSVDecoder struct {
 	spans   []span
 	scratch []byte
 	rec     RawRecord
+
+	// unknown are the header columns no requested column names, under
+	// UnknownReject: a row with a value in one is rejected.
+	unknown []int
 }
 
 type span struct {
@@ -73,13 +78,17 @@ type span struct {
 
 // NewCSVDecoder returns a decoder that yields, for every record, the fields
 // named in columns. With opt.Header and no rng.Header it reads the header
-// first; a column missing from the header is an error that wraps ErrHeader.
-func NewCSVDecoder(r io.Reader, columns []string, opt CSVOptions, rng Range) (*CSVDecoder, error) {
+// first. The header (or opt.Columns, without one) is held to the
+// contract here: a failure is an error that wraps ErrHeader, and
+// ErrUnknownColumn or ErrMissingColumn. By default a column missing from
+// the header fails.
+func NewCSVDecoder(r io.Reader, columns []string, opt CSVOptions, rng Range, optFns ...func(*DecoderOptions)) (*CSVDecoder, error) {
 	opt.defaults()
 	d := &CSVDecoder{s: newScanBuf(r, rng.Start, opt.MaxRecordBytes), opt: opt, limit: rng.Limit, line: 1}
 	if rng.Start == 0 {
 		d.start()
 	}
+	var headerLine int64 // the header's line, when the input has one
 	switch {
 	case rng.Header != nil:
 		d.header = rng.Header
@@ -88,25 +97,49 @@ func NewCSVDecoder(r io.Reader, columns []string, opt CSVOptions, rng Range) (*C
 		if err != nil {
 			return nil, err
 		}
-		d.header = h
+		d.header, headerLine = h, d.rec.Line
 	default:
 		d.header = opt.Columns
 	}
-	d.colIdx = make([]int, len(columns))
-	for i, c := range columns {
-		d.colIdx[i] = -1
-		for j, h := range d.header {
-			if h == c {
-				d.colIdx[i] = j
-				break
-			}
-		}
-		if d.colIdx[i] < 0 && d.header != nil {
-			return nil, fmt.Errorf("%w: column %q not found (have %s)", ErrHeader, c, strings.Join(d.header, ", "))
-		}
+	if err := d.bind(columns, decoderOptions(optFns).Contract, headerLine); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrHeader, err)
 	}
 	d.rec.Fields = make([]RawField, len(columns))
 	return d, nil
+}
+
+// bind finds each requested column in the header and holds the header to
+// the contract c. An empty input has no header, and nothing to hold.
+// headerLine is the header's line in the input, or 0: the header came
+// from CSVOptions.Columns or, for a later chunk, from Range.Header.
+func (d *CSVDecoder) bind(columns []string, c Contract, headerLine int64) error {
+	d.colIdx = make([]int, len(columns))
+	for i, col := range columns {
+		d.colIdx[i] = slices.Index(d.header, col)
+		if d.colIdx[i] < 0 && d.header != nil && c.missing(i) != MissingNull {
+			return contractErr(ErrMissingColumn, "column %q not found (have %s)%s", col, strings.Join(d.header, ", "), c.csvMissingReason(i))
+		}
+	}
+	if c.Unknown != UnknownReject && c.Unknown != UnknownFail {
+		return nil
+	}
+	for j, h := range d.header {
+		if slices.Contains(columns, h) {
+			continue
+		}
+		if c.Unknown == UnknownFail {
+			where := ""
+			switch {
+			case headerLine > 0:
+				where = fmt.Sprintf("line %d: ", headerLine)
+			case !d.opt.Header:
+				where = "csv.columns: "
+			}
+			return contractErr(ErrUnknownColumn, "%scolumn %q is not read by any field (source.unknown_columns is fail)", where, h)
+		}
+		d.unknown = append(d.unknown, j)
+	}
+	return nil
 }
 
 // Header returns the column names in file order (nil for an empty file).
@@ -201,6 +234,9 @@ func (d *CSVDecoder) Next() (*RawRecord, error) {
 	if d.rec.Err == nil && d.header != nil && len(d.fields) != len(d.header) {
 		d.rec.Err = recErr(ErrColumnCount, "want %d, got %d", len(d.header), len(d.fields))
 	}
+	if d.rec.Err == nil && len(d.unknown) > 0 {
+		d.rejectUnknown()
+	}
 	if d.rec.Err != nil {
 		clear(d.rec.Fields) // not the previous record's stale fields
 		return &d.rec, nil
@@ -213,6 +249,17 @@ func (d *CSVDecoder) Next() (*RawRecord, error) {
 		d.rec.Fields[i] = RawField{Kind: RawString, Bytes: d.fields[c]}
 	}
 	return &d.rec, nil
+}
+
+// rejectUnknown rejects the record when it has a value in an unknown
+// column: an empty value is no value.
+func (d *CSVDecoder) rejectUnknown() {
+	for _, j := range d.unknown {
+		if len(d.fields[j]) > 0 {
+			d.rec.Err = recErr(ErrUnknownColumn, "column %q has a value, and no field reads it", d.header[j])
+			return
+		}
+	}
 }
 
 // readRecord reads the next non-blank, non-comment record into d.fields and

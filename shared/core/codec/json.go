@@ -13,27 +13,37 @@ import (
 // objectParser maps the members of one JSON object onto requested columns.
 type objectParser struct {
 	cols  map[string]int
+	names []string
 	dec   jsontext.Decoder
 	arena []byte
+	keys  keyChecks
 }
 
-func newObjectParser(columns []string) objectParser {
+func newObjectParser(columns []string, c Contract) objectParser {
 	m := make(map[string]int, len(columns))
 	for i, c := range columns {
 		m[c] = i
 	}
-	return objectParser{cols: m}
+	return objectParser{cols: m, names: columns, keys: newKeyChecks(c, len(columns))}
 }
 
-// parse decodes obj into fields. Field bytes alias obj or the parser's arena.
-// On error every field is left RawMissing.
-func (p *objectParser) parse(obj []byte, fields []RawField) error {
+// decode decodes obj into fields and applies the contract. It returns the
+// record's error, and the error that stops the decoder when the record
+// breaks a contract that fails. Field bytes alias obj or the parser's
+// arena. On either error every field is left RawMissing.
+func (p *objectParser) decode(obj []byte, fields []RawField) (rec, fatal error) {
 	clear(fields)
-	err := p.parseObject(obj, fields)
-	if err != nil {
+	if p.keys.on {
+		p.keys.reset()
+	}
+	rec = p.parseObject(obj, fields)
+	if rec == nil && p.keys.on {
+		rec, fatal = p.keys.check(fields, p.names)
+	}
+	if rec != nil || fatal != nil {
 		clear(fields)
 	}
-	return err
+	return rec, fatal
 }
 
 func (p *objectParser) parseObject(obj []byte, fields []RawField) error {
@@ -61,6 +71,9 @@ func (p *objectParser) parseObject(obj []byte, fields []RawField) error {
 		}
 		idx, want := p.cols[string(key)]
 		if !want {
+			if p.keys.unknown != "" {
+				p.keys.sawUnknown(key)
+			}
 			if err := p.dec.SkipValue(); err != nil {
 				return recErr(ErrInvalidJSON, "%s", jsonReason(err))
 			}
@@ -146,11 +159,12 @@ type JSONLDecoder struct {
 }
 
 // NewJSONLDecoder returns a JSON Lines decoder over r.
-func NewJSONLDecoder(r io.Reader, columns []string, maxRecord int, rng Range) *JSONLDecoder {
+func NewJSONLDecoder(r io.Reader, columns []string, maxRecord int, rng Range, optFns ...func(*DecoderOptions)) *JSONLDecoder {
 	if maxRecord <= 0 {
 		maxRecord = DefaultMaxRecordBytes
 	}
-	d := &JSONLDecoder{s: newScanBuf(r, rng.Start, maxRecord), max: maxRecord, limit: rng.Limit, line: 1, p: newObjectParser(columns)}
+	o := decoderOptions(optFns)
+	d := &JSONLDecoder{s: newScanBuf(r, rng.Start, maxRecord), max: maxRecord, limit: rng.Limit, line: 1, p: newObjectParser(columns, o.Contract)}
 	if rng.Start == 0 {
 		d.s.stripBOM()
 	}
@@ -196,7 +210,10 @@ func (d *JSONLDecoder) Next() (*RawRecord, error) {
 		d.index++
 		d.rec.Index = d.index
 		d.rec.Raw = line
-		d.rec.Err = d.p.parse(line, d.rec.Fields)
+		var fatal error
+		if d.rec.Err, fatal = d.p.decode(line, d.rec.Fields); fatal != nil {
+			return nil, fmt.Errorf("jsonl: line %d (record %d, byte %d): %w", d.rec.Line, d.rec.Index, d.rec.Offset, fatal)
+		}
 		return &d.rec, nil
 	}
 }
@@ -278,11 +295,12 @@ func (b *bomSkipper) Read(p []byte) (int, error) {
 }
 
 // NewJSONDecoder returns a decoder for a JSON object or array of objects.
-func NewJSONDecoder(r io.Reader, columns []string, maxRecord int) *JSONDecoder {
+func NewJSONDecoder(r io.Reader, columns []string, maxRecord int, optFns ...func(*DecoderOptions)) *JSONDecoder {
 	if maxRecord <= 0 {
 		maxRecord = DefaultMaxRecordBytes
 	}
-	d := &JSONDecoder{max: maxRecord, p: newObjectParser(columns)}
+	o := decoderOptions(optFns)
+	d := &JSONDecoder{max: maxRecord, p: newObjectParser(columns, o.Contract)}
 	d.bom.r = r
 	d.cr = &countingReader{r: &d.bom}
 	d.dec = jsontext.NewDecoder(&guardReader{d: d}, jsonOptions...)
@@ -427,7 +445,10 @@ func (d *JSONDecoder) record(v jsontext.Value) (*RawRecord, error) {
 		clear(d.rec.Fields)
 		d.rec.Err = recErr(ErrRecordTooLarge, "limit %d bytes", d.max)
 	} else {
-		d.rec.Err = d.p.parse(v, d.rec.Fields)
+		var fatal error
+		if d.rec.Err, fatal = d.p.decode(v, d.rec.Fields); fatal != nil {
+			return nil, fmt.Errorf("json: record %d (byte %d): %w", d.rec.Index, d.rec.Offset, fatal)
+		}
 	}
 	if !d.array {
 		if err := d.finish(); err != io.EOF {

@@ -14,6 +14,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/sluice-etl/sluice/shared/core/codec"
 	"github.com/sluice-etl/sluice/shared/core/record"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 )
@@ -29,6 +30,9 @@ type Plan struct {
 	Full record.Schema
 	// Out is the output schema: Full without dropped fields.
 	Out record.Schema
+	// Contract is the decoders' schema contract, by Columns: see
+	// DecodeOptions.
+	Contract codec.Contract
 
 	fields   []fieldPlan
 	derives  []derivePlan
@@ -69,6 +73,9 @@ type fieldPlan struct {
 	layouts  []string
 	loc      *time.Location
 	required bool
+	// absent is the reason of a required reject when the input lacks the
+	// field's column or key and its missing policy is null; or "".
+	absent   string
 	regex    *regexp.Regexp
 	literal  []byte // set when regex is a plain literal: match by bytes.Contains
 	hasRules bool
@@ -98,6 +105,7 @@ var defaultLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-
 func Compile(s *spec.Spec) (*Plan, error) {
 	c := newCompiler(s)
 	c.fields()
+	c.contract()
 	c.ruleExprs()
 	c.derives()
 	c.boolExprs()
@@ -106,6 +114,27 @@ func Compile(s *spec.Spec) (*Plan, error) {
 	}
 	c.finish()
 	return c.p, nil
+}
+
+// DecodeOptions gives a decoder the plan's schema contract:
+// codec.NewJSONLDecoder(r, p.Columns, max, rng, p.DecodeOptions).
+func (p *Plan) DecodeOptions(o *codec.DecoderOptions) { o.Contract = p.Contract }
+
+// contract lays out the schema contract by input column. A column several
+// fields read fails when it is missing if any of them fails, or leaves it
+// to the format ("") while none fails; the field named in errors is the
+// first that decided it.
+func (c *compiler) contract() {
+	n := len(c.p.Columns)
+	ct := codec.Contract{Unknown: c.s.Source.UnknownColumns, Missing: make([]codec.MissingPolicy, n), Fields: make([]string, n)}
+	rank := map[codec.MissingPolicy]int{codec.MissingNull: 0, "": 1, codec.MissingFail: 2}
+	for _, f := range c.s.Fields {
+		col := c.colIdx[f.Source()]
+		if ct.Fields[col] == "" || rank[f.Missing] > rank[ct.Missing[col]] {
+			ct.Missing[col], ct.Fields[col] = f.Missing, f.Name
+		}
+	}
+	c.p.Contract = ct
 }
 
 // compiler is the state of one Compile: the plan being built, the
@@ -197,6 +226,11 @@ func (c *compiler) fields() {
 		kind, _ := record.ParseKind(f.Type)
 		fp := fieldPlan{name: f.Name, col: c.column(f.Source()), kind: kind, scale: f.Scale, clean: f.Clean,
 			required: f.Required, layouts: f.Layouts, loc: time.UTC, minLen: -1, maxLen: -1}
+		if f.Missing == codec.MissingNull {
+			// Declared: a reject says the input lacks it. Left to the
+			// format, the reason is the one a null gets, as before.
+			fp.absent = fmt.Sprintf("value is missing: the input has no %q", f.Source())
+		}
 		if f.Timezone != "" {
 			fp.loc, _ = time.LoadLocation(f.Timezone)
 		}

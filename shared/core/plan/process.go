@@ -133,7 +133,7 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 		}
 	}
 	if rec.Err != nil {
-		return pr.reject("", "decode", rec.Err.Error()), nil
+		return pr.reject("", decodeRule(rec.Err), rec.Err.Error()), nil
 	}
 	p := pr.p
 	pr.arena = pr.arena[:0]
@@ -172,6 +172,21 @@ func (pr *Processor) Process(rec *codec.RawRecord) (*Outcome, error) {
 	return pr.keep(), nil
 }
 
+// Record-level rules of records a decoder rejected.
+const (
+	RuleDecode        = "decode"
+	RuleUnknownColumn = "unknown_column"
+)
+
+// decodeRule is the rule a decoder's record error counts under: the
+// schema contract's unknown_column, or decode.
+func decodeRule(err error) string {
+	if errors.Is(err, codec.ErrUnknownColumn) {
+		return RuleUnknownColumn
+	}
+	return RuleDecode
+}
+
 // castFields casts each raw field into the row and applies its rules.
 func (pr *Processor) castFields(rec *codec.RawRecord) *Outcome {
 	for i := range pr.p.fields {
@@ -182,6 +197,9 @@ func (pr *Processor) castFields(rec *codec.RawRecord) *Outcome {
 		}
 		if f.hasRules {
 			if rule, reason := pr.check(f, *dst); rule != "" {
+				if rule == "required" && f.absent != "" && rec.Fields[f.col].Kind == codec.RawMissing {
+					reason = f.absent // null because the input lacks it
+				}
 				return pr.reject(f.name, rule, reason)
 			}
 		}

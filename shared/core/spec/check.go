@@ -35,6 +35,7 @@ func (s *Spec) check() Errors {
 	c.version()
 	c.source()
 	c.fields()
+	c.contract()
 	c.derive()
 	c.validate()
 	c.filter()

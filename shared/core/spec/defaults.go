@@ -19,19 +19,26 @@ const (
 )
 
 // applyDefaults fills in, once and before the checks, what a spec may
-// leave out and its users read as set: the version, field types, check and
-// filter names, the window's time mode and late policy, the stream's
-// failure mode and the reject policy. Options whose empty value is their
-// default (source format and compression, BOM, sink format and
-// compression) stay empty; the limits' defaults are applied where they
-// are used.
+// leave out and its users read as set: the version, field types, each
+// field's missing column policy (the source's), check and filter names,
+// the window's time mode and late policy, the stream's failure mode and
+// the reject policy. Options whose empty value is their default (source
+// format and compression, BOM, the schema contract's unknown and missing
+// column policies, sink format and compression) stay empty, so a spec
+// that leaves them out keeps its hash; the limits' defaults are applied
+// where they are used.
 func (s *Spec) applyDefaults() {
 	if s.Version == 0 {
 		s.Version = 1
 	}
 	for i := range s.Fields {
-		if s.Fields[i].Type == "" {
-			s.Fields[i].Type = "string"
+		f := &s.Fields[i]
+		if f.Type == "" {
+			f.Type = "string"
+		}
+		if f.Missing == "" {
+			// Empty when the source's is: each format's own behaviour.
+			f.Missing = s.Source.MissingColumns
 		}
 	}
 	for i := range s.Validate {

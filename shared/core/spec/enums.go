@@ -5,7 +5,8 @@ import "github.com/sluice-etl/sluice/shared/core/enum"
 // The spec's enumerated options that belong to no other package. Each is
 // a type with its constants, the enum.Set of its values and one Check
 // method. The others are declared where they are used: codec.Format,
-// codec.Compression and codec.SinkFormat, window.Kind and
+// codec.Compression and codec.SinkFormat, the schema contract's
+// codec.UnknownPolicy and codec.MissingPolicy, window.Kind and
 // window.LatePolicy.
 
 // BOMPolicy says what becomes of a leading UTF-8 byte order mark in CSV

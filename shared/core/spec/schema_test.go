@@ -90,10 +90,13 @@ source:
     comment: "#"
     bom: keep
   max_record_bytes: 1MiB
+  unknown_columns: reject
+  missing_columns: fail
 fields:
   - name: id
     type: int
     required: true
+    missing: null
     rules: {min: 1, max: 1000000, enum: [1, 2, 3], expr: value > 0}
   - name: amount
     from: amt
@@ -224,6 +227,10 @@ var badForSchema = map[string]string{
 	"bad policy":                  "fields: [{name: a}]\nrejects: {policy: drop}\n",
 	"header false, no columns":    "source: {csv: {header: false}}\nfields: [{name: a}]\n",
 	"bad bom":                     "source: {csv: {bom: drop}}\nfields: [{name: a}]\n",
+	"bad unknown_columns":         "source: {unknown_columns: warn}\nfields: [{name: a}]\n",
+	"bad missing_columns":         "source: {missing_columns: ignore}\nfields: [{name: a}]\n",
+	"bad field missing":           "fields: [{name: a, missing: skip}]\n",
+	"missing_columns is a list":   "source: {missing_columns: [fail]}\nfields: [{name: a}]\n",
 	"bad delimiter":               "source: {csv: {delimiter: ab}}\nfields: [{name: a}]\n",
 	"bad size":                    "source: {max_record_bytes: 12XB}\nfields: [{name: a}]\n",
 	"fractional size":             "source: {max_record_bytes: 1.5}\nfields: [{name: a}]\n",
@@ -269,6 +276,12 @@ func TestSchemaEnumsMatchLoader(t *testing.T) {
 	enum := func(m map[string]any) []string {
 		var out []string
 		for _, v := range m["enum"].([]any) {
+			if v == nil {
+				// The missing column policy null, written as a bare YAML
+				// or JSON null.
+				out = append(out, "null")
+				continue
+			}
 			out = append(out, v.(string))
 		}
 		return out
@@ -288,6 +301,9 @@ func TestSchemaEnumsMatchLoader(t *testing.T) {
 		{"sink format", enum(prop("sink", "format")), "fields: [{name: a}]\nsink: {format: %s}", []string{"json", "avro", "auto"}},
 		{"parquet compression", enum(prop("sink", "compression")), "fields: [{name: a}]\nsink: {format: parquet, compression: %s}", []string{"lz4", "brotli", "auto"}},
 		{"policy", enum(prop("rejects", "policy")), "fields: [{name: a}]\nrejects: {policy: %s}", []string{"drop", "ignore"}},
+		{"unknown_columns", enum(prop("source", "unknown_columns")), "source: {unknown_columns: %s}\nfields: [{name: a}]", []string{"drop", "skip", "warn"}},
+		{"missing_columns", enum(prop("source", "missing_columns")), "source: {missing_columns: %s}\nfields: [{name: a}]", []string{"ignore", "reject", "nul"}},
+		{"field missing", enum(prop("field", "missing")), "fields: [{name: a, missing: %s}]", []string{"ignore", "skip", "default"}},
 		{"clean step", cleanEnum, "fields: [{name: a, clean: [%s]}]", []string{"strip", "title", "null_if", "default"}},
 	}
 	for _, tc := range tests {

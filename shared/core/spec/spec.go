@@ -48,6 +48,14 @@ type Source struct {
 	Compression    codec.Compression `yaml:"compression" json:"compression"`
 	CSV            CSVOptions        `yaml:"csv" json:"csv"`
 	MaxRecordBytes Size              `yaml:"max_record_bytes" json:"max_record_bytes"`
+	// UnknownColumns is the schema contract for a CSV header column or a
+	// JSON key that no field reads: ignore (default), reject or fail.
+	UnknownColumns codec.UnknownPolicy `yaml:"unknown_columns" json:"unknown_columns,omitempty"`
+	// MissingColumns is the schema contract for a field whose CSV column
+	// or JSON key the input lacks: fail or null; empty keeps each
+	// format's own (CSV fails, JSON reads null). A field's Missing
+	// overrides it.
+	MissingColumns codec.MissingPolicy `yaml:"missing_columns" json:"missing_columns,omitempty"`
 }
 
 // CSVOptions are the CSV source options.
@@ -78,6 +86,9 @@ type Field struct {
 	// Drop keeps the field for rules and expressions but leaves it out
 	// of the output.
 	Drop bool `yaml:"drop" json:"drop,omitempty"`
+	// Missing is the field's own missing column policy (default:
+	// source.missing_columns).
+	Missing codec.MissingPolicy `yaml:"missing" json:"missing,omitempty"`
 }
 
 // Source returns the input column or key the field reads.
@@ -607,11 +618,33 @@ func Parse(name string, data []byte) (*Spec, error) {
 		return nil, yamlError(name, err, places)
 	}
 	s.file, s.pos = name, s.posOrInit()
+	s.nullPolicies(places)
 	s.applyDefaults()
 	if errs := s.check(); len(errs) > 0 {
 		return nil, errs
 	}
 	return s, nil
+}
+
+// nullPolicies reads a bare null written as a missing column policy
+// (`missing: null`, or ~) as the policy null: YAML reads it as no value,
+// which would leave the key at its default. An empty value stays empty.
+func (s *Spec) nullPolicies(places []place) {
+	for _, pl := range places {
+		v := pl.val
+		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!null" || v.Value == "" {
+			continue
+		}
+		if pl.path == "source.missing_columns" {
+			s.Source.MissingColumns = codec.MissingNull
+			continue
+		}
+		rest, inFields := strings.CutPrefix(pl.path, "fields[")
+		num, key, _ := strings.Cut(rest, "]")
+		if i, err := strconv.Atoi(num); inFields && err == nil && key == ".missing" && i < len(s.Fields) {
+			s.Fields[i].Missing = codec.MissingNull
+		}
+	}
 }
 
 func (s *Spec) posOrInit() map[string]Pos {

@@ -203,7 +203,7 @@ func readHeader(ctx context.Context, in storage.Bucket, key string, p *plan.Plan
 		return fmt.Errorf("extract: %s: %w", key, err)
 	}
 	defer dr.Close()
-	dec, err := codec.NewCSVDecoder(dr, p.Columns, *job.CSV, codec.Range{})
+	dec, err := codec.NewCSVDecoder(dr, p.Columns, *job.CSV, codec.Range{}, p.DecodeOptions)
 	if err != nil {
 		return fmt.Errorf("extract: %s: %w", key, err)
 	}

@@ -255,11 +255,11 @@ func newDecoder(r io.Reader, p *plan.Plan, job *Job, chunk Chunk) (codec.Decoder
 		if chunk.Start > 0 {
 			rng.Header = job.Header
 		}
-		return codec.NewCSVDecoder(r, p.Columns, *job.CSV, rng)
+		return codec.NewCSVDecoder(r, p.Columns, *job.CSV, rng, p.DecodeOptions)
 	case codec.FormatJSONL:
-		return codec.NewJSONLDecoder(r, p.Columns, job.MaxRecord, rng), nil
+		return codec.NewJSONLDecoder(r, p.Columns, job.MaxRecord, rng, p.DecodeOptions), nil
 	case codec.FormatJSON:
-		return codec.NewJSONDecoder(r, p.Columns, job.MaxRecord), nil
+		return codec.NewJSONDecoder(r, p.Columns, job.MaxRecord, p.DecodeOptions), nil
 	}
 	return nil, fmt.Errorf("unknown format %q", job.Format)
 }

@@ -139,7 +139,7 @@ func New(cfg Config) (*Pipeline, error) {
 	maxRec := int(sp.Source.MaxRecordBytes)
 	opt := plan.CSVOptions(sp, maxRec)
 	opt.Columns = sp.Source.CSV.Columns
-	dec, err := codec.NewMessageDecoder(sp.Source.Format, cfg.Plan.Columns, opt)
+	dec, err := codec.NewMessageDecoder(sp.Source.Format, cfg.Plan.Columns, opt, cfg.Plan.DecodeOptions)
 	if err != nil {
 		return nil, fmt.Errorf("stream: %w", err)
 	}
@@ -219,7 +219,11 @@ func (p *Pipeline) WindowRecords(msgs []Message, after string) ([]window.SeqReco
 		if !window.After(after, m.Seq) || m.Err != nil {
 			continue
 		}
-		o, err := p.native.Process(p.dec.Decode(m.Data))
+		rec, err := p.dec.Decode(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("stream: sequence number %s: %w", seqName(m), err)
+		}
+		o, err := p.native.Process(rec)
 		if err != nil {
 			return nil, err
 		}
@@ -454,11 +458,14 @@ func (sb *stagedBatch) take(ctx context.Context, fresh []Message, reserve time.D
 			return out, err
 		}
 		out.taken = i + 1
-		var rec *codec.RawRecord
-		if m.Err != nil {
-			rec = &codec.RawRecord{Err: m.Err, Raw: m.Data, Index: 1}
-		} else {
-			rec = sb.p.dec.Decode(m.Data)
+		rec := &codec.RawRecord{Err: m.Err, Raw: m.Data, Index: 1}
+		if m.Err == nil {
+			var err error
+			if rec, err = sb.p.dec.Decode(m.Data); err != nil {
+				// A schema contract that fails: the batch fails, and its
+				// records are delivered again.
+				return out, fmt.Errorf("sequence number %s: %w", seqName(m), err)
+			}
 		}
 		o, err := sb.p.proc.Process(rec)
 		if err != nil {
@@ -469,6 +476,15 @@ func (sb *stagedBatch) take(ctx context.Context, fresh []Message, reserve time.D
 		}
 	}
 	return out, nil
+}
+
+// seqName is a message's sequence number, with its place in a KPL
+// aggregate.
+func seqName(m *Message) string {
+	if m.SubSeq > 0 {
+		return fmt.Sprintf("%s/%d", m.Seq, m.SubSeq)
+	}
+	return m.Seq
 }
 
 // route writes and counts one record by its verdict.
