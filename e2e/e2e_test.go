@@ -75,7 +75,9 @@ func TestMain(m *testing.M) {
 		ctx := context.Background()
 		// Small chunks so a few hundred KB fan out, and a low inline limit
 		// so that fan-out goes through the Distributed Map.
-		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs,
+		// The tests send the schedules' payloads themselves (flushTables,
+		// compactSpec): no clock fires them.
+		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs, Ticks: offline.NoTicks,
 			Params: map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3", "StreamShards": "2", "StreamBatchSize": "250",
 				"Specs":       `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml",` + chaosRoutes + `,` + lakeRoute + `}`,
 				"StreamSpecs": `{"*":"` + streamSpecLoc + `"}`}}

@@ -47,7 +47,14 @@ type Options struct {
 	// Chaos, when set, is the fault plan from the start (tests usually
 	// post one to /_sluice/chaos instead).
 	Chaos *Chaos
+	// Ticks drives the template's Schedule events (default: real
+	// tickers at each schedule's rate). Tests that invoke the schedules'
+	// payloads themselves pass NoTicks.
+	Ticks Ticks
 }
+
+// NoTicks is Ticks that never fire: the schedules stay idle.
+func NoTicks(time.Duration) (<-chan time.Time, func()) { return nil, func() {} }
 
 // Stack is a running offline stack.
 type Stack struct {
@@ -114,7 +121,11 @@ func (s *Stack) up(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	return s.startEventSources(c)
+	ticks := o.Ticks
+	if ticks == nil {
+		ticks = realTicks
+	}
+	return s.startEventSources(c, ticks)
 }
 
 // onDown registers how to stop what has just started.
@@ -236,15 +247,18 @@ func (s *Stack) deploy(ctx context.Context, repo string) (localdeploy.Clients, e
 	return c, nil
 }
 
-// startEventSources starts the S3 glue and the Kinesis mappings; Down
-// cancels them and waits for them to end.
-func (s *Stack) startEventSources(c localdeploy.Clients) error {
+// startEventSources starts the S3 glue, the Kinesis mappings and the
+// schedules; Down cancels them and waits for them to end.
+func (s *Stack) startEventSources(c localdeploy.Clients, ticks Ticks) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.onDown(func() { cancel(); s.background.Wait() })
 	if err := s.startGlue(ctx, c.S3, c.SQS, c.SFN); err != nil {
 		return err
 	}
-	return s.startMappings(ctx, c.Kinesis, c.SQS)
+	if err := s.startMappings(ctx, c.Kinesis, c.SQS); err != nil {
+		return err
+	}
+	return s.startSchedules(ctx, ticks)
 }
 
 type staticCreds struct{}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
@@ -517,4 +518,69 @@ func (t *Template) kinesisEvent(source, function string, p *yaml.Node, streamKey
 		}
 	}
 	return ke, nil
+}
+
+// Schedule is a function's Schedule event: an EventBridge rule that
+// invokes it every Every with Input.
+type Schedule struct {
+	Function string
+	Every    time.Duration
+	Input    string
+	// Source names the declaration, for messages.
+	Source string
+}
+
+// Schedules lists every function's Schedule events. Only rate()
+// expressions are understood.
+func (t *Template) Schedules() ([]Schedule, error) {
+	var out []Schedule
+	for _, r := range t.Resources("AWS::Serverless::Function") {
+		evs := get(r.node, "Properties", "Events")
+		if evs == nil {
+			continue
+		}
+		for i := 0; i+1 < len(evs.Content); i += 2 {
+			e := evs.Content[i+1]
+			if scalar(get(e, "Type")) != "Schedule" {
+				continue
+			}
+			src := r.ID + " " + evs.Content[i].Value
+			expr, err := t.Value(get(e, "Properties", "Schedule"))
+			if err != nil {
+				return nil, fmt.Errorf("%s: Schedule: %w", src, err)
+			}
+			every, err := ParseRate(expr)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", src, err)
+			}
+			input := "{}"
+			if n := get(e, "Properties", "Input"); n != nil {
+				if input, err = t.Value(n); err != nil {
+					return nil, fmt.Errorf("%s: Input: %w", src, err)
+				}
+			}
+			out = append(out, Schedule{Function: r.Name, Every: every, Input: input, Source: src})
+		}
+	}
+	return out, nil
+}
+
+// ParseRate reads an EventBridge rate expression: rate(5 minutes).
+func ParseRate(expr string) (time.Duration, error) {
+	inner, ok := strings.CutPrefix(expr, "rate(")
+	inner, ok2 := strings.CutSuffix(inner, ")")
+	fields := strings.Fields(inner)
+	if !ok || !ok2 || len(fields) != 2 {
+		return 0, fmt.Errorf("schedule %q: want rate(N unit)", expr)
+	}
+	n, err := strconv.Atoi(fields[0])
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("schedule %q: %q is not a positive number", expr, fields[0])
+	}
+	units := map[string]time.Duration{"minute": time.Minute, "minutes": time.Minute, "hour": time.Hour, "hours": time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour}
+	unit, ok := units[fields[1]]
+	if !ok {
+		return 0, fmt.Errorf("schedule %q: unit %q (want minutes, hours or days)", expr, fields[1])
+	}
+	return time.Duration(n) * unit, nil
 }

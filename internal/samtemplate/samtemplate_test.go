@@ -2,9 +2,12 @@ package samtemplate_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-etl/sluice/internal/samtemplate"
 )
@@ -128,5 +131,41 @@ Resources:
 		!evs[0].ReportBatchItemFailures || !evs[0].Bisect || evs[0].MaxRetryAttempts != 10 || evs[0].ParallelizationFactor != 1 ||
 		evs[0].BatchSize != 500 || evs[0].StartingPosition != "TRIM_HORIZON" || evs[0].OnFailure == "" || evs[0].Stream != "sluice-input-stream" {
 		t.Fatalf("repo template: %+v %v", evs, err)
+	}
+}
+
+// The template's schedules: extract's flush of held table files every
+// minute, and the commit function's compaction every CompactEveryMinutes.
+func TestSchedules(t *testing.T) {
+	tp, err := samtemplate.Load("../../template.yaml", "sluice", map[string]string{"CompactEveryMinutes": "15"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tp.Schedules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []samtemplate.Schedule{
+		{Function: "sluice-extract-function", Every: time.Minute, Input: `{"flush_tables":{"streams":["sluice-input-stream"]}}`, Source: "ExtractFunction FlushTables"},
+		{Function: "sluice-commit-function", Every: 15 * time.Minute, Input: `{"op":"compact"}`, Source: "CommitFunction Compact"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("schedules %+v, want %+v", got, want)
+	}
+	for expr, want := range map[string]string{
+		"rate(1 minute)":  "1m0s",
+		"rate(2 hours)":   "2h0m0s",
+		"cron(0 * * * ?)": `schedule "cron(0 * * * ?)": want rate(N unit)`,
+		"rate(0 minutes)": `schedule "rate(0 minutes)": "0" is not a positive number`,
+		"rate(5 seconds)": `schedule "rate(5 seconds)": unit "seconds" (want minutes, hours or days)`,
+	} {
+		d, err := samtemplate.ParseRate(expr)
+		got := fmt.Sprint(d)
+		if err != nil {
+			got = err.Error()
+		}
+		if got != want {
+			t.Errorf("ParseRate(%q) = %s, want %s", expr, got, want)
+		}
 	}
 }
