@@ -439,22 +439,13 @@ type KinesisEvent struct {
 // KinesisEvents lists every function's Kinesis event sources.
 func (t *Template) KinesisEvents() ([]KinesisEvent, error) {
 	var out []KinesisEvent
-	for _, r := range t.Resources("AWS::Serverless::Function") {
-		evs := get(r.node, "Properties", "Events")
-		if evs == nil {
-			continue
-		}
-		for i := 0; i+1 < len(evs.Content); i += 2 {
-			e := evs.Content[i+1]
-			if scalar(get(e, "Type")) != "Kinesis" {
-				continue
-			}
-			ke, err := t.kinesisEvent(r.ID+" "+evs.Content[i].Value, r.Name, get(e, "Properties"), "Stream")
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ke)
-		}
+	err := t.eachEvent("Kinesis", func(r Resource, src string, e *yaml.Node) error {
+		ke, err := t.kinesisEvent(src, r.Name, get(e, "Properties"), "Stream")
+		out = append(out, ke)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range t.Resources("AWS::Lambda::EventSourceMapping") {
 		p := get(r.node, "Properties")
@@ -534,6 +525,30 @@ type Schedule struct {
 // expressions are understood.
 func (t *Template) Schedules() ([]Schedule, error) {
 	var out []Schedule
+	err := t.eachEvent("Schedule", func(r Resource, src string, e *yaml.Node) error {
+		expr, err := t.Value(get(e, "Properties", "Schedule"))
+		if err != nil {
+			return fmt.Errorf("%s: Schedule: %w", src, err)
+		}
+		every, err := ParseRate(expr)
+		if err != nil {
+			return fmt.Errorf("%s: %w", src, err)
+		}
+		input := "{}"
+		if n := get(e, "Properties", "Input"); n != nil {
+			if input, err = t.Value(n); err != nil {
+				return fmt.Errorf("%s: Input: %w", src, err)
+			}
+		}
+		out = append(out, Schedule{Function: r.Name, Every: every, Input: input, Source: src})
+		return nil
+	})
+	return out, err
+}
+
+// eachEvent calls fn with each SAM function event of type typ, and the
+// name "<function id> <event name>" that messages give it.
+func (t *Template) eachEvent(typ string, fn func(r Resource, src string, e *yaml.Node) error) error {
 	for _, r := range t.Resources("AWS::Serverless::Function") {
 		evs := get(r.node, "Properties", "Events")
 		if evs == nil {
@@ -541,28 +556,15 @@ func (t *Template) Schedules() ([]Schedule, error) {
 		}
 		for i := 0; i+1 < len(evs.Content); i += 2 {
 			e := evs.Content[i+1]
-			if scalar(get(e, "Type")) != "Schedule" {
+			if scalar(get(e, "Type")) != typ {
 				continue
 			}
-			src := r.ID + " " + evs.Content[i].Value
-			expr, err := t.Value(get(e, "Properties", "Schedule"))
-			if err != nil {
-				return nil, fmt.Errorf("%s: Schedule: %w", src, err)
+			if err := fn(r, r.ID+" "+evs.Content[i].Value, e); err != nil {
+				return err
 			}
-			every, err := ParseRate(expr)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", src, err)
-			}
-			input := "{}"
-			if n := get(e, "Properties", "Input"); n != nil {
-				if input, err = t.Value(n); err != nil {
-					return nil, fmt.Errorf("%s: Input: %w", src, err)
-				}
-			}
-			out = append(out, Schedule{Function: r.Name, Every: every, Input: input, Source: src})
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // ParseRate reads an EventBridge rate expression: rate(5 minutes).
