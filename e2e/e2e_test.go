@@ -529,6 +529,23 @@ func TestInvokeCLI(t *testing.T) {
 	if len(first["started"]) != 1 || len(first["duplicates"]) != 0 {
 		t.Fatalf("first invoke = %v", first)
 	}
+	// Step Functions answers a StartExecution of a running execution's
+	// name and input with that execution, as if started: wait for it to
+	// end, so the second delivery meets a name in use.
+	execArn := strings.Replace(smArn, ":stateMachine:", ":execution:", 1) + ":" + first["started"][0]
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		d, err := sfnc.DescribeExecution(context.Background(), &sfn.DescribeExecutionInput{ExecutionArn: aws.String(execArn)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != sfntypes.ExecutionStatusRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s still running", execArn)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	again := run()
 	if len(again["started"]) != 0 || len(again["duplicates"]) != 1 || again["duplicates"][0] != first["started"][0] {
 		t.Fatalf("second invoke = %v", again)
