@@ -132,6 +132,12 @@ type DecoderOptions struct {
 	// Contract is the schema contract; the zero value keeps each format's
 	// behaviour before contracts.
 	Contract Contract
+	// UnknownKey, if set, is called by the JSON and JSON Lines decoders
+	// with each top-level key of an object that no requested column
+	// names, unquoted, before the contract judges the record. With no
+	// requested columns it sees every key: how sluice init finds them.
+	// The slice is valid only during the call.
+	UnknownKey func(key []byte)
 }
 
 func decoderOptions(optFns []func(*DecoderOptions)) DecoderOptions {

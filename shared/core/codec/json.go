@@ -17,14 +17,16 @@ type objectParser struct {
 	dec   jsontext.Decoder
 	arena []byte
 	keys  keyChecks
+	// unknownKey is DecoderOptions.UnknownKey.
+	unknownKey func(key []byte)
 }
 
-func newObjectParser(columns []string, c Contract) objectParser {
+func newObjectParser(columns []string, o DecoderOptions) objectParser {
 	m := make(map[string]int, len(columns))
 	for i, c := range columns {
 		m[c] = i
 	}
-	return objectParser{cols: m, names: columns, keys: newKeyChecks(c, len(columns))}
+	return objectParser{cols: m, names: columns, keys: newKeyChecks(o.Contract, len(columns)), unknownKey: o.UnknownKey}
 }
 
 // decode decodes obj into fields and applies the contract. It returns the
@@ -71,6 +73,9 @@ func (p *objectParser) parseObject(obj []byte, fields []RawField) error {
 		}
 		idx, want := p.cols[string(key)]
 		if !want {
+			if p.unknownKey != nil {
+				p.unknownKey(key)
+			}
 			if p.keys.unknown != "" {
 				p.keys.sawUnknown(key)
 			}
@@ -164,7 +169,7 @@ func NewJSONLDecoder(r io.Reader, columns []string, maxRecord int, rng Range, op
 		maxRecord = DefaultMaxRecordBytes
 	}
 	o := decoderOptions(optFns)
-	d := &JSONLDecoder{s: newScanBuf(r, rng.Start, maxRecord), max: maxRecord, limit: rng.Limit, line: 1, p: newObjectParser(columns, o.Contract)}
+	d := &JSONLDecoder{s: newScanBuf(r, rng.Start, maxRecord), max: maxRecord, limit: rng.Limit, line: 1, p: newObjectParser(columns, o)}
 	if rng.Start == 0 {
 		d.s.stripBOM()
 	}
@@ -300,7 +305,7 @@ func NewJSONDecoder(r io.Reader, columns []string, maxRecord int, optFns ...func
 		maxRecord = DefaultMaxRecordBytes
 	}
 	o := decoderOptions(optFns)
-	d := &JSONDecoder{max: maxRecord, p: newObjectParser(columns, o.Contract)}
+	d := &JSONDecoder{max: maxRecord, p: newObjectParser(columns, o)}
 	d.bom.r = r
 	d.cr = &countingReader{r: &d.bom}
 	d.dec = jsontext.NewDecoder(&guardReader{d: d}, jsonOptions...)

@@ -28,7 +28,7 @@ func NewMessageDecoder(format Format, columns []string, opt CSVOptions, optFns .
 	switch format {
 	case "", FormatAuto, FormatJSON, FormatJSONL:
 		m.json = true
-		m.obj = newObjectParser(columns, decoderOptions(optFns).Contract)
+		m.obj = newObjectParser(columns, decoderOptions(optFns))
 		m.rec.Fields = make([]RawField, len(columns))
 	case FormatCSV:
 		if len(opt.Columns) == 0 {
