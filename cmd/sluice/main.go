@@ -1,6 +1,7 @@
 // Command sluice runs, checks and inspects sluice pipelines.
 //
 //	sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json]
+//	sluice init --from FILE [--name N] [--out spec.yaml] [--force]
 //	sluice validate SPEC
 //	sluice lint [--template template.yaml] [SPEC...]
 //	sluice windows --table T [--since T] [--key K] [--shards] [--json]
@@ -30,6 +31,8 @@ const usage = `sluice: serverless ETL pipelines, run anywhere
 Usage:
   sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json]
   sluice run                      run the bundled orders example into ./out/orders
+  sluice init --from FILE|s3://B/K|- [--name N] [--out spec.yaml|-] [--force] [--tolerance 0.05]
+                                  write a commented spec from a sample of an input: types, required, trim, suggestions
   sluice validate SPEC            check a spec without reading data
   sluice validate [--output DIR|s3://B/P | --catalog glue --warehouse s3://B/P] [--endpoint URL] SPEC
                                   and the changes the next run makes to the sink's table, or refuses
@@ -62,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "init":
+		return cmdInit(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "lint":
