@@ -108,7 +108,11 @@ func (c *initCmd) open(ctx context.Context) (io.ReadCloser, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("input: %w", err)
 		}
-		return f, "stdin", nil
+		name := filepath.Base(path)
+		if c.from == "-" {
+			name = "stdin"
+		}
+		return f, name, nil
 	}
 	b, key, _, err := openInput(ctx, c.from, 0)
 	if err != nil {

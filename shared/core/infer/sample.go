@@ -91,13 +91,31 @@ func ReadSample(r io.Reader, name string, optFns ...func(*SampleOptions)) (*Samp
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if len(s.Columns) == 0 {
-		return nil, fmt.Errorf("read %s: %w", name, ErrEmpty)
+		return nil, fmt.Errorf("read %s: %w%s", name, ErrEmpty, s.undecoded())
 	}
 	return s, nil
 }
 
 // Describe is the sample's format and compression: "csv, gzip".
 func (s *Sample) Describe() string { return string(s.Format) + ", " + compressionText(s.Compression) }
+
+// undecoded says why the records of a sample without columns gave none:
+// the first decode error.
+func (s *Sample) undecoded() string {
+	n, first := 0, -1
+	for i, r := range s.Rows {
+		if r.Err != nil {
+			n++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	if n > 0 {
+		return fmt.Sprintf(": %d of %d records could not be decoded (record %d: %v)", n, len(s.Rows), first+1, s.Rows[first].Err)
+	}
+	return ""
+}
 
 // limits are sluice run's default decompression limits.
 func limits() codec.Limits {
