@@ -169,8 +169,8 @@ func TestEnumSuggestion(t *testing.T) {
 		enum []string
 	}{
 		{append(repeat("b", 6), repeat("a", 6)...), []string{"a", "b"}},
-		{[]string{"a", "b", "a", "b"}, nil}, // too few values
-		{[]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "a", "b"}, nil},        // too many distinct for their number
+		{[]string{"a", "b", "a", "b"}, nil},                                              // too few values
+		{[]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "a", "b"}, nil},      // too many distinct for their number
 		{append(repeat("b", 10), repeat(strings.Repeat("a", 33), 10)...), nil},           // too long
 		{append(repeat("a", 20), "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"), nil}, // eleven distinct
 	}

@@ -40,11 +40,11 @@ func TestSampleBounds(t *testing.T) {
 	jsonl := "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n"
 	json := `[{"n":1},{"n":2},{"n":3}]`
 	cases := []struct {
-		name, in    string
-		records     int
-		bytes       int
-		want        []string
-		truncated   bool
+		name, in  string
+		records   int
+		bytes     int
+		want      []string
+		truncated bool
 	}{
 		{"all of it", csv, 0, 0, []string{"1", "2", "3"}, false},
 		{"records", csv, 2, 0, []string{"1", "2"}, true},
