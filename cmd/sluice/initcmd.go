@@ -177,7 +177,7 @@ func (c *initCmd) summary(r *infer.Result) {
 		w, out = c.stderr, "the spec"
 	}
 	n := r.Counts
-	fmt.Fprintf(w, "wrote %s: %d fields from %d records of %s (%s)\n", out, len(r.Fields), len(r.Sample.Rows), r.Sample.Name, r.Sample.Describe())
+	fmt.Fprintf(w, "wrote %s: %s\n", out, r.Describe())
 	fmt.Fprintf(w, "  on the sample: %d kept, %d rejected", n.Kept, n.Rejected)
 	if n.Rejected > 0 {
 		fmt.Fprintf(w, " (the fields' comments list the values that do not fit)")

@@ -65,7 +65,7 @@ func TestInitFromS3(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.HasPrefix(out, "wrote "+spec+": 4 fields from 60 records of in/dirty.csv.gz (csv, gzip)\n  on the sample: 58 kept, 2 rejected") {
+	if !strings.HasPrefix(out, "wrote "+spec+": 4 fields from 60 records of dirty.csv.gz (csv, gzip)\n  on the sample: 58 kept, 2 rejected") {
 		t.Errorf("init said %q", out)
 	}
 	doc, err := os.ReadFile(spec)
