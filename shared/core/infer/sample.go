@@ -71,17 +71,17 @@ func ReadSample(r io.Reader, name string, optFns ...func(*SampleOptions)) (*Samp
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	defer dr.Close()
-	buf, err := io.ReadAll(io.LimitReader(dr, int64(opt.MaxBytes)+1))
-	if err != nil {
+	src := &source{r: dr, left: opt.MaxBytes, bound: opt.MaxBytes, keep: true}
+	head := make([]byte, min(opt.MaxBytes, 64<<10))
+	n, err := io.ReadFull(src, head)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
-	s := &Sample{Name: name, Compression: comp, Truncated: len(buf) > opt.MaxBytes}
-	buf = buf[:min(len(buf), opt.MaxBytes)]
-	s.Format = codec.FormatFromName(name)
+	s := &Sample{Name: name, Compression: comp, Format: codec.FormatFromName(name)}
 	if s.Format == "" {
-		s.Format = codec.SniffFormat(buf[:min(len(buf), 64<<10)])
+		s.Format = codec.SniffFormat(head[:n])
 	}
-	d := sampleDecoder{s: s, buf: buf, max: opt.MaxRecords, cut: s.Truncated}
+	d := sampleDecoder{s: s, src: src, head: head[:n], max: opt.MaxRecords}
 	if s.Format == codec.FormatCSV {
 		err = d.csv()
 	} else {
@@ -93,7 +93,50 @@ func ReadSample(r io.Reader, name string, optFns ...func(*SampleOptions)) (*Samp
 	if len(s.Columns) == 0 {
 		return nil, fmt.Errorf("read %s: %w%s", name, ErrEmpty, s.undecoded())
 	}
+	s.Truncated = s.Truncated || src.cut()
 	return s, nil
+}
+
+// source is the decompressed input up to the sample's byte bound. While
+// keep is set it keeps what it reads, for a second pass.
+type source struct {
+	r     io.Reader
+	left  int // bytes the bound still allows
+	bound int
+	keep  bool
+	kept  []byte
+	more  *bool // once the bound is reached: whether the input goes on
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	if s.left == 0 {
+		return 0, io.EOF
+	}
+	p = p[:min(len(p), s.left)]
+	n, err := s.r.Read(p)
+	s.left -= n
+	if s.keep {
+		s.kept = append(s.kept, p[:n]...)
+	}
+	return n, err
+}
+
+// again reads the input from its start: the bytes kept, then the rest.
+func (s *source) again() io.Reader { return io.MultiReader(bytes.NewReader(s.kept), s) }
+
+// cut reports whether the bound stopped the input short: it was reached,
+// and the input goes on.
+func (s *source) cut() bool {
+	if s.left > 0 {
+		return false
+	}
+	if s.more == nil {
+		var b [1]byte
+		n, _ := io.ReadFull(s.r, b[:])
+		more := n > 0
+		s.more = &more
+	}
+	return *s.more
 }
 
 // Describe is the sample's format and compression: "csv, gzip".
@@ -123,26 +166,26 @@ func limits() codec.Limits {
 		MaxZstdWindow: spec.DefaultMaxZstdWindow, RequireUTF8: true}
 }
 
-// sampleDecoder decodes the sample's bytes. cut says the input goes on
-// past them.
+// sampleDecoder decodes the sample. head is the input's first bytes.
 type sampleDecoder struct {
-	s   *Sample
-	buf []byte
-	max int
-	cut bool
+	s    *Sample
+	src  *source
+	head []byte
+	max  int
 }
 
 // csv reads the header, then the records, with the options a spec that
 // names the sample's delimiter gives sluice run.
 func (d *sampleDecoder) csv() error {
-	d.s.Delimiter = sniffDelimiter(d.buf)
+	d.s.Delimiter = sniffDelimiter(d.head)
 	opt := plan.CSVOptions(&spec.Spec{Source: spec.Source{CSV: spec.CSVOptions{Delimiter: delimiterOption(d.s.Delimiter)}}}, 0)
-	head, err := codec.NewCSVDecoder(bytes.NewReader(d.buf), nil, opt, codec.Range{})
+	head, err := codec.NewCSVDecoder(d.src.again(), nil, opt, codec.Range{})
 	if err != nil {
 		return err
 	}
 	d.s.Columns = head.Header()
-	dec, err := codec.NewCSVDecoder(bytes.NewReader(d.buf), d.s.Columns, opt, codec.Range{})
+	d.src.keep = false
+	dec, err := codec.NewCSVDecoder(d.src.again(), d.s.Columns, opt, codec.Range{})
 	if err != nil {
 		return err
 	}
@@ -163,12 +206,13 @@ func (d *sampleDecoder) json() error {
 	if err := d.records(d.jsonDecoder(nil, keys)); err != nil {
 		return err
 	}
-	d.s.Rows = d.s.Rows[:0]
+	d.s.Rows, d.s.Truncated = d.s.Rows[:0], false
+	d.src.keep = false
 	return d.records(d.jsonDecoder(d.s.Columns))
 }
 
 func (d *sampleDecoder) jsonDecoder(columns []string, optFns ...func(*codec.DecoderOptions)) codec.Decoder {
-	r := bytes.NewReader(d.buf)
+	r := d.src.again()
 	if d.s.Format == codec.FormatJSONL {
 		return codec.NewJSONLDecoder(r, columns, 0, codec.Range{}, optFns...)
 	}
@@ -176,8 +220,8 @@ func (d *sampleDecoder) jsonDecoder(columns []string, optFns ...func(*codec.Deco
 }
 
 // records reads up to max records. When the input goes on past the
-// sample's bytes, the record that reaches their end is left out: it may
-// be cut short. A record after the last one read marks the sample as
+// sample's byte bound, the record that reaches it is left out: it may be
+// cut short. A record after the last one read marks the sample as
 // truncated.
 func (d *sampleDecoder) records(dec codec.Decoder) error {
 	for {
@@ -191,11 +235,11 @@ func (d *sampleDecoder) records(dec codec.Decoder) error {
 		switch {
 		case errors.Is(err, io.EOF):
 			return nil
-		case err != nil && d.cut:
-			return nil // a document cut short by the sample's end
+		case err != nil && d.src.cut():
+			return nil // a document cut short by the bound
 		case err != nil:
 			return err
-		case d.cut && dec.End() >= int64(len(d.buf)):
+		case dec.End() >= int64(d.src.bound) && d.src.cut():
 			return nil
 		}
 		row := Row{Fields: make([]codec.RawField, len(rec.Fields)), Err: rec.Err}

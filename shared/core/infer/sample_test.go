@@ -83,23 +83,44 @@ func TestSampleBounds(t *testing.T) {
 	}
 }
 
-// A stream is read only as far as the sample goes.
+// A stream is read only as far as the sample goes: its bytes bound, or
+// its records; the decompressor reads ahead by 64 KiB at most, and the
+// decoders by 256 KiB.
 func TestSampleReadsOnlyTheSample(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("n\n")
+	var csv, jsonl strings.Builder
+	csv.WriteString("n\n")
 	for i := range 100_000 {
-		fmt.Fprintf(&b, "%d\n", i)
+		fmt.Fprintf(&csv, "%d\n", i)
+		fmt.Fprintf(&jsonl, "{\"n\":%d}\n", i)
 	}
-	cr := &countingReader{r: strings.NewReader(b.String())}
-	s, err := infer.ReadSample(cr, "x.csv", func(o *infer.SampleOptions) { o.MaxBytes = 1000 })
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name, in string
+		opt      infer.SampleOptions
+		rows     int
+		read     int
+	}{
+		// 1000 bytes hold the header and 277 records, the last one at
+		// their very end, which may be cut: it is left out.
+		{"x.csv", csv.String(), infer.SampleOptions{MaxBytes: 1000}, 276, 64<<10 + 1001},
+		{"x.csv", csv.String(), infer.SampleOptions{MaxRecords: 100}, 100, 64<<10 + 256<<10 + 1},
+		{"x.jsonl", jsonl.String(), infer.SampleOptions{MaxRecords: 100}, 100, 64<<10 + 256<<10 + 1},
 	}
-	// 1000 bytes hold the header and 277 records, the last one at their
-	// very end, which may be cut: it is left out. The decompressor reads
-	// ahead by at most 64 KiB.
-	if cr.n > 64<<10+1001 || len(s.Rows) != 276 || !s.Truncated {
-		t.Errorf("read %d bytes, %d rows, truncated %v", cr.n, len(s.Rows), s.Truncated)
+	for _, c := range cases {
+		cr := &countingReader{r: strings.NewReader(c.in)}
+		s, err := infer.ReadSample(cr, c.name, func(o *infer.SampleOptions) {
+			if c.opt.MaxBytes > 0 {
+				o.MaxBytes = c.opt.MaxBytes
+			}
+			if c.opt.MaxRecords > 0 {
+				o.MaxRecords = c.opt.MaxRecords
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr.n > c.read || len(s.Rows) != c.rows || !s.Truncated {
+			t.Errorf("%s %+v: read %d of %d bytes, %d rows, truncated %v", c.name, c.opt, cr.n, len(c.in), len(s.Rows), s.Truncated)
+		}
 	}
 }
 
