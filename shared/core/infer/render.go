@@ -132,7 +132,7 @@ func (r *Result) field(f Field) *yaml.Node {
 		n.Content = append(n.Content, pair("scale", comment(scalar(strconv.Itoa(f.Scale)), "places after the point, as the values are written"))...)
 	}
 	if len(f.Layouts) > 0 {
-		n.Content = append(n.Content, pair("layouts", r.layouts(f))...)
+		n.Content = append(n.Content, pair("layouts", layouts(f))...)
 	}
 	if len(f.Clean) > 0 {
 		note := fmt.Sprintf("%s padded with white space", plural(f.Padded, "value"))
@@ -147,7 +147,7 @@ func (r *Result) field(f Field) *yaml.Node {
 	return n
 }
 
-func (r *Result) layouts(f Field) *yaml.Node {
+func layouts(f Field) *yaml.Node {
 	n := flow(f.Layouts...)
 	for _, l := range n.Content {
 		l.Style = yaml.DoubleQuotedStyle
