@@ -43,11 +43,11 @@ e2e: ## end-to-end: the real bootstraps through the real state machine on the of
 
 LOCAL_DIR := .local
 LOCAL_ADDR ?= 127.0.0.1:4566
-local-up: build ## start the offline stack on LOCAL_ADDR (logs in .local/stack.log)
+local-up: build ## start the offline stack on LOCAL_ADDR (logs in .local/stack.log); PARAMS='K=V ...' overrides template parameters
 	@mkdir -p $(LOCAL_DIR)
 	@if [ -f $(LOCAL_DIR)/stack.pid ] && kill -0 $$(cat $(LOCAL_DIR)/stack.pid) 2>/dev/null; then echo "already running (pid $$(cat $(LOCAL_DIR)/stack.pid))"; exit 0; fi
 	$(MAKE) -s lambdas LAMBDA_ENV="GOOS=linux GOARCH=$$($(GO) env GOARCH) CGO_ENABLED=0" >/dev/null
-	@$(BIN)/sluice local up --addr $(LOCAL_ADDR) > $(LOCAL_DIR)/stack.out 2> $(LOCAL_DIR)/stack.log & echo $$! > $(LOCAL_DIR)/stack.pid
+	@$(BIN)/sluice local up --addr $(LOCAL_ADDR) $(foreach p,$(PARAMS),--param '$(p)') > $(LOCAL_DIR)/stack.out 2> $(LOCAL_DIR)/stack.log & echo $$! > $(LOCAL_DIR)/stack.pid
 	@for i in $$(seq 100); do grep -q "ready at" $(LOCAL_DIR)/stack.out 2>/dev/null && break; kill -0 $$(cat $(LOCAL_DIR)/stack.pid) 2>/dev/null || { cat $(LOCAL_DIR)/stack.log; exit 1; }; sleep 0.3; done
 	@cat $(LOCAL_DIR)/stack.out
 

@@ -49,6 +49,10 @@ var (
 	smArn string
 	// awsCfg reaches the stack.
 	awsCfg aws.Config
+	// stackParams are the template parameters the stack was deployed
+	// with; stackView is its repository view (template, bootstraps).
+	stackParams map[string]string
+	stackView   string
 )
 
 func TestMain(m *testing.M) {
@@ -77,10 +81,11 @@ func TestMain(m *testing.M) {
 		// so that fan-out goes through the Distributed Map.
 		// The tests send the schedules' payloads themselves (flushTables,
 		// compactSpec): no clock fires them.
-		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs, Ticks: offline.NoTicks,
-			Params: map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3", "StreamShards": "2", "StreamBatchSize": "250",
-				"Specs":       `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml",` + chaosRoutes + `,` + lakeRoute + `}`,
-				"StreamSpecs": `{"*":"` + streamSpecLoc + `"}`}}
+		stackParams = map[string]string{"ChunkBytes": "64KiB", "MaxInlineChunks": "4", "MaxConcurrency": "3", "StreamShards": "2", "StreamBatchSize": "250",
+			"Specs":       `{"incoming/orders/":"bundled:orders","incoming/big/":"s3://sluice-input-bucket/specs/big.yaml","incoming/strict/":"s3://sluice-input-bucket/specs/strict.yaml",` + chaosRoutes + `,` + lakeRoute + `}`,
+			"StreamSpecs": `{"*":"` + streamSpecLoc + `"}`}
+		stackView = view
+		o := offline.Options{Addr: "127.0.0.1:0", Repo: view, FunctionLogs: &logs, Ticks: offline.NoTicks, Params: stackParams}
 		if os.Getenv("SLUICE_E2E_LOG") != "" {
 			o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			o.FunctionLogs = io.MultiWriter(&logs, os.Stderr)

@@ -82,6 +82,8 @@ func cmdLocalUp(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	repo := fs.String("repo", ".", "repository root (template.yaml, bin/lambda)")
 	concurrency := fs.Int("concurrency", 10, "Lambda invocations in flight")
 	verbose := fs.Bool("v", false, "debug logging")
+	var params paramFlags
+	fs.Var(&params, "param", "template parameter override K=V (repeatable), as sam deploy --parameter-overrides")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -90,7 +92,7 @@ func cmdLocalUp(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	st, err := offline.Up(ctx, offline.Options{Addr: *addr, Repo: *repo, Concurrency: *concurrency, Log: log, FunctionLogs: stderr})
+	st, err := offline.Up(ctx, offline.Options{Addr: *addr, Repo: *repo, Params: params.m, Concurrency: *concurrency, Log: log, FunctionLogs: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "sluice local up: %v\n", err)
 		return 1

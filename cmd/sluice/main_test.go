@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/sluice-etl/sluice/internal/lakeread"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -137,5 +140,29 @@ func TestLint(t *testing.T) {
 	code, _, stderr = runCLI(t, "lint", "--template", "../../template.yaml", "../../examples/clicks/spec.yaml", native)
 	if code != 1 || !strings.Contains(stderr, "window.native needs a Kinesis event source with TumblingWindowInSeconds: 300") || !strings.Contains(stderr, "1 problem(s)") {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// Parquet files keep the spec's column order: fields, then derived
+// fields, as an independent reader (DuckDB) shows them.
+func TestParquetColumnsInSpecOrder(t *testing.T) {
+	lakeread.RequireDuckDB(t)
+	src, err := os.ReadFile("../../examples/orders/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	specPath := filepath.Join(dir, "spec.yaml")
+	os.WriteFile(specPath, bytes.Replace(src, []byte("  format: jsonl\n"), []byte("  format: parquet\n"), 1), 0o644)
+	out := filepath.Join(dir, "out")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"run", "--quiet", "--spec", specPath, "--input", "../../examples/orders/orders.csv", "--output", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("run: %d %s", code, stderr.String())
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "dt=*", "*.parquet"))
+	got := lakeread.ReadFiles(t, "parquet", files, "amount_cents")
+	want := []string{"order_id", "customer_id", "email", "amount", "currency", "status", "country", "created_at", "amount_cents", "large_order"}
+	if got.Count != 10 || got.Sum != "272914" || !slices.Equal(got.Columns, want) {
+		t.Fatalf("DuckDB read %d rows, sum %s, columns %v; want 10, 272914, %v", got.Count, got.Sum, got.Columns, want)
 	}
 }

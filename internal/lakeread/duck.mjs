@@ -5,8 +5,9 @@
 //   node duck.mjs '{"format": "parquet"|"json"|"csv", "files": [...],
 //                   "delimiter": ",", "quote": "\"", "sum": "COLUMN"}'
 //
-// prints {"count": N, "sum": "S"} (sum as text: BIGINT and DECIMAL sums
-// would lose digits as JS numbers; "" when every value is null). With
+// prints {"count": N, "sum": "S", "columns": [...]} (sum as text: BIGINT
+// and DECIMAL sums would lose digits as JS numbers; "" when every value
+// is null; columns in the order DuckDB shows them). With
 // "nulls": "COLUMN" in the request, the files are read by column name,
 // a column a file lacks being null (as Athena reads the files of a table
 // whose later columns older files lack), and it also prints "nulls": the
@@ -43,6 +44,7 @@ const db = await DuckDBInstance.create(':memory:')
 const conn = await db.connect()
 const reader = await conn.runAndReadAll(`SELECT count(*)::VARCHAR AS n, sum(${column})::VARCHAR AS s${nulls} FROM ${source}`)
 const [row] = reader.getRowObjects()
-const out = { count: Number(row.n), sum: row.s ?? '' }
+const desc = await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)
+const out = { count: Number(row.n), sum: row.s ?? '', columns: desc.getRowObjects().map((r) => r.column_name) }
 if (req.nulls) out.nulls = Number(row.z)
 process.stdout.write(JSON.stringify(out) + '\n')

@@ -30,6 +30,8 @@ type GlueResult struct {
 	Partitions, Locations []string
 	// Keys are the S3 keys DuckDB read, sorted.
 	Keys []string
+	// Columns are the files' columns in the order DuckDB shows them.
+	Columns []string `json:"columns"`
 }
 
 // DuckDBInstalled reports whether @duckdb/node-api is installed beside

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sluice-etl/sluice/internal/samtemplate"
+	"github.com/sluice-etl/sluice/shared/adapter/metrics"
 	"github.com/sluice-etl/sluice/shared/handler"
 )
 
@@ -51,6 +52,7 @@ type state struct {
 	Catch      []struct{ Next string } `json:"Catch"`
 	Retry      []struct {
 		ErrorEquals []string `json:"ErrorEquals"`
+		MaxAttempts *int     `json:"MaxAttempts"`
 	} `json:"Retry"`
 	ItemProcessor *machine  `json:"ItemProcessor"`
 	Iterator      *machine  `json:"Iterator"`
@@ -163,6 +165,24 @@ func (c *machineCheck) shape(n string, s state) {
 			c.add(n+".Retry", "Lambda task does not retry %s", want)
 		}
 	}
+	if i, ok := retriesConfigErrors(s); ok {
+		c.add(fmt.Sprintf("%s.Retry[%d]", n, i), "retries %s: a configuration error must fail the execution at once (put {\"ErrorEquals\": [%q], \"MaxAttempts\": 0} first)",
+			handler.ConfigErrorType, handler.ConfigErrorType)
+	}
+}
+
+// retriesConfigErrors reports the retrier that would retry a function's
+// configuration error, if any: the first that matches it, unless that
+// one allows no attempts.
+func retriesConfigErrors(s state) (int, bool) {
+	for i, r := range s.Retry {
+		for _, e := range r.ErrorEquals {
+			if e == handler.ConfigErrorType || e == "States.ALL" || e == "States.TaskFailed" {
+				return i, r.MaxAttempts == nil || *r.MaxAttempts > 0
+			}
+		}
+	}
+	return 0, false
 }
 
 // nested checks the machines of a Map or Parallel state.
@@ -268,6 +288,8 @@ func Template(file string, data []byte, readFile func(string) ([]byte, error)) [
 			checkFunctionEnv(p, name, res, globalEnv)
 		case "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine":
 			checkDefinition(p, name, res, readFile)
+		case "AWS::CloudWatch::Dashboard":
+			checkDashboard(p.within("Resources."+name+".Properties."), get(res, "Properties", "DashboardBody"))
 		}
 	}
 	if functions == 0 {
@@ -299,6 +321,61 @@ func checkFunctionEnv(p problems, name string, res *yaml.Node, globalEnv map[str
 			p.add("Resources."+name+".Properties.Environment", "%s is set but the %s function does not read it", v, fn)
 		}
 	}
+}
+
+var (
+	subRE    = regexp.MustCompile(`\$\{[A-Za-z0-9_:.]+\}`)
+	searchRE = regexp.MustCompile(`\{([^,}]+)[^}]*\}\s+MetricName="([^"]+)"`)
+)
+
+// checkDashboard checks that a dashboard's body is JSON once its !Sub
+// placeholders are filled, and that every metric it shows from sluice's
+// namespace is one the functions emit.
+func checkDashboard(p problems, body *yaml.Node) {
+	if body == nil {
+		p.add("DashboardBody", "missing")
+		return
+	}
+	var doc struct {
+		Widgets []struct {
+			Properties struct {
+				Metrics [][]any `json:"metrics"`
+			} `json:"properties"`
+		} `json:"widgets"`
+	}
+	if err := json.Unmarshal([]byte(subRE.ReplaceAllString(body.Value, "X")), &doc); err != nil {
+		p.add("DashboardBody", "is not JSON: %v", err)
+		return
+	}
+	for i, w := range doc.Widgets {
+		for _, m := range w.Properties.Metrics {
+			for _, name := range sluiceMetrics(m) {
+				if !slices.Contains(metrics.MetricNames(), name) {
+					p.add(fmt.Sprintf("DashboardBody.widgets[%d]", i), "metric %s/%s is not one the functions emit (%s)", metrics.Namespace, name, strings.Join(metrics.MetricNames(), ", "))
+				}
+			}
+		}
+	}
+}
+
+// sluiceMetrics are the names of sluice's metrics one dashboard metric
+// row shows: [namespace, name, ...] or a SEARCH expression.
+func sluiceMetrics(row []any) []string {
+	if len(row) >= 2 && row[0] == metrics.Namespace {
+		name, _ := row[1].(string)
+		return []string{name}
+	}
+	var out []string
+	for _, cell := range row {
+		opts, _ := cell.(map[string]any)
+		expr, _ := opts["expression"].(string)
+		for _, m := range searchRE.FindAllStringSubmatch(expr, -1) {
+			if m[1] == metrics.Namespace {
+				out = append(out, m[2])
+			}
+		}
+	}
+	return out
 }
 
 // checkDefinition checks a state machine's definition file, and its

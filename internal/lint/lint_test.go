@@ -31,7 +31,7 @@ const goodASL = `{"StartAt":"A","States":{
       "Catch":[{"ErrorEquals":["States.ALL"],"Next":"Failed"}],"Next":"C"},
  "C":{"Type":"Choice","Choices":[{"Variable":"$.x","BooleanEquals":true,"Next":"M"}],"Default":"Done"},
  "M":{"Type":"Map","ItemProcessor":{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke",
-      "Retry":[{"ErrorEquals":["States.ALL"]}],"End":true}}},"Next":"Done"},
+      "Retry":[{"ErrorEquals":["Sluice.ConfigError"],"MaxAttempts":0},{"ErrorEquals":["States.ALL"]}],"End":true}}},"Next":"Done"},
  "Done":{"Type":"Succeed"},
  "Failed":{"Type":"Fail"}}}`
 
@@ -47,7 +47,11 @@ func TestASLProblems(t *testing.T) {
 		{"missing Catch target", `"Next":"Failed"`, `"Next":"Nope"`, `good.json: A.Catch[0].Next: target "Nope" does not exist`},
 		{"unreachable", `"Next":"C"}`, `"Next":"Done"}`, `good.json: C: unreachable from StartAt "A"`},
 		{"no retry", `"Retry":[{"ErrorEquals":["Lambda.ServiceException","Lambda.AWSLambdaException","Lambda.SdkClientException"]}],`, ``, `good.json: A.Retry: Lambda task does not retry Lambda.ServiceException`},
-		{"no retry in map", `"Retry":[{"ErrorEquals":["States.ALL"]}],"End":true`, `"End":true`, `good.json: M.ItemProcessor.T.Retry: Lambda task does not retry Lambda.SdkClientException`},
+		{"no retry in map", `"Retry":[{"ErrorEquals":["Sluice.ConfigError"],"MaxAttempts":0},{"ErrorEquals":["States.ALL"]}],"End":true`, `"End":true`, `good.json: M.ItemProcessor.T.Retry: Lambda task does not retry Lambda.SdkClientException`},
+		{"config errors retried", `{"ErrorEquals":["Sluice.ConfigError"],"MaxAttempts":0},`, ``,
+			`good.json: M.ItemProcessor.T.Retry[0]: retries Sluice.ConfigError: a configuration error must fail the execution at once (put {"ErrorEquals": ["Sluice.ConfigError"], "MaxAttempts": 0} first)`},
+		{"config errors retried after others", `"Retry":[{"ErrorEquals":["Lambda.ServiceException"`, `"Retry":[{"ErrorEquals":["States.TaskFailed"]},{"ErrorEquals":["Lambda.ServiceException"`,
+			`good.json: A.Retry[0]: retries Sluice.ConfigError: a configuration error must fail the execution at once (put {"ErrorEquals": ["Sluice.ConfigError"], "MaxAttempts": 0} first)`},
 		{"no end", `}}},"Next":"Done"}`, `}}}}`, `good.json: M: neither Next nor End`},
 		{"bad StartAt", `"StartAt":"A"`, `"StartAt":"Z"`, `good.json: StartAt: StartAt "Z" names no state`},
 	} {
@@ -115,6 +119,10 @@ func TestTemplateProblems(t *testing.T) {
 		{"public bucket", "  InputBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}\n            BucketKeyEnabled: true\n      PublicAccessBlockConfiguration:\n        BlockPublicAcls: true\n",
 			"  InputBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketEncryption:\n        ServerSideEncryptionConfiguration:\n          - ServerSideEncryptionByDefault: {SSEAlgorithm: AES256}\n            BucketKeyEnabled: true\n      PublicAccessBlockConfiguration:\n        BlockPublicAcls: false\n",
 			"template.yaml: Resources.InputBucket.Properties.PublicAccessBlockConfiguration: BlockPublicAcls is not true"},
+		{"dashboard metric sluice does not emit", `MetricName=\"RecordsRejected\"`, `MetricName=\"RecordsQuarantined\"`,
+			"template.yaml: Resources.Dashboard.Properties.DashboardBody.widgets[1]: metric sluice/RecordsQuarantined is not one the functions emit (RecordsIn, RecordsOut, RecordsRejected, RecordsFiltered, BytesIn, BytesOut, DurationMs, RunFailed)"},
+		{"dashboard body not JSON", `"widgets": [`, `"widgets": [[`,
+			"template.yaml: Resources.Dashboard.Properties.DashboardBody: is not JSON: invalid character '}' after array element"},
 	} {
 		mod := strings.Replace(string(tmpl), c.from, c.to, 1)
 		if mod == string(tmpl) {

@@ -15,7 +15,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,20 +28,64 @@ import (
 
 // Function is one deployable function and its warm processes.
 type Function struct {
-	Name      string
-	Arn       string
+	Name string
+	Arn  string
+
+	// runtime is the environment Lambda itself gives every process.
+	runtime []string
+	mu      sync.Mutex
+	cfg     FunctionConfig
+	// gen counts configurations: a process of an older one is not reused.
+	gen  int
+	idle []*proc
+}
+
+// FunctionConfig is what a deployment sets: the code, the function's
+// environment variables and its limits.
+type FunctionConfig struct {
 	Bootstrap string
-	Env       []string
+	Env       map[string]string
 	Timeout   time.Duration
 	Memory    int
+}
 
-	mu   sync.Mutex
-	idle []*proc
+// Config is the function's current configuration.
+func (f *Function) Config() FunctionConfig {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cfg
+}
+
+// Configure changes the function's configuration, as
+// UpdateFunctionConfiguration and UpdateFunctionCode do: invocations in
+// flight finish as they began, idle processes are stopped, and the next
+// invocation starts a process with the new configuration.
+func (f *Function) Configure(change func(*FunctionConfig)) {
+	f.mu.Lock()
+	change(&f.cfg)
+	f.gen++
+	idle := f.idle
+	f.idle = nil
+	f.mu.Unlock()
+	for _, p := range idle {
+		p.Stop()
+	}
+}
+
+// env is a new process's environment under cfg.
+func (f *Function) env(cfg FunctionConfig) []string {
+	env := make([]string, 0, len(cfg.Env)+len(f.runtime)+1)
+	for k, v := range cfg.Env {
+		env = append(env, k+"="+v)
+	}
+	env = append(env, f.runtime...)
+	return append(env, fmt.Sprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", cfg.Memory))
 }
 
 type proc struct {
 	*runtimeapi.Process
 	logs *lockedBuffer
+	gen  int
 }
 
 type lockedBuffer struct {
@@ -64,8 +110,14 @@ func (b *lockedBuffer) take() []byte {
 // Lambda runs functions on demand, keeps processes warm, enforces each
 // function's timeout, and bounds concurrency.
 type Lambda struct {
+	fmu   sync.RWMutex
 	funcs map[string]*Function
-	sem   chan struct{}
+	// runtime is the environment every function's processes share.
+	runtime []string
+	// code holds the bootstraps deployments upload (made on first use).
+	codeRoot string
+	codeSeq  int
+	sem      chan struct{}
 	// Endpoint is given to functions as AWS_ENDPOINT_URL.
 	Endpoint string
 	// Logs receives every function's output, line-prefixed by function.
@@ -177,21 +229,30 @@ func NewLambda(t *samtemplate.Template, optFns ...func(*LambdaOptions)) (*Lambda
 		return nil, err
 	}
 	l := &Lambda{funcs: map[string]*Function{}, sem: make(chan struct{}, o.Concurrency), Endpoint: o.Endpoint, Logs: o.Logs, chaos: o.chaos}
+	l.runtime = []string{"AWS_ENDPOINT_URL=" + o.Endpoint, "AWS_ACCESS_KEY_ID=" + FunctionAccessKey, "AWS_SECRET_ACCESS_KEY=testing",
+		"AWS_REGION=" + samtemplate.Region, "AWS_DEFAULT_REGION=" + samtemplate.Region, "AWS_EC2_METADATA_DISABLED=true",
+		// moto sends no response checksums; do not log about each one.
+		"AWS_RESPONSE_CHECKSUM_VALIDATION=when_required"}
 	for _, f := range fns {
 		arn, _ := t.Arn(f.ID)
-		fn := &Function{Name: f.Name, Arn: arn, Bootstrap: filepath.Join(o.BootstrapDir, f.Sluice, "bootstrap"),
-			Timeout: time.Duration(f.Timeout) * time.Second, Memory: f.MemorySize}
-		for k, v := range f.Env {
-			fn.Env = append(fn.Env, k+"="+v)
-		}
-		fn.Env = append(fn.Env, "AWS_ENDPOINT_URL="+o.Endpoint, "AWS_ACCESS_KEY_ID="+FunctionAccessKey, "AWS_SECRET_ACCESS_KEY=testing",
-			"AWS_REGION="+samtemplate.Region, "AWS_DEFAULT_REGION="+samtemplate.Region, "AWS_EC2_METADATA_DISABLED=true",
-			// moto sends no response checksums; do not log about each one.
-			"AWS_RESPONSE_CHECKSUM_VALIDATION=when_required",
-			"AWS_LAMBDA_FUNCTION_NAME="+f.Name, fmt.Sprintf("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=%d", f.MemorySize))
-		l.funcs[f.Name] = fn
+		l.add(f.Name, arn, FunctionConfig{Bootstrap: filepath.Join(o.BootstrapDir, f.Sluice, "bootstrap"), Env: f.Env,
+			Timeout: time.Duration(f.Timeout) * time.Second, Memory: f.MemorySize})
 	}
 	return l, nil
+}
+
+// add creates (or replaces) a function.
+func (l *Lambda) add(name, arn string, cfg FunctionConfig) *Function {
+	f := &Function{Name: name, Arn: arn, cfg: cfg,
+		runtime: append(slices.Clip(l.runtime), "AWS_LAMBDA_FUNCTION_NAME="+name)}
+	l.fmu.Lock()
+	old := l.funcs[name]
+	l.funcs[name] = f
+	l.fmu.Unlock()
+	if old != nil {
+		old.Configure(func(*FunctionConfig) {})
+	}
+	return f
 }
 
 // resolveArns sets the functions' ARNs again, once the template knows
@@ -199,8 +260,10 @@ func NewLambda(t *samtemplate.Template, optFns ...func(*LambdaOptions)) (*Lambda
 func (l *Lambda) resolveArns(t *samtemplate.Template) {
 	fns, _ := t.Functions()
 	for _, fn := range fns {
-		if f, ok := l.funcs[fn.Name]; ok {
+		if f, ok := l.Function(fn.Name); ok {
+			f.mu.Lock()
 			f.Arn, _ = t.Arn(fn.ID)
+			f.mu.Unlock()
 		}
 	}
 }
@@ -214,6 +277,8 @@ func (l *Lambda) Function(ref string) (*Function, bool) {
 			name = parts[6]
 		}
 	}
+	l.fmu.RLock()
+	defer l.fmu.RUnlock()
 	f, ok := l.funcs[name]
 	return f, ok
 }
@@ -240,7 +305,7 @@ func (l *Lambda) Invoke(ctx context.Context, f *Function, payload []byte) (*Resu
 		return nil, ErrThrottled
 	}
 	defer func() { <-l.sem }()
-	c := &invocation{f: f, res: &Result{RequestID: newID()}, timeout: f.Timeout}
+	c := &invocation{f: f, res: &Result{RequestID: newID()}, timeout: f.Config().Timeout}
 	if l.applyChaos(c) {
 		return nil, ErrThrottled
 	}
@@ -332,7 +397,7 @@ func (c *invocation) logs(p *proc) []byte {
 	id := c.res.RequestID
 	b := append([]byte("START RequestId: "+id+" Version: $LATEST\n"), p.logs.take()...)
 	return fmt.Appendf(b, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB\n",
-		id, id, float64(c.res.Duration)/1e6, c.f.Memory)
+		id, id, float64(c.res.Duration)/1e6, c.f.Config().Memory)
 }
 
 // settle sets the result from the invocation's outcome, and keeps the
@@ -375,6 +440,7 @@ func (l *Lambda) writeLogs(name string, logs []byte) {
 
 func (f *Function) take(ctx context.Context) (*proc, error) {
 	f.mu.Lock()
+	cfg, gen, arn := f.cfg, f.gen, f.Arn
 	for len(f.idle) > 0 {
 		p := f.idle[len(f.idle)-1]
 		f.idle = f.idle[:len(f.idle)-1]
@@ -388,21 +454,29 @@ func (f *Function) take(ctx context.Context) (*proc, error) {
 	}
 	f.mu.Unlock()
 	logs := &lockedBuffer{}
-	rp, err := runtimeapi.Spawn(ctx, f.Bootstrap, f.Env, logs, func(o *runtimeapi.Options) { o.FunctionARN = f.Arn })
+	rp, err := runtimeapi.Spawn(ctx, cfg.Bootstrap, f.env(cfg), logs, func(o *runtimeapi.Options) { o.FunctionARN = arn })
 	if err != nil {
 		return nil, fmt.Errorf("%w\n%s", err, logs.take())
 	}
-	return &proc{Process: rp, logs: logs}, nil
+	return &proc{Process: rp, logs: logs, gen: gen}, nil
 }
 
+// put keeps p warm, unless the function was configured anew meanwhile.
 func (f *Function) put(p *proc) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.idle = append(f.idle, p)
+	if p.gen == f.gen {
+		f.idle = append(f.idle, p)
+		p = nil
+	}
+	f.mu.Unlock()
+	if p != nil {
+		p.Stop()
+	}
 }
 
-// Close stops every warm process.
+// Close stops every warm process and removes the uploaded code.
 func (l *Lambda) Close() {
+	l.fmu.RLock()
 	for _, f := range l.funcs {
 		f.mu.Lock()
 		for _, p := range f.idle {
@@ -410,6 +484,11 @@ func (l *Lambda) Close() {
 		}
 		f.idle = nil
 		f.mu.Unlock()
+	}
+	code := l.codeRoot
+	l.fmu.RUnlock()
+	if code != "" {
+		os.RemoveAll(code)
 	}
 }
 

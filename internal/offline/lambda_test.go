@@ -108,7 +108,7 @@ func TestInvokeAPI(t *testing.T) {
 func TestTimeoutKillsTheProcess(t *testing.T) {
 	l, srv := newService(t, 4)
 	f, _ := l.Function("sluice-load-function")
-	f.Timeout = time.Microsecond
+	f.Configure(func(c *FunctionConfig) { c.Timeout = time.Microsecond })
 	resp, body := call(t, srv, "sluice-load-function", `{"action":"bogus"}`, nil)
 	if resp.StatusCode != 200 || resp.Header.Get("X-Amz-Function-Error") != "Unhandled" || !strings.Contains(body, "Task timed out after") || strings.Contains(body, "errorType") {
 		t.Fatalf("timeout: %d %s", resp.StatusCode, body)

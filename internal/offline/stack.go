@@ -214,13 +214,16 @@ func (s *Stack) loadFunctions(o Options) error {
 }
 
 // serve answers the Lambda Invoke API and the /_sluice endpoints, and
-// forwards every other request to moto through the chaos plan.
+// forwards every other request to moto through the chaos plan; the
+// Lambda calls that deploy code or configuration also take effect here.
 func (s *Stack) serve(ln net.Listener, moto *url.URL) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", s.Lambda.ServeInvoke)
 	mux.HandleFunc("/_sluice/faults", s.Lambda.ServeFaults)
 	mux.Handle("/_sluice/chaos", s.chaos)
-	mux.Handle("/", s.chaos.wrap(httputil.NewSingleHostReverseProxy(moto)))
+	// Deployments reach moto through the Lambda service, which applies
+	// them to the functions it runs.
+	mux.Handle("/", s.Lambda.Control(s.chaos.wrap(httputil.NewSingleHostReverseProxy(moto))))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 30 * time.Second}
 	go srv.Serve(ln)
 	s.onDown(func() { srv.Close() })

@@ -88,5 +88,5 @@ func Main(fn string, build func(env *Env) any) {
 		log.Error("start "+fn, "err", err)
 		os.Exit(1)
 	}
-	lambda.Start(build(env))
+	lambda.Start(NewRuntimeHandler(build(env)))
 }

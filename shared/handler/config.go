@@ -255,14 +255,14 @@ func (c *PlanCache) Load(ctx context.Context, open Opener, loc string) (*plan.Pl
 		}
 		d, err := examples.Spec(strings.TrimPrefix(loc, "bundled:"))
 		if err != nil {
-			return nil, err
+			return nil, configErr(err)
 		}
 		data = d
 	case strings.HasPrefix(loc, "s3://"):
 		rest := strings.TrimPrefix(loc, "s3://")
 		bucket, key, ok := strings.Cut(rest, "/")
 		if !ok {
-			return nil, fmt.Errorf("spec location %q: want s3://bucket/key", loc)
+			return nil, configErr(fmt.Errorf("spec location %q: want s3://bucket/key", loc))
 		}
 		b, err := open(ctx, bucket)
 		if err != nil {
@@ -276,18 +276,18 @@ func (c *PlanCache) Load(ctx context.Context, open Opener, loc string) (*plan.Pl
 			return cp.plan, nil
 		}
 		if a.Size > spec.MaxSpecBytes {
-			return nil, fmt.Errorf("spec %s is larger than %d bytes", loc, spec.MaxSpecBytes)
+			return nil, configErr(fmt.Errorf("spec %s is larger than %d bytes", loc, spec.MaxSpecBytes))
 		}
 		if data, err = storage.ReadAll(ctx, b, key); err != nil {
 			return nil, fmt.Errorf("spec %s: %w", loc, err)
 		}
 		etag = a.ETag
 	default:
-		return nil, fmt.Errorf("spec location %q: want s3://bucket/key or bundled:NAME", loc)
+		return nil, configErr(fmt.Errorf("spec location %q: want s3://bucket/key or bundled:NAME", loc))
 	}
 	p, err := plan.FromBytes(loc, data)
 	if err != nil {
-		return nil, fmt.Errorf("spec %s: %w", loc, err)
+		return nil, configErr(fmt.Errorf("spec %s: %w", loc, err))
 	}
 	c.plans[loc] = cachedPlan{etag: etag, plan: p}
 	return p, nil

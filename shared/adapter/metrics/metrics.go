@@ -71,25 +71,38 @@ type Store interface {
 // Namespace is the CloudWatch namespace of the EMF metrics.
 const Namespace = "sluice"
 
+type metric struct {
+	Name string `json:"Name"`
+	Unit string `json:"Unit"`
+}
+
+// emfMetrics are the metrics of every run's EMF line.
+var emfMetrics = []metric{
+	{"RecordsIn", "Count"}, {"RecordsOut", "Count"}, {"RecordsRejected", "Count"},
+	{"RecordsFiltered", "Count"}, {"BytesIn", "Bytes"}, {"BytesOut", "Bytes"},
+	{"DurationMs", "Milliseconds"}, {"RunFailed", "Count"},
+}
+
+// MetricNames are the names of the metrics WriteEMF writes, in Namespace.
+func MetricNames() []string {
+	names := make([]string, len(emfMetrics))
+	for i, m := range emfMetrics {
+		names[i] = m.Name
+	}
+	return names
+}
+
 // WriteEMF writes one CloudWatch Embedded Metric Format line for r, with
 // the pipeline and status as dimensions. It holds counts only, never
 // record contents.
 func WriteEMF(w io.Writer, r Run) error {
-	type metric struct {
-		Name string `json:"Name"`
-		Unit string `json:"Unit"`
-	}
 	doc := map[string]any{
 		"_aws": map[string]any{
 			"Timestamp": r.FinishedAt.UnixMilli(),
 			"CloudWatchMetrics": []map[string]any{{
 				"Namespace":  Namespace,
 				"Dimensions": [][]string{{"Pipeline"}, {"Pipeline", "Status"}},
-				"Metrics": []metric{
-					{"RecordsIn", "Count"}, {"RecordsOut", "Count"}, {"RecordsRejected", "Count"},
-					{"RecordsFiltered", "Count"}, {"BytesIn", "Bytes"}, {"BytesOut", "Bytes"},
-					{"DurationMs", "Milliseconds"}, {"RunFailed", "Count"},
-				},
+				"Metrics":    emfMetrics,
 			}},
 		},
 		"Pipeline": r.Pipeline, "Status": r.Status, "RunId": r.RunID,

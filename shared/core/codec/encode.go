@@ -373,7 +373,7 @@ func parquetSchema(s *record.Schema, opt EncoderOptions) (*parquet.Schema, error
 	if opt.FieldIDs != nil && len(opt.FieldIDs) != len(s.Fields) {
 		return nil, fmt.Errorf("parquet: %d field ids for %d fields", len(opt.FieldIDs), len(s.Fields))
 	}
-	g := parquet.Group{}
+	g := orderedGroup{Group: parquet.Group{}}
 	for i, f := range s.Fields {
 		var n parquet.Node
 		switch f.Kind {
@@ -402,9 +402,31 @@ func parquetSchema(s *record.Schema, opt EncoderOptions) (*parquet.Schema, error
 		if opt.ParquetFieldIDs {
 			n = parquet.FieldID(n, opt.fieldID(i))
 		}
-		g[f.Name] = n
+		g.Group[f.Name] = n
+		g.names = append(g.names, f.Name)
 	}
 	return parquet.NewSchema("sluice", g), nil
+}
+
+// orderedGroup is a Parquet group whose columns keep the record schema's
+// order: parquet.Group, a map, would sort them by name, and readers show
+// a file's columns in the order they are stored.
+type orderedGroup struct {
+	parquet.Group
+	names []string
+}
+
+// Fields returns the group's fields in the schema's order.
+func (g orderedGroup) Fields() []parquet.Field {
+	byName := make(map[string]parquet.Field, len(g.names))
+	for _, f := range g.Group.Fields() {
+		byName[f.Name()] = f
+	}
+	out := make([]parquet.Field, len(g.names))
+	for i, n := range g.names {
+		out[i] = byName[n]
+	}
+	return out
 }
 
 type parquetEncoder struct {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/parquet-go/parquet-go"
@@ -158,10 +159,15 @@ func MergeParquet(ctx context.Context, b storage.Bucket, keys []string, w io.Wri
 		if pw == nil {
 			schema = f.Schema()
 			pw = parquet.NewGenericWriter[any](w, schema, compressionOf(f), parquet.CreatedBy("sluice", "1", ""))
-		} else if !parquet.EqualNodes(schema, f.Schema()) {
-			return 0, fmt.Errorf("merge %s: its schema differs from %s's", key, keys[0])
+		}
+		conv, err := conversion(schema, f.Schema())
+		if err != nil {
+			return 0, fmt.Errorf("merge %s: %w (from %s)", key, err, keys[0])
 		}
 		for _, rg := range f.RowGroups() {
+			if conv != nil {
+				rg = parquet.ConvertRowGroup(rg, conv)
+			}
 			n, err := parquet.CopyRows(pw, rg.Rows())
 			if err != nil {
 				return 0, fmt.Errorf("merge %s: %w", key, err)
@@ -173,6 +179,31 @@ func MergeParquet(ctx context.Context, b storage.Bucket, keys []string, w io.Wri
 		return 0, errors.New("merge: no input")
 	}
 	return rows, pw.Close()
+}
+
+// conversion maps rows of schema from onto schema to: nil when the two
+// are equal, a conversion when they hold the same columns in another
+// order (files written before columns kept the spec's order), and an
+// error otherwise.
+func conversion(to, from *parquet.Schema) (parquet.Conversion, error) {
+	if parquet.EqualNodes(to, from) {
+		return nil, nil
+	}
+	tf, ff := to.Fields(), from.Fields()
+	if len(tf) != len(ff) {
+		return nil, errors.New("its schema differs")
+	}
+	for _, f := range tf {
+		i := slices.IndexFunc(ff, func(g parquet.Field) bool { return g.Name() == f.Name() })
+		if i < 0 || !parquet.EqualNodes(f, ff[i]) {
+			return nil, fmt.Errorf("its schema differs at column %s", f.Name())
+		}
+	}
+	conv, err := parquet.Convert(to, from)
+	if err != nil {
+		return nil, fmt.Errorf("convert its columns: %w", err)
+	}
+	return conv, nil
 }
 
 // openParquet reads a Parquet object whole: compaction's inputs are the
