@@ -175,11 +175,16 @@ func (c *testChecker) rows(key string, rows []TestRow, fields []string) {
 }
 
 func (c *testChecker) rejects(key string, rejects []ExpectReject) {
+	seen := map[int64]bool{}
 	for i, r := range rejects {
 		k := fmt.Sprintf("%s[%d]", key, i)
-		if r.Record < 1 {
+		switch {
+		case r.Record < 1:
 			c.add(k+".record", "the record's number in the input, from 1, is required")
+		case seen[r.Record]:
+			c.add(k+".record", "record %d is listed twice: a record is rejected once", r.Record)
 		}
+		seen[r.Record] = true
 		if r.Line < 0 {
 			c.add(k+".line", "must not be negative")
 		}

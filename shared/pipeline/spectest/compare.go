@@ -242,25 +242,32 @@ func renderGot(fields []record.Field, r row) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-// rejects compares the rejects record by record.
+// rejects compares the rejects record by record, in record order.
 func (d *differ) rejects(want []spec.ExpectReject, got []output.RejectRecord) {
-	byRecord := map[int64]*output.RejectRecord{}
-	for i := range got {
-		byRecord[got[i].Record] = &got[i]
-	}
-	wanted := map[int64]bool{}
+	wanted, gotBy := map[int64]spec.ExpectReject{}, map[int64]*output.RejectRecord{}
 	for _, w := range want {
-		wanted[w.Record] = true
-		g, ok := byRecord[w.Record]
-		if !ok {
-			d.addf("reject of record %d: missing (want %s)", w.Record, ruleName(w.Field, w.Rule))
-			continue
-		}
-		d.reject(w, g)
+		wanted[w.Record] = w
 	}
-	for _, g := range got {
-		if !wanted[g.Record] {
-			d.addf("reject of record %d: not expected (%s, line %d)", g.Record, ruleName(g.Field, g.Rule), g.Line)
+	for i := range got {
+		gotBy[got[i].Record] = &got[i]
+	}
+	records := slices.Collect(maps.Keys(wanted))
+	for r := range gotBy {
+		if _, ok := wanted[r]; !ok {
+			records = append(records, r)
+		}
+	}
+	slices.Sort(records)
+	for _, r := range records {
+		w, isWanted := wanted[r]
+		g, isGot := gotBy[r]
+		switch {
+		case !isGot:
+			d.addf("reject of record %d: missing (want %s)", r, ruleName(w.Field, w.Rule))
+		case !isWanted:
+			d.addf("reject of record %d: not expected (%s, line %d)", r, ruleName(g.Field, g.Rule), g.Line)
+		default:
+			d.reject(w, g)
 		}
 	}
 }
