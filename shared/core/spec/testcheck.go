@@ -105,8 +105,13 @@ func (c *testChecker) context(key string, t *Test) {
 	if n := t.Input.Records(c.s.Source.CSV.HasHeader()); n != len(cx.Arrivals) {
 		c.add(key+".arrivals", "%d arrival times for %d input records: give one per record", len(cx.Arrivals), n)
 	}
-	if c.s.Source.Format == codec.FormatJSON {
+	switch f := c.s.Source.Format; {
+	case f == codec.FormatJSON:
 		c.add(key+".arrivals", "a stream message is one record: source.format json (one document) does not stream; use jsonl")
+	case t.Input.CSV != nil && f != codec.FormatCSV:
+		c.add(key+".arrivals", "the stream path reads source.format %s as JSON: set source.format csv for CSV messages", f)
+	case t.Input.CSV != nil && len(c.s.Source.CSV.Columns) == 0:
+		c.add(key+".arrivals", "CSV stream messages have no header: source.csv.columns must name the columns")
 	}
 }
 
@@ -120,7 +125,7 @@ func (c *testChecker) expect(key string, t *Test) {
 		c.rows(key, *e.Rows, e.Fields)
 	}
 	if e.Rejects != nil {
-		c.rejects(key+".rejects", *e.Rejects)
+		c.rejects(key+".rejects", *e.Rejects, t.Context.Stream())
 	}
 	if e.Filtered != nil {
 		c.filtered(key+".filtered", *e.Filtered)
@@ -174,7 +179,7 @@ func (c *testChecker) rows(key string, rows []TestRow, fields []string) {
 	}
 }
 
-func (c *testChecker) rejects(key string, rejects []ExpectReject) {
+func (c *testChecker) rejects(key string, rejects []ExpectReject, stream bool) {
 	seen := map[int64]bool{}
 	for i, r := range rejects {
 		k := fmt.Sprintf("%s[%d]", key, i)
@@ -185,8 +190,11 @@ func (c *testChecker) rejects(key string, rejects []ExpectReject) {
 			c.add(k+".record", "record %d is listed twice: a record is rejected once", r.Record)
 		}
 		seen[r.Record] = true
-		if r.Line < 0 {
+		switch {
+		case r.Line < 0:
 			c.add(k+".line", "must not be negative")
+		case r.Line > 0 && stream:
+			c.add(k+".line", "a stream message has no line: leave line out")
 		}
 		if r.Rule == "" {
 			c.add(k+".rule", "the rule is required")
