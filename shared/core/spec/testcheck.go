@@ -105,7 +105,11 @@ func (c *testChecker) context(key string, t *Test) {
 	if n := t.Input.Records(c.s.Source.CSV.HasHeader()); n != len(cx.Arrivals) {
 		c.add(key+".arrivals", "%d arrival times for %d input records: give one per record", len(cx.Arrivals), n)
 	}
-	switch f := c.s.Source.Format; {
+	f := c.s.Source.Format
+	if f == "" {
+		f = codec.FormatAuto
+	}
+	switch {
 	case f == codec.FormatJSON:
 		c.add(key+".arrivals", "a stream message is one record: source.format json (one document) does not stream; use jsonl")
 	case t.Input.CSV != nil && f != codec.FormatCSV:
