@@ -35,8 +35,9 @@ example: ## run the bundled orders example into out/orders
 lakeread: ## install the independent Iceberg reader (icebird) the table tests use, into internal/lakeread/node_modules
 	cd internal/lakeread && npm install --no-audit --no-fund
 
-test: lakeread ## unit, golden, fuzz-seed and moto integration tests with the race detector
+test: lakeread ## unit, golden, fuzz-seed and moto integration tests with the race detector; the examples' spec tests
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
+	$(GO) run ./cmd/sluice test examples/*/spec.yaml
 
 e2e: ## end-to-end: the real bootstraps through the real state machine on the offline stack
 	$(GO) test -count=1 -v -timeout 30m ./e2e

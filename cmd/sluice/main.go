@@ -3,6 +3,7 @@
 //	sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json]
 //	sluice init --from FILE [--name N] [--out spec.yaml] [--force]
 //	sluice validate SPEC
+//	sluice test [-v] [--junit FILE] SPEC...
 //	sluice lint [--template template.yaml] [SPEC...]
 //	sluice windows --table T [--since T] [--key K] [--shards] [--json]
 //	sluice table list|history|show --output DIR [--table NS.NAME] [--json]
@@ -36,6 +37,8 @@ Usage:
   sluice validate SPEC            check a spec without reading data
   sluice validate [--output DIR|s3://B/P | --catalog glue --warehouse s3://B/P] [--endpoint URL] SPEC
                                   and the changes the next run makes to the sink's table, or refuses
+  sluice test [-v] [--junit FILE] SPEC...
+                                  run each spec's test cases in memory (its tests section, SPEC.test.yaml)
   sluice lint [--template F] [SPEC...]
                                   check template.yaml, its state machines and specs
   sluice local up [--addr 127.0.0.1:4566]
@@ -69,6 +72,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdInit(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, args[1:], stdout, stderr)
+	case "test":
+		return cmdTest(ctx, args[1:], stdout, stderr)
 	case "lint":
 		return cmdLint(args[1:], stdout, stderr)
 	case "local":

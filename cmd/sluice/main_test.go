@@ -92,7 +92,7 @@ func TestRunFailureExitCode(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	code, out, _ := runCLI(t, "validate", "../../examples/orders/spec.yaml")
-	if code != 0 || !strings.Contains(out, "ok (8 fields in, 10 fields out, 2 derived, 1 filters, sink jsonl)") {
+	if code != 0 || !strings.Contains(out, "ok (8 fields in, 10 fields out, 2 derived, 1 filters, sink jsonl, 5 test cases)") {
 		t.Fatalf("exit %d: %s", code, out)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")

@@ -50,8 +50,12 @@ func (c *validateCmd) run(ctx context.Context, args []string, stderr io.Writer) 
 		return &exitError{code: 1, msg: err.Error() + "\n"}
 	}
 	c.p = p
-	fmt.Fprintf(c.stdout, "%s: ok (%d fields in, %d fields out, %d derived, %d filters, sink %s)\n",
-		c.path, len(p.Spec.Fields), len(p.Out.Fields), len(p.Spec.Derive), len(p.Spec.Filter), sinkName(p.Spec))
+	tests, err := p.Spec.LoadTests()
+	if err != nil {
+		return &exitError{code: 1, msg: err.Error() + "\n"}
+	}
+	fmt.Fprintf(c.stdout, "%s: ok (%d fields in, %d fields out, %d derived, %d filters, sink %s%s)\n",
+		c.path, len(p.Spec.Fields), len(p.Out.Fields), len(p.Spec.Derive), len(p.Spec.Filter), sinkName(p.Spec), testCount(len(tests)))
 	if !c.tableRequired {
 		return nil
 	}
@@ -262,3 +266,15 @@ func splitURL(s string) (string, string, bool) {
 }
 
 func parseSize(s string) (int64, error) { return spec.ParseSize(s) }
+
+// testCount is how validate's summary counts test cases: not at all
+// when there are none.
+func testCount(n int) string {
+	switch n {
+	case 0:
+		return ""
+	case 1:
+		return ", 1 test case"
+	}
+	return fmt.Sprintf(", %d test cases", n)
+}

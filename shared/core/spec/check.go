@@ -45,6 +45,7 @@ func (s *Spec) check() Errors {
 	c.sink()
 	c.rejects()
 	c.limits()
+	c.errs = append(c.errs, s.checkTests(doc{file: s.file, pos: s.pos}, s.Tests)...)
 	return c.errs
 }
 

@@ -172,6 +172,7 @@ func TestSchemaAcceptsValidSpecs(t *testing.T) {
 		"event window":   "fields: [{name: k}, {name: t, type: timestamp}, {name: v, type: int}]\nwindow: {kind: sliding, size: 10m, hop: 1m, time_field: t, group_by: [k], aggregate: [v], lateness: 30s, late: side, keep: 48h}\nstream: {on_failure: fail_fast}\n",
 		"native window":  "fields: [{name: k}, {name: v, type: float}]\nwindow: {kind: tumbling, size: 5m, native: true, group_by: [k], aggregate: [v]}\n",
 		"count window":   "fields: [{name: k}, {name: v, type: decimal, scale: 2}]\nwindow: {kind: count, every: 100, group_by: [k], aggregate: [v]}\n",
+		"tests":          testsForSchema,
 	}
 	for name, src := range valid {
 		t.Run(name, func(t *testing.T) {
@@ -184,6 +185,28 @@ func TestSchemaAcceptsValidSpecs(t *testing.T) {
 		})
 	}
 }
+
+// testsForSchema uses every key of a test case.
+const testsForSchema = `fields: [{name: k}, {name: t, type: timestamp}, {name: v, type: int}]
+filter: [{name: pos, expr: v > 0}]
+window: {kind: tumbling, size: 1m, time_field: t, group_by: [k], aggregate: [v]}
+tests:
+  - name: file
+    input: {csv: "k,t,v\na,2026-11-01T09:00:00Z,1\n"}
+    context: {source_key: in.csv}
+    expect:
+      fields: [k, v]
+      rows: [{k: a, v: 1}]
+      rejects: [{record: 2, line: 3, field: v, rule: type, reason: not an integer}]
+      filtered: {filter:pos: 0}
+      counts: {in: 1, out: 1, rejected: 0, filtered: 0, rejected_by_rule: {}}
+      windows: [{start: 2026-11-01T09:00:00Z, end: 2026-11-01T09:01:00Z, key: a, count: 1, fields: {v: {count: 1, sum: 1, min: 1, max: 1, avg: 1.0}}}]
+      error: ""
+  - name: stream
+    input: {json: [{k: a, t: "2026-11-01T09:00:00Z", v: 1, n: null}]}
+    context: {arrivals: [2026-11-01T09:00:01Z], now: 2026-11-01T09:05:00Z}
+    expect: {rows: [{k: a, t: "2026-11-01T09:00:00Z", v: 1}]}
+`
 
 // Specs that both the loader and the schema must reject.
 var badForSchema = map[string]string{
@@ -251,6 +274,12 @@ var badForSchema = map[string]string{
 	"derive without expr":         "fields: [{name: a}]\nderive: [{name: b}]\n",
 	"filter without expr":         "fields: [{name: a}]\nfilter: [{name: b}]\n",
 	"JSON with an unknown key":    `{"fields": [{"name": "a", "tpye": "int"}]}`,
+	"unknown test key":            "fields: [{name: a}]\ntests: [{name: t, input: {csv: x}, expect: {rows: []}, given: 1}]\n",
+	"unknown expect key":          "fields: [{name: a}]\ntests: [{name: t, input: {csv: x}, expect: {row: []}}]\n",
+	"test without expect":         "fields: [{name: a}]\ntests: [{name: t, input: {csv: x}}]\n",
+	"reject without a rule":       "fields: [{name: a}]\ntests: [{name: t, input: {csv: x}, expect: {rejects: [{record: 1}]}}]\n",
+	"reject at record 0":          "fields: [{name: a}]\ntests: [{name: t, input: {csv: x}, expect: {rejects: [{record: 0, rule: x}]}}]\n",
+	"row value a list":            "fields: [{name: a}]\ntests: [{name: t, input: {csv: x}, expect: {rows: [{a: [1]}]}}]\n",
 }
 
 func TestSchemaRejectsBadSpecs(t *testing.T) {
@@ -350,6 +379,9 @@ func TestSchemaMatchesStructTags(t *testing.T) {
 		reflect.TypeOf(spec.Derive{}), reflect.TypeOf(spec.Filter{}), reflect.TypeOf(spec.Dedup{}),
 		reflect.TypeOf(spec.Sink{}), reflect.TypeOf(spec.Partition{}), reflect.TypeOf(spec.Rejects{}),
 		reflect.TypeOf(spec.Limits{}), reflect.TypeOf(spec.Window{}), reflect.TypeOf(spec.Stream{}),
+		reflect.TypeOf(spec.Test{}), reflect.TypeOf(spec.TestInput{}), reflect.TypeOf(spec.TestContext{}),
+		reflect.TypeOf(spec.Expect{}), reflect.TypeOf(spec.ExpectReject{}), reflect.TypeOf(spec.ExpectCounts{}),
+		reflect.TypeOf(spec.ExpectWindow{}), reflect.TypeOf(spec.ExpectAgg{}),
 	} {
 		if !checked[typ] {
 			t.Errorf("%v was not reached from Spec", typ)
@@ -440,6 +472,16 @@ func walkStruct(t *testing.T, root, node map[string]any, typ reflect.Type, where
 		if ft.Kind() == reflect.Struct && !reflect.PointerTo(ft).Implements(unmarshalerType) {
 			walkStruct(t, root, sub, ft, where+"."+k, checked)
 		}
+		if ft.Kind() == reflect.Map && ft.Elem().Kind() == reflect.Struct && !reflect.PointerTo(ft.Elem()).Implements(unmarshalerType) {
+			// A map of structs (a window's aggregates by field): its
+			// values' schema is additionalProperties.
+			values, _ := sub["additionalProperties"].(map[string]any)
+			if values == nil {
+				t.Errorf("%s.%s: no schema for the values of %v", where, k, ft)
+				continue
+			}
+			walkStruct(t, root, values, ft.Elem(), where+"."+k+"{}", checked)
+		}
 	}
 }
 
@@ -501,13 +543,17 @@ func branches(node map[string]any) []map[string]any {
 	return out
 }
 
-// walkJSON checks that every object schema forbids unknown properties.
+// walkJSON checks that every object schema forbids unknown properties,
+// or is a map whose values it describes (additionalProperties a schema,
+// no properties: a test case's rows and counts by name).
 func walkJSON(t *testing.T, v any, where string) {
 	t.Helper()
 	switch v := v.(type) {
 	case map[string]any:
 		if v["type"] == "object" {
-			if ap, ok := v["additionalProperties"]; !ok || ap != false {
+			ap, ok := v["additionalProperties"]
+			_, isMap := ap.(map[string]any)
+			if _, props := v["properties"]; !ok || (ap != false && (!isMap || props)) {
 				t.Errorf("%s: object schema without additionalProperties: false", where)
 			}
 		}

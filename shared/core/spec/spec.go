@@ -37,6 +37,10 @@ type Spec struct {
 	Sink     Sink     `yaml:"sink" json:"sink"`
 	Rejects  Rejects  `yaml:"rejects" json:"rejects"`
 	Limits   Limits   `yaml:"limits" json:"limits"`
+	// Tests are the spec's test cases (`sluice test`). They are left
+	// out of the spec's JSON form, and so of its hash: they change
+	// nothing a run does.
+	Tests []Test `yaml:"tests" json:"-"`
 
 	file string
 	pos  map[string]Pos
@@ -567,14 +571,7 @@ func (s *Spec) File() string { return s.file }
 // Errorf builds an Error at key (a path such as fields[2].rules.regex).
 // The line is that of the key, or of the nearest enclosing key.
 func (s *Spec) Errorf(key, format string, args ...any) *Error {
-	e := &Error{File: s.file, Key: key, Msg: fmt.Sprintf(format, args...)}
-	for k := key; k != ""; k = parentKey(k) {
-		if p, ok := s.pos[k]; ok {
-			e.Line, e.Col = p.Line, p.Col
-			break
-		}
-	}
-	return e
+	return doc{file: s.file, pos: s.pos}.errorf(key, format, args...)
 }
 
 func parentKey(k string) string {
