@@ -22,6 +22,8 @@
 //	                                             same run id overwrite them
 //	<rejects>/part-<run8>-c<chunk>.jsonl         quarantined records
 //	<manifests>/_manifest.json                   counts, parts, timings
+//	<manifests>/_profile.json                    the output columns' profile (Load)
+//	<manifests>/_report.html, _report.json       the run report, when asked for
 //	<manifests>/_SUCCESS                         written last, on success only
 //	<out>/_windows.jsonl                         a window spec's windows (sluice run)
 //	<sources>/<source>.json                      which run's output is live for one
@@ -103,6 +105,13 @@ const (
 	RunsDir = "_runs"
 	// ManifestName is a run's manifest.
 	ManifestName = "_manifest.json"
+	// ProfileName is a run's column profile, beside its manifest.
+	ProfileName = "_profile.json"
+	// ReportName and ReportJSONName are a run's report page and its JSON
+	// twin, beside its manifest when a run writes them. The leading '_'
+	// keeps them out of a table's readers, as for the manifest.
+	ReportName     = "_report.html"
+	ReportJSONName = "_report.json"
 	// SuccessName marks a successful run; it is written last.
 	SuccessName = "_SUCCESS"
 	// LateDir holds the stream's records too late for their windows.
@@ -266,6 +275,14 @@ func RunManifestPrefix(out, runID string) string { return Join(out, RunsDir, run
 
 // ManifestKey is the manifest under a manifest prefix.
 func ManifestKey(prefix string) string { return Join(prefix, ManifestName) }
+
+// ProfileKey is the column profile under a manifest prefix.
+func ProfileKey(prefix string) string { return Join(prefix, ProfileName) }
+
+// ReportKey and ReportJSONKey are the run report and its JSON twin under
+// a manifest prefix.
+func ReportKey(prefix string) string     { return Join(prefix, ReportName) }
+func ReportJSONKey(prefix string) string { return Join(prefix, ReportJSONName) }
 
 // SuccessKey is the success marker under a manifest prefix.
 func SuccessKey(prefix string) string { return Join(prefix, SuccessName) }

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/profile"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
@@ -128,6 +129,9 @@ func (l *Loader) Commit(ctx context.Context, p *plan.Plan, job *Job, results []*
 	if err := c.replaceEarlierVersion(ctx); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	if err := c.writeProfile(ctx); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
 	m := c.m
 	m.Stages["load"] = output.StageStats{DurationMS: float64(l.opt.Clock().Sub(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
 	return m, nil
@@ -173,6 +177,38 @@ func (c *commit) rejectsAndCounts(ctx context.Context) error {
 	if mr := c.p.Spec.Rejects.MaxRatio; mr > 0 && m.RejectRatio > mr {
 		m.Status = output.StatusFailed
 		m.Error = fmt.Sprintf("%v: %d of %d records rejected (%.4f > %.4f)", ErrRejectRatio, m.Rejected, m.In, m.RejectRatio, mr)
+	}
+	return nil
+}
+
+// writeProfile merges the chunks' profiles into the run's and writes it
+// beside the manifest. Chunk results without a profile (staged by an
+// earlier version) leave the run without one.
+func (c *commit) writeProfile(ctx context.Context) error {
+	var run *profile.Profile
+	for _, r := range c.results {
+		switch {
+		case r.Profile == nil:
+			return nil
+		case run == nil:
+			run = r.Profile
+		default:
+			if err := run.Merge(r.Profile); err != nil {
+				return fmt.Errorf("chunk %d: %w", r.Index, err)
+			}
+		}
+	}
+	if run == nil {
+		run = profile.New(&c.p.Out, profile.Options{Values: c.p.Spec.ShowValues()})
+	}
+	run.RunID = c.job.RunID
+	data, err := json.Marshal(run)
+	if err != nil {
+		return fmt.Errorf("encode profile: %w", err)
+	}
+	key := layout.ProfileKey(c.manifestPrefix())
+	if err := storage.WriteAll(ctx, c.out, key, append(data, '\n')); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/profile"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
@@ -33,6 +34,9 @@ type ChunkResult struct {
 	Parts    []output.Part     `json:"parts"`
 	Rejects  *output.Part      `json:"rejects,omitempty"`
 	Duration time.Duration     `json:"duration_ns"`
+	// Profile is the profile of the chunk's output rows; Load merges the
+	// chunks' profiles into the run's.
+	Profile *profile.Profile `json:"profile,omitempty"`
 }
 
 // TransformOptions configure one Transform call.
@@ -47,6 +51,9 @@ type TransformOptions struct {
 	OnKeep func(*plan.Outcome)
 	// Clock times the chunk (default time.Now).
 	Clock func() time.Time
+	// ProfileValues keeps record values in the chunk's profile, as the
+	// spec's report.show_values does.
+	ProfileValues bool
 }
 
 // RejectError is returned under the fail reject policy.
@@ -70,7 +77,8 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *plan.Plan, jo
 	}
 	began := now()
 	t := &chunkRun{ctx: ctx, p: p, job: job, chunk: chunk, opt: opt,
-		res: &ChunkResult{Index: chunk.Index, Start: chunk.Start}}
+		res: &ChunkResult{Index: chunk.Index, Start: chunk.Start,
+			Profile: profile.New(&p.Out, profile.Options{Values: opt.ProfileValues || p.Spec.ShowValues()})}}
 	prefix := layout.ChunkPrefix(opt.StagingPrefix, job.RunID, chunk.Index)
 	if err := deletePrefix(ctx, staging, layout.Dir(prefix)); err != nil {
 		return nil, fmt.Errorf("transform: clear %s: %w", prefix, err)
@@ -206,6 +214,7 @@ func (t *chunkRun) route(rec *codec.RawRecord, out *plan.Outcome, failOnReject b
 		if err := t.rows.Write(out); err != nil {
 			return fmt.Errorf("transform: %w", err)
 		}
+		t.res.Profile.Observe(out.Row)
 		if t.opt.OnKeep != nil {
 			t.opt.OnKeep(out)
 		}

@@ -1,0 +1,165 @@
+package batch_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sluice-etl/sluice/shared/adapter/storage"
+	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
+	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/core/profile"
+	"github.com/sluice-etl/sluice/shared/pipeline/batch"
+)
+
+const profileSpec = `
+version: 1
+source: {format: csv}
+fields:
+  - {name: id, type: int}
+  - {name: status}
+  - {name: amount, type: decimal, scale: 2}
+  - {name: note}
+filter: 'status != "drop"'
+sink: {format: jsonl, max_rows_per_file: 100}
+`
+
+// profileCSV has n rows: status cycles through five values (one of them
+// filtered out), amount is empty every tenth row, and note is a quoted,
+// multi-line text in every seventh row, so chunk boundaries fall inside
+// records.
+func profileCSV(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("id,status,amount,note\n")
+	statuses := []string{"paid", "pending", "refunded", "drop", "paid"}
+	for i := range n {
+		amount := fmt.Sprintf("%d.%02d", i%500, i%100)
+		if i%10 == 9 {
+			amount = ""
+		}
+		note := fmt.Sprintf("note %d", i)
+		if i%7 == 3 {
+			note = fmt.Sprintf("\"multi\nline %d\"", i)
+		}
+		fmt.Fprintf(&b, "%d,%s,%s,%s\n", i-1000, statuses[i%5], amount, note)
+	}
+	return b.Bytes()
+}
+
+func readProfile(t *testing.T, out storage.Bucket) *profile.Profile {
+	t.Helper()
+	data, err := storage.ReadAll(ctx, out, layout.ProfileKey(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p profile.Profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+// The run's profile is exact where it promises to be, and the same
+// whether the file ran as one chunk or as many (realigned) ones.
+func TestProfileMergesAcrossChunks(t *testing.T) {
+	const n = 3000
+	p := mustPlan(t, profileSpec)
+	in := memblob.New()
+	put(t, in, "p.csv", profileCSV(n))
+	var profiles []*profile.Profile
+	for _, chunk := range []int64{0, 97, 4096} {
+		out := memblob.New()
+		m, err := batch.Run(ctx, p, batch.RunOptions{Input: in, Key: "p.csv", Output: out, Parallel: 3, ChunkBytes: chunk, ProfileValues: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chunk > 0 && m.Chunks < 2 {
+			t.Fatalf("chunk size %d: %d chunks", chunk, m.Chunks)
+		}
+		pr := readProfile(t, out)
+		if pr.Rows != m.Out || pr.RunID != m.RunID {
+			t.Fatalf("profile of %d rows for run %s; manifest: %d out, run %s", pr.Rows, pr.RunID, m.Out, m.RunID)
+		}
+		profiles = append(profiles, pr)
+	}
+	pr := profiles[0]
+	// 3000 rows, 600 filtered: 2400 out. Kept ids are -1000..1999 but
+	// those with i%5 == 3; the smallest is -1000, the largest 1999 - 0.
+	if pr.Rows != 2400 {
+		t.Fatalf("rows = %d", pr.Rows)
+	}
+	id, status, amount := pr.Column("id"), pr.Column("status"), pr.Column("amount")
+	if id.Min() != "-1000" || id.Max() != "1999" || id.Nulls != 0 {
+		t.Errorf("id: min %s max %s nulls %d", id.Min(), id.Max(), id.Nulls)
+	}
+	wantTop := []profile.ValueCount{{Value: "paid", Count: 1200}, {Value: "pending", Count: 600}, {Value: "refunded", Count: 600}}
+	if !reflect.DeepEqual(status.Top(), wantTop) || status.Distinct() != 3 {
+		t.Errorf("status: top %v, distinct %d", status.Top(), status.Distinct())
+	}
+	// Every tenth row has no amount: i%10 == 9 never has i%5 == 3, so all
+	// 300 such rows are kept. The largest amount would be 499.99 (i = 499),
+	// but that row has none, and 498.98 is filtered (i%5 == 3).
+	if amount.Nulls != 300 || amount.Min() != "0.00" || amount.Max() != "497.97" {
+		t.Errorf("amount: nulls %d min %s max %s", amount.Nulls, amount.Min(), amount.Max())
+	}
+	if note := pr.Column("note"); !note.HighCardinality || note.Top() != nil {
+		t.Errorf("note: high cardinality %v, top %v", note.HighCardinality, note.Top())
+	}
+	for i, other := range profiles[1:] {
+		if a, b := profileJSON(t, pr), profileJSON(t, other); a != b {
+			t.Errorf("chunked run %d differs:\n%s\n%s", i+1, a, b)
+		}
+	}
+}
+
+// profileJSON is the profile's JSON with the run id and the sketches
+// left out: sketch bytes depend on the order of insertion, their
+// estimates (in the JSON) do not.
+func profileJSON(t *testing.T, p *profile.Profile) string {
+	t.Helper()
+	q := *p
+	q.RunID = ""
+	data, err := json.Marshal(&q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range v["columns"].([]any) {
+		delete(c.(map[string]any), "sketch")
+	}
+	out, _ := json.Marshal(v)
+	return string(out)
+}
+
+// By default the profile holds no record values; the spec's
+// report.show_values keeps them, as RunOptions.ProfileValues does.
+func TestProfileValuesOnlyWhenAsked(t *testing.T) {
+	in := memblob.New()
+	put(t, in, "p.csv", profileCSV(50))
+	for _, tc := range []struct {
+		name   string
+		spec   string
+		values bool
+	}{
+		{"default", profileSpec, false},
+		{"spec", profileSpec + "report: {show_values: true}\n", true},
+	} {
+		out := memblob.New()
+		if _, err := batch.Run(ctx, mustPlan(t, tc.spec), batch.RunOptions{Input: in, Key: "p.csv", Output: out}); err != nil {
+			t.Fatal(err)
+		}
+		data, err := storage.ReadAll(ctx, out, layout.ProfileKey(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(string(data), `"pending"`); got != tc.values {
+			t.Errorf("%s: profile holds a status value: %v, want %v\n%s", tc.name, got, tc.values, data)
+		}
+	}
+}
