@@ -104,7 +104,7 @@ func (c *Column) UnmarshalJSON(data []byte) error {
 	if !ok {
 		return fmt.Errorf("column %s: unknown type %q", j.Name, j.Type)
 	}
-	*c = Column{Name: j.Name, Kind: kind, Scale: j.Scale, Nulls: j.Nulls, HighCardinality: j.HighCardinality, sketch: newSketch()}
+	*c = Column{Name: j.Name, Kind: kind, Scale: j.Scale, Nulls: j.Nulls, HighCardinality: j.HighCardinality, sketch: newSketch(true)}
 	if err := c.sketch.UnmarshalBinary(j.Sketch); err != nil {
 		return fmt.Errorf("column %s: sketch: %w", j.Name, err)
 	}
