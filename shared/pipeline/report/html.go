@@ -13,9 +13,12 @@ import (
 //go:embed page.html.tmpl
 var pageSource string
 
-// MaxPartitionRows is the most partitions the page lists; the JSON twin
-// lists them all.
-const MaxPartitionRows = 500
+// MaxPartitionRows is the most partitions the page lists, and MaxTopRows
+// the most top values it lists per column; the JSON twin lists them all.
+const (
+	MaxPartitionRows = 500
+	MaxTopRows       = 10
+)
 
 var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 	"num":    num,
@@ -33,6 +36,7 @@ var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
 type page struct {
 	*Report
 	MaxRows           int
+	MaxTop            int
 	MaxTracked        int
 	MaxPartitionBytes int64
 	MaxStageMS        float64
@@ -41,7 +45,7 @@ type page struct {
 // WriteHTML writes the report's page: one HTML document with its styles
 // inline, no scripts and no external assets. Every value is escaped.
 func (r *Report) WriteHTML(w io.Writer) error {
-	pg := page{Report: r, MaxRows: MaxPartitionRows, MaxTracked: profile.MaxTracked}
+	pg := page{Report: r, MaxRows: MaxPartitionRows, MaxTop: MaxTopRows, MaxTracked: profile.MaxTracked}
 	for _, p := range r.Partitions {
 		pg.MaxPartitionBytes = max(pg.MaxPartitionBytes, p.Bytes)
 	}

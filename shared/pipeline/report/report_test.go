@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/profile"
+	"github.com/sluice-etl/sluice/shared/core/record"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 	"github.com/sluice-etl/sluice/shared/pipeline/report"
@@ -294,6 +297,44 @@ func TestTwinPath(t *testing.T) {
 	for in, want := range map[string]string{"out.html": "out.json", "a.b/report": "a.b/report.json", "x/_report.html": "x/_report.json"} {
 		if got := report.TwinPath(in); got != want {
 			t.Errorf("TwinPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// The page lists at most MaxTopRows top values per column and
+// MaxPartitionRows partitions; the twin lists them all.
+func TestPageLimits(t *testing.T) {
+	sch := &record.Schema{Fields: []record.Field{{Name: "s", Kind: record.String}}}
+	p := profile.New(sch, profile.Options{Values: true})
+	for i := range report.MaxTopRows + 2 {
+		for range i + 1 {
+			p.Observe([]record.Value{record.StringValue(fmt.Appendf(nil, "value-%02d", i))})
+		}
+	}
+	m := &output.Manifest{RunID: "r1", Status: output.StatusSucceeded}
+	for i := range report.MaxPartitionRows + 3 {
+		m.Parts = append(m.Parts, output.Part{Partition: fmt.Sprintf("n=%04d", i), Records: 1, Bytes: 10})
+	}
+	p.RunID = m.RunID
+	r := report.Build(m, p, report.Options{ShowValues: true})
+	page, twin := render(t, r)
+	for _, tc := range []struct {
+		text           string
+		inPage, inTwin bool
+	}{
+		{"value-11", true, true}, // the most frequent
+		{"value-02", true, true},
+		{"value-01", false, true},
+		{"and 2 more", true, false},
+		{"n=0499", true, true},
+		{"n=0500", false, true},
+		{"and 3 more partitions", true, false},
+	} {
+		if got := strings.Contains(page, tc.text); got != tc.inPage {
+			t.Errorf("page holds %q: %v", tc.text, got)
+		}
+		if got := strings.Contains(twin, tc.text); got != tc.inTwin {
+			t.Errorf("twin holds %q: %v", tc.text, got)
 		}
 	}
 }
