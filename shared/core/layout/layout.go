@@ -12,6 +12,7 @@
 //	<staging>/<run>/c<chunk>/<partition>/part-<seq><ext>
 //	                                             a chunk's staged rows
 //	<staging>/<run>/c<chunk>/rejects.jsonl       a chunk's staged rejects
+//	<staging>/<run>/c<chunk>/profile.json        a chunk's column profile
 //
 // The batch path's output. <out> is <OutputPrefix>/<pipeline> on AWS, or the
 // --output folder; <rejects> is quarantine/<pipeline> on AWS, or
@@ -138,6 +139,7 @@ const (
 	partPrefix    = "part-"
 	streamPrefix  = "kinesis-"
 	stagedRejects = "rejects.jsonl"
+	stagedProfile = "profile.json"
 	stagedLate    = "late.jsonl"
 	jsonl         = ".jsonl"
 )
@@ -222,6 +224,9 @@ func StagedPartKey(prefix, partition string, seq int, ext string) string {
 
 // StagedRejectsKey is the staged rejects of a chunk or stream batch.
 func StagedRejectsKey(prefix string) string { return Join(prefix, stagedRejects) }
+
+// StagedProfileKey is the column profile of a chunk's rows.
+func StagedProfileKey(prefix string) string { return Join(prefix, stagedProfile) }
 
 // StagedLateKey is the staged late records of a stream batch.
 func StagedLateKey(prefix string) string { return Join(prefix, stagedLate) }

@@ -47,6 +47,7 @@ func TestGolden(t *testing.T) {
 		{layout.StagedPartKey("runs/r/c00007", "dt=2026-11-01", 3, ".jsonl"), "runs/r/c00007/dt=2026-11-01/part-00003.jsonl"},
 		{layout.StagedPartKey("runs/r/c00007", "", 0, ".parquet"), "runs/r/c00007/part-00000.parquet"},
 		{layout.StagedRejectsKey("runs/r/c00007"), "runs/r/c00007/rejects.jsonl"},
+		{layout.StagedProfileKey("runs/r/c00007"), "runs/r/c00007/profile.json"},
 		{layout.StagedLateKey("p"), "p/late.jsonl"},
 		{layout.PartKey(out, "dt=2026-11-01", run, 7, "runs/r/c00007/dt=2026-11-01/part-00003.jsonl"), "tables/orders/dt=2026-11-01/part-01234567-c00007-00003.jsonl"},
 		{layout.PartKey("", "", run, 0, "x/part-00000.csv.gz"), "part-01234567-c00000-00000.csv.gz"},

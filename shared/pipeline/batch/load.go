@@ -181,21 +181,23 @@ func (c *commit) rejectsAndCounts(ctx context.Context) error {
 	return nil
 }
 
-// writeProfile merges the chunks' profiles into the run's and writes it
-// beside the manifest. Chunk results without a profile (staged by an
-// earlier version) leave the run without one.
+// writeProfile merges the chunks' staged profiles into the run's, reading
+// one at a time, and writes it beside the manifest. Chunk results without
+// a profile (staged by an earlier version) leave the run without one.
 func (c *commit) writeProfile(ctx context.Context) error {
 	var run *profile.Profile
 	for _, r := range c.results {
-		switch {
-		case r.Profile == nil:
+		if r.ProfileKey == "" {
 			return nil
-		case run == nil:
-			run = r.Profile
-		default:
-			if err := run.Merge(r.Profile); err != nil {
-				return fmt.Errorf("chunk %d: %w", r.Index, err)
-			}
+		}
+		p, err := c.readProfile(ctx, r.ProfileKey)
+		if err != nil {
+			return fmt.Errorf("chunk %d: %w", r.Index, err)
+		}
+		if run == nil {
+			run = p
+		} else if err := run.Merge(p); err != nil {
+			return fmt.Errorf("chunk %d: %w", r.Index, err)
 		}
 	}
 	if run == nil {
@@ -211,6 +213,18 @@ func (c *commit) writeProfile(ctx context.Context) error {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
 	return nil
+}
+
+func (c *commit) readProfile(ctx context.Context, key string) (*profile.Profile, error) {
+	data, err := storage.ReadAll(ctx, c.staging, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	var p profile.Profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return &p, nil
 }
 
 // publish sends a succeeded run's rows to the sink.

@@ -3,6 +3,7 @@ package batch_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
 	"github.com/sluice-etl/sluice/shared/adapter/storage/memblob"
 	"github.com/sluice-etl/sluice/shared/core/layout"
+	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/core/profile"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 )
@@ -185,5 +187,64 @@ func TestProfileValuesOnlyWhenAsked(t *testing.T) {
 		if got := strings.Contains(string(data), `"pending"`); got != tc.values {
 			t.Errorf("%s: profile holds a status value: %v, want %v\n%s", tc.name, got, tc.values, data)
 		}
+	}
+}
+
+// stagedRun extracts and transforms a CSV of 100 one-line rows in chunks
+// of 500 bytes, and returns what Load needs.
+func stagedRun(t *testing.T) (*plan.Plan, storage.Bucket, *batch.Job, []*batch.ChunkResult) {
+	t.Helper()
+	p := mustPlan(t, profileSpec)
+	in, staging := memblob.New(), memblob.New()
+	var b bytes.Buffer
+	b.WriteString("id,status,amount,note\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "%d,paid,%d.50,note %d\n", i, i, i)
+	}
+	put(t, in, "p.csv", b.Bytes())
+	job, err := batch.Extract(ctx, in, "p.csv", p, batch.ExtractOptions{ChunkBytes: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []*batch.ChunkResult
+	for _, c := range job.Chunks {
+		r, err := batch.Transform(ctx, in, staging, p, job, c, batch.TransformOptions{StagingPrefix: "runs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		results = append(results, r)
+	}
+	if err := batch.CheckAlignment(job, results); err != nil || len(results) < 3 {
+		t.Fatalf("%d chunks: %v", len(results), err)
+	}
+	return p, staging, job, results
+}
+
+func loadStaged(p *plan.Plan, staging, out storage.Bucket, job *batch.Job, results []*batch.ChunkResult) error {
+	_, err := batch.NewLoader(staging, out, func(o *batch.LoadOptions) { o.StagingPrefix = "runs" }).Load(ctx, p, job, results)
+	return err
+}
+
+// A chunk whose staged profile is unreadable fails the load, naming it;
+// chunk results from before profiles leave the run without one.
+func TestStagedProfiles(t *testing.T) {
+	p, staging, job, results := stagedRun(t)
+	put(t, staging, results[1].ProfileKey, []byte(`{"profile_version":1,"columns":[`))
+	err := loadStaged(p, staging, memblob.New(), job, results)
+	if err == nil || !strings.Contains(err.Error(), "chunk 1: read "+results[1].ProfileKey) {
+		t.Errorf("corrupt profile: err = %v", err)
+	}
+
+	p, staging, job, results = stagedRun(t)
+	results[2].ProfileKey = ""
+	out := memblob.New()
+	if err := loadStaged(p, staging, out, job, results); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.Attributes(ctx, layout.ProfileKey("")); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a profile was written from some chunks' profiles: %v", err)
+	}
+	if left, _ := staging.List(ctx, ""); len(left) != 0 {
+		t.Errorf("staging holds %d objects after the load", len(left))
 	}
 }
