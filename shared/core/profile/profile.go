@@ -79,8 +79,13 @@ func New(schema *record.Schema, opt Options) *Profile {
 // Observe adds one output row, its values in schema order.
 func (p *Profile) Observe(row []record.Value) {
 	p.Rows++
+	row = row[:len(p.Columns)]
 	for i, c := range p.Columns {
-		c.observe(row[i])
+		if v := &row[i]; v.Kind == record.Null {
+			c.Nulls++
+		} else {
+			c.observe(v)
+		}
 	}
 }
 
@@ -191,12 +196,9 @@ func (c *Column) Distinct() uint64 { return c.sketch.Estimate() }
 // column with at least one non-null (finite) value.
 func (c *Column) Ranged() bool { return c.ranged }
 
-// observe adds one value.
-func (c *Column) observe(v record.Value) {
+// observe adds one non-null value.
+func (c *Column) observe(v *record.Value) {
 	switch v.Kind {
-	case record.Null:
-		c.Nulls++
-		return
 	case record.String:
 		c.observeString(v.Bytes)
 		return
