@@ -115,14 +115,14 @@ func TestProfileMergesAcrossChunks(t *testing.T) {
 		if a, b := profileJSON(t, pr), profileJSON(t, other); a != b {
 			t.Errorf("chunked run %d differs:\n%s\n%s", i, a, b)
 		}
-		// The distinct estimates: within 3% of the truth, whichever chunks
+		// The distinct estimates: within 5% of the truth, whichever chunks
 		// the sketches merged from (sparse sketches are near exact, dense
 		// ones estimate).
 		for _, c := range []struct {
 			name string
 			want float64
 		}{{"id", 2400}, {"status", 3}, {"note", 2400}, {"amount", float64(distinctAmounts())}} {
-			if got := float64(other.Column(c.name).Distinct()); math.Abs(got-c.want) > 0.03*c.want {
+			if got := float64(other.Column(c.name).Distinct()); math.Abs(got-c.want) > 0.05*c.want {
 				t.Errorf("run %d: %s has %v distinct values, estimated at %v", i, c.name, c.want, got)
 			}
 		}
