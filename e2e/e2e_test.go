@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -160,7 +161,9 @@ func TestOrdersUploadRunsThroughTheStateMachine(t *testing.T) {
 		}
 	}
 	sort.Strings(keys)
-	if len(keys) != 6 || rows != 10 {
+	// Three days' parts, the quarantine, and beside the manifest and
+	// _SUCCESS the run's column profile.
+	if len(keys) != 7 || rows != 10 || !slices.ContainsFunc(keys, func(k string) bool { return strings.HasSuffix(k, "/_profile.json") }) {
 		t.Fatalf("output %v with %d rows", keys, rows)
 	}
 	// The quarantine: twelve rejects with their source positions.

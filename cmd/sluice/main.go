@@ -1,7 +1,8 @@
 // Command sluice runs, checks and inspects sluice pipelines.
 //
-//	sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json]
+//	sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json] [--report] [--show-values]
 //	sluice init --from FILE [--name N] [--out spec.yaml] [--force]
+//	sluice report RUN_DIR|MANIFEST|s3://B/P [--html out.html] [--show-values]
 //	sluice validate SPEC
 //	sluice test [-v] [--junit FILE] SPEC...
 //	sluice lint [--template template.yaml] [SPEC...]
@@ -31,9 +32,13 @@ const usage = `sluice: serverless ETL pipelines, run anywhere
 
 Usage:
   sluice run --spec FILE --input PATH --output DIR|s3://B/P [--parallel N] [--endpoint URL] [--json]
+             [--report | --report-html F] [--show-values]
   sluice run                      run the bundled orders example into ./out/orders
   sluice init --from FILE|s3://B/K|- [--name N] [--out spec.yaml|-] [--force] [--tolerance 0.05]
                                   write a commented spec from a sample of an input: types, required, trim, suggestions
+  sluice report RUN_DIR|MANIFEST|s3://B/P [--html out.html] [--show-values] [--endpoint URL]
+                                  a run's report: a self-contained HTML page and its JSON twin
+                                  (the JSON on stdout without --html); values only with --show-values
   sluice validate SPEC            check a spec without reading data
   sluice validate [--output DIR|s3://B/P | --catalog glue --warehouse s3://B/P] [--endpoint URL] SPEC
                                   and the changes the next run makes to the sink's table, or refuses
@@ -70,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "init":
 		return cmdInit(ctx, args[1:], stdout, stderr)
+	case "report":
+		return cmdReport(ctx, args[1:], stdout, stderr)
 	case "validate":
 		return cmdValidate(ctx, args[1:], stdout, stderr)
 	case "test":

@@ -34,6 +34,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/window"
 	"github.com/sluice-etl/sluice/shared/pipeline/batch"
 	sinkout "github.com/sluice-etl/sluice/shared/pipeline/output"
+	"github.com/sluice-etl/sluice/shared/pipeline/report"
 	"github.com/sluice-etl/sluice/shared/pipeline/stream"
 )
 
@@ -47,6 +48,11 @@ type runCmd struct {
 	asJSON, quiet           bool
 	cpuProfile              string
 	aws                     awsFlags
+	// withReport writes the run report: into the output, or to
+	// reportHTML; showValues puts record values in the profile and the
+	// report.
+	withReport, showValues bool
+	reportHTML             string
 
 	pl     *plan.Plan
 	opt    batch.RunOptions
@@ -103,6 +109,9 @@ func (c *runCmd) parse(args []string) error {
 	fs.BoolVar(&c.asJSON, "json", false, "print the run manifest as JSON on stdout")
 	fs.BoolVar(&c.quiet, "quiet", false, "no progress or log lines")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	fs.BoolVar(&c.withReport, "report", false, "write the run report, "+layout.ReportName+" and "+layout.ReportJSONName+", into the output")
+	fs.StringVar(&c.reportHTML, "report-html", "", "write the run report page here instead, and its JSON twin beside it (.json)")
+	fs.BoolVar(&c.showValues, "show-values", false, "keep record values in the profile (top values of low-cardinality strings) and show them and sample rejected rows in the report (may be personal data)")
 	c.aws.add(fs)
 	if err := fs.Parse(args); err != nil {
 		return errFlags
@@ -142,7 +151,7 @@ func (c *runCmd) prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("invalid spec:\n%w", err)
 	}
-	c.pl, c.opt = pl, batch.RunOptions{Parallel: c.parallel}
+	c.pl, c.opt = pl, batch.RunOptions{Parallel: c.parallel, ProfileValues: c.showValues}
 	if c.chunk != "" {
 		n, err := parseSize(c.chunk)
 		if err != nil {
@@ -315,12 +324,19 @@ func (c *runCmd) report(ctx context.Context, m *sinkout.Manifest, runErr error) 
 	} else {
 		printSummary(c.stdout, m, c.output)
 	}
+	reportErr := c.writeReport(ctx)
+	if reportErr != nil && runErr != nil {
+		fmt.Fprintf(c.stderr, "sluice run: report: %v\n", reportErr)
+	}
 	if runErr != nil {
 		var re *batch.RejectError
 		if errors.As(runErr, &re) {
 			return fmt.Errorf("failed: %v", re)
 		}
 		return fmt.Errorf("failed: %w", runErr)
+	}
+	if reportErr != nil {
+		return fmt.Errorf("report: %w", reportErr)
 	}
 	if c.opt.Fold == nil {
 		return nil
@@ -332,6 +348,36 @@ func (c *runCmd) report(ctx context.Context, m *sinkout.Manifest, runErr error) 
 	if !c.asJSON {
 		fmt.Fprintf(c.stdout, "windows:  %d written to %s\n", n, strings.TrimSuffix(c.output, "/")+"/"+layout.WindowsName)
 	}
+	return nil
+}
+
+// writeReport writes the run report when --report, --report-html or the
+// spec's report.html asks for it, and says where. With --json, stdout
+// holds the manifest only: the line goes to stderr.
+func (c *runCmd) writeReport(ctx context.Context) error {
+	if !c.withReport && c.reportHTML == "" && !c.pl.Spec.ReportHTML() {
+		return nil
+	}
+	prefix := c.opt.OutPrefix
+	r, err := report.Load(ctx, c.opt.Output, layout.ManifestKey(prefix), c.showValues || c.pl.Spec.ShowValues())
+	if err != nil {
+		return err
+	}
+	where := c.reportHTML
+	if where != "" {
+		err = writeReportFiles(where, r)
+	} else {
+		where = strings.TrimSuffix(c.output, "/") + "/" + layout.ReportName
+		err = report.Write(ctx, c.opt.Output, layout.ReportKey(prefix), layout.ReportJSONKey(prefix), r)
+	}
+	if err != nil {
+		return err
+	}
+	w := c.stdout
+	if c.asJSON {
+		w = c.stderr
+	}
+	fmt.Fprintf(w, "report:   %s\n", where)
 	return nil
 }
 

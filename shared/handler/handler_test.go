@@ -225,7 +225,7 @@ func TestSFNPathFromFixtures(t *testing.T) {
 	}
 	r8 := run[:8]
 	wantKeys := []string{
-		"tables/orders/_runs/RUN/_SUCCESS", "tables/orders/_runs/RUN/_manifest.json",
+		"tables/orders/_runs/RUN/_SUCCESS", "tables/orders/_runs/RUN/_manifest.json", "tables/orders/_runs/RUN/_profile.json",
 		"tables/orders/dt=2026-11-01/part-" + r8 + "-c00000-00000.jsonl",
 		"tables/orders/dt=2026-11-02/part-" + r8 + "-c00000-00000.jsonl",
 		"tables/orders/dt=2026-11-03/part-" + r8 + "-c00000-00000.jsonl",

@@ -12,6 +12,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
+	"github.com/sluice-etl/sluice/shared/pipeline/report"
 
 	"github.com/sluice-etl/sluice/shared/adapter/metrics"
 	"github.com/sluice-etl/sluice/shared/adapter/storage"
@@ -194,7 +195,31 @@ func (l *Loader) finalize(ctx context.Context, in LoadInput) (*LoadOutput, error
 	if err := runLoader(staging, out, opt).Finalize(ctx, &m); err != nil && m.Status != output.StatusFailed {
 		return nil, err
 	}
+	l.writeReport(ctx, out, opt.ManifestPrefix, &m)
 	return l.settle(ctx, in.Run.Pipeline, &m, true)
+}
+
+// writeReport writes the run report beside the manifest when the spec's
+// report.html asks for it. The report is an aid, not part of the run: a
+// failure to write it is logged, and the run goes on.
+func (l *Loader) writeReport(ctx context.Context, out storage.Bucket, prefix string, m *output.Manifest) {
+	if m.Spec == "" {
+		return
+	}
+	p, err := l.plans.Load(ctx, l.d.Open, m.Spec)
+	if err == nil && !p.Spec.ReportHTML() {
+		return
+	}
+	var r *report.Report
+	if err == nil {
+		r, err = report.Load(ctx, out, layout.ManifestKey(prefix), p.Spec.ShowValues())
+	}
+	if err == nil {
+		err = report.Write(ctx, out, layout.ReportKey(prefix), layout.ReportJSONKey(prefix), r)
+	}
+	if err != nil {
+		l.d.Log.WarnContext(ctx, "run report not written", "run_id", m.RunID, "err", err)
+	}
 }
 
 // tablesOf opens the iceberg table a succeeded run commits to, or the

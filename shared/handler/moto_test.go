@@ -94,9 +94,9 @@ func TestPipelineOnMoto(t *testing.T) {
 			rows += strings.Count(string(b), "\n")
 		}
 	}
-	// Parts of three days, the rejects, the manifest and _SUCCESS, and
-	// the source index naming the run.
-	if len(keys) != 7 || rows != 10 || !strings.HasPrefix(keys[1], "tables/_sources/orders/") {
+	// Parts of three days, the rejects, the manifest, the profile and
+	// _SUCCESS, and the source index naming the run.
+	if len(keys) != 8 || rows != 10 || !strings.HasPrefix(keys[1], "tables/_sources/orders/") {
 		t.Fatalf("output objects %v with %d rows", keys, rows)
 	}
 	if left, _ := handler.S3Opener(s3c)(ctx, "sluice-staging-bucket"); left != nil {

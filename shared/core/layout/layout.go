@@ -12,6 +12,7 @@
 //	<staging>/<run>/c<chunk>/<partition>/part-<seq><ext>
 //	                                             a chunk's staged rows
 //	<staging>/<run>/c<chunk>/rejects.jsonl       a chunk's staged rejects
+//	<staging>/<run>/c<chunk>/profile.json        a chunk's column profile
 //
 // The batch path's output. <out> is <OutputPrefix>/<pipeline> on AWS, or the
 // --output folder; <rejects> is quarantine/<pipeline> on AWS, or
@@ -22,6 +23,8 @@
 //	                                             same run id overwrite them
 //	<rejects>/part-<run8>-c<chunk>.jsonl         quarantined records
 //	<manifests>/_manifest.json                   counts, parts, timings
+//	<manifests>/_profile.json                    the output columns' profile (Load)
+//	<manifests>/_report.html, _report.json       the run report, when asked for
 //	<manifests>/_SUCCESS                         written last, on success only
 //	<out>/_windows.jsonl                         a window spec's windows (sluice run)
 //	<sources>/<source>.json                      which run's output is live for one
@@ -103,6 +106,13 @@ const (
 	RunsDir = "_runs"
 	// ManifestName is a run's manifest.
 	ManifestName = "_manifest.json"
+	// ProfileName is a run's column profile, beside its manifest.
+	ProfileName = "_profile.json"
+	// ReportName and ReportJSONName are a run's report page and its JSON
+	// twin, beside its manifest when a run writes them. The leading '_'
+	// keeps them out of a table's readers, as for the manifest.
+	ReportName     = "_report.html"
+	ReportJSONName = "_report.json"
 	// SuccessName marks a successful run; it is written last.
 	SuccessName = "_SUCCESS"
 	// LateDir holds the stream's records too late for their windows.
@@ -129,6 +139,7 @@ const (
 	partPrefix    = "part-"
 	streamPrefix  = "kinesis-"
 	stagedRejects = "rejects.jsonl"
+	stagedProfile = "profile.json"
 	stagedLate    = "late.jsonl"
 	jsonl         = ".jsonl"
 )
@@ -214,6 +225,9 @@ func StagedPartKey(prefix, partition string, seq int, ext string) string {
 // StagedRejectsKey is the staged rejects of a chunk or stream batch.
 func StagedRejectsKey(prefix string) string { return Join(prefix, stagedRejects) }
 
+// StagedProfileKey is the column profile of a chunk's rows.
+func StagedProfileKey(prefix string) string { return Join(prefix, stagedProfile) }
+
 // StagedLateKey is the staged late records of a stream batch.
 func StagedLateKey(prefix string) string { return Join(prefix, stagedLate) }
 
@@ -266,6 +280,14 @@ func RunManifestPrefix(out, runID string) string { return Join(out, RunsDir, run
 
 // ManifestKey is the manifest under a manifest prefix.
 func ManifestKey(prefix string) string { return Join(prefix, ManifestName) }
+
+// ProfileKey is the column profile under a manifest prefix.
+func ProfileKey(prefix string) string { return Join(prefix, ProfileName) }
+
+// ReportKey and ReportJSONKey are the run report and its JSON twin under
+// a manifest prefix.
+func ReportKey(prefix string) string     { return Join(prefix, ReportName) }
+func ReportJSONKey(prefix string) string { return Join(prefix, ReportJSONName) }
 
 // SuccessKey is the success marker under a manifest prefix.
 func SuccessKey(prefix string) string { return Join(prefix, SuccessName) }

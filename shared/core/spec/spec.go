@@ -40,7 +40,8 @@ type Spec struct {
 	// Tests are the spec's test cases (`sluice test`). They are left
 	// out of the spec's JSON form, and so of its hash: they change
 	// nothing a run does.
-	Tests []Test `yaml:"tests" json:"-"`
+	Tests  []Test  `yaml:"tests" json:"-"`
+	Report *Report `yaml:"report" json:"report,omitempty"`
 
 	file string
 	pos  map[string]Pos
@@ -460,6 +461,26 @@ type Rejects struct {
 	// MaxRatio fails the run when rejected/in exceeds it (0: no limit).
 	MaxRatio float64 `yaml:"max_ratio" json:"max_ratio,omitempty"`
 }
+
+// Report says what a run's report holds, and whether the AWS functions
+// write one. Without it a run writes its column profile, with no record
+// values, and no report page.
+type Report struct {
+	// HTML has the load function write the report page and its JSON twin
+	// beside the run's manifest (sluice run writes them with --report).
+	HTML bool `yaml:"html" json:"html,omitempty"`
+	// ShowValues keeps record values in the profile (the top values of
+	// low-cardinality string columns) and shows them and sample rejected
+	// rows in the report. Values may be personal data.
+	ShowValues bool `yaml:"show_values" json:"show_values,omitempty"`
+}
+
+// ShowValues reports whether the spec asks for record values in the
+// profile and the report.
+func (s *Spec) ShowValues() bool { return s.Report != nil && s.Report.ShowValues }
+
+// ReportHTML reports whether the spec asks the functions for a report page.
+func (s *Spec) ReportHTML() bool { return s.Report != nil && s.Report.HTML }
 
 // Limits bound resource use.
 type Limits struct {

@@ -1,6 +1,7 @@
 package spec_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -71,6 +72,17 @@ func TestParseErrors(t *testing.T) {
 			"  - name: a",
 			"source: {csvx: {header: true}}",
 		), []wantErr{{3, "source.csvx", `unknown key "csvx"`}}},
+		{"unknown key in report", doc(
+			"fields:",
+			"  - name: a",
+			"report: {html: true, values: true}",
+		), []wantErr{{3, "report.values", `unknown key "values"`}}},
+		{"report flag not a bool", doc(
+			"fields:",
+			"  - name: a",
+			"report:",
+			"  show_values: maybe",
+		), []wantErr{{4, "report.show_values", ""}}},
 		{"unknown key in source.csv", doc(
 			"fields:",
 			"  - name: a",
@@ -802,6 +814,33 @@ func TestParseDefaults(t *testing.T) {
 	}
 	if s.Dedup != nil || s.Sink.Format != "" || s.Source.CSV.Header != nil || !s.Source.CSV.HasHeader() {
 		t.Errorf("unset sections: dedup %v, sink %+v, csv %+v", s.Dedup, s.Sink, s.Source.CSV)
+	}
+}
+
+// The report key: off without it, and it leaves the spec hash of a spec
+// without it as it was (its JSON form omits it).
+func TestParseReport(t *testing.T) {
+	base := doc("fields:", "  - name: a")
+	for _, tc := range []struct {
+		extra        string
+		html, values bool
+	}{
+		{"", false, false},
+		{"report: {html: true}\n", true, false},
+		{"report: {show_values: true}\n", false, true},
+		{"report: {html: true, show_values: true}\n", true, true},
+	} {
+		s, err := spec.Parse("r.yaml", []byte(base+tc.extra))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.ReportHTML() != tc.html || s.ShowValues() != tc.values {
+			t.Errorf("%q: html %v, values %v", tc.extra, s.ReportHTML(), s.ShowValues())
+		}
+		data, _ := json.Marshal(s)
+		if got := strings.Contains(string(data), `"report":`); got != (tc.extra != "") {
+			t.Errorf("%q: JSON form %s", tc.extra, data)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/profile"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
@@ -128,6 +129,9 @@ func (l *Loader) Commit(ctx context.Context, p *plan.Plan, job *Job, results []*
 	if err := c.replaceEarlierVersion(ctx); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	if err := c.writeProfile(ctx); err != nil {
+		return nil, fmt.Errorf("load: %w", err)
+	}
 	m := c.m
 	m.Stages["load"] = output.StageStats{DurationMS: float64(l.opt.Clock().Sub(began)) / 1e6, Records: m.Out, Bytes: m.BytesOut}
 	return m, nil
@@ -175,6 +179,52 @@ func (c *commit) rejectsAndCounts(ctx context.Context) error {
 		m.Error = fmt.Sprintf("%v: %d of %d records rejected (%.4f > %.4f)", ErrRejectRatio, m.Rejected, m.In, m.RejectRatio, mr)
 	}
 	return nil
+}
+
+// writeProfile merges the chunks' staged profiles into the run's, reading
+// one at a time, and writes it beside the manifest. Chunk results without
+// a profile (staged by an earlier version) leave the run without one.
+func (c *commit) writeProfile(ctx context.Context) error {
+	var run *profile.Profile
+	for _, r := range c.results {
+		if r.ProfileKey == "" {
+			return nil
+		}
+		p, err := c.readProfile(ctx, r.ProfileKey)
+		if err != nil {
+			return fmt.Errorf("chunk %d: %w", r.Index, err)
+		}
+		if run == nil {
+			run = p
+		} else if err := run.Merge(p); err != nil {
+			return fmt.Errorf("chunk %d: %w", r.Index, err)
+		}
+	}
+	if run == nil {
+		run = profile.New(&c.p.Out, profile.Options{Values: c.p.Spec.ShowValues()})
+	}
+	run.RunID = c.job.RunID
+	data, err := json.Marshal(run)
+	if err != nil {
+		return fmt.Errorf("encode profile: %w", err)
+	}
+	key := layout.ProfileKey(c.manifestPrefix())
+	if err := storage.WriteAll(ctx, c.out, key, append(data, '\n')); err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
+}
+
+func (c *commit) readProfile(ctx context.Context, key string) (*profile.Profile, error) {
+	data, err := storage.ReadAll(ctx, c.staging, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	var p profile.Profile
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return &p, nil
 }
 
 // publish sends a succeeded run's rows to the sink.

@@ -50,6 +50,10 @@ type RunOptions struct {
 	Fold func(chunk int) func(*plan.Outcome)
 	// Clock stamps the manifest and times the stages (default time.Now).
 	Clock func() time.Time
+	// ProfileValues keeps record values in the run's profile (the top
+	// values of low-cardinality string columns), as the spec's
+	// report.show_values does.
+	ProfileValues bool
 }
 
 // Run drives extract, transform and load in-process, through the same
@@ -191,7 +195,7 @@ func transformAll(ctx context.Context, opt RunOptions, p *plan.Plan, job *Job) (
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
-	to := TransformOptions{StagingPrefix: opt.StagingPrefix, Progress: opt.Progress, Clock: opt.Clock}
+	to := TransformOptions{StagingPrefix: opt.StagingPrefix, Progress: opt.Progress, Clock: opt.Clock, ProfileValues: opt.ProfileValues}
 	for range min(opt.Parallel, len(job.Chunks)) {
 		wg.Go(func() {
 			for i := range next {
@@ -226,7 +230,7 @@ func transformAll(ctx context.Context, opt RunOptions, p *plan.Plan, job *Job) (
 // (a quoted line break across the boundary), from where the previous chunk
 // really ended, until all chunks meet.
 func realign(ctx context.Context, opt RunOptions, p *plan.Plan, job *Job, results []*ChunkResult) error {
-	to := TransformOptions{StagingPrefix: opt.StagingPrefix, Clock: opt.Clock}
+	to := TransformOptions{StagingPrefix: opt.StagingPrefix, Clock: opt.Clock, ProfileValues: opt.ProfileValues}
 	for {
 		err := CheckAlignment(job, results)
 		var mis *MisalignedError

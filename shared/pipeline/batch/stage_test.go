@@ -470,7 +470,7 @@ func TestFileOutputLayout(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	if len(names) != len(m.Parts)+4 || !slices.Contains(names, layout.SourcesDir) { // parts, rejects/, _sources/, _manifest.json, _SUCCESS
+	if len(names) != len(m.Parts)+5 || !slices.Contains(names, layout.SourcesDir) || !slices.Contains(names, layout.ProfileName) { // parts, rejects/, _sources/, _manifest.json, _profile.json, _SUCCESS
 		t.Fatalf("output dir holds %v for %d parts", names, len(m.Parts))
 	}
 	var mf output.Manifest
@@ -532,7 +532,7 @@ sink: {format: dynamodb, table: orders, key: [id]}
 	if got := table.items["5"]; fmt.Sprintf("%v %v", got["name"], got["amount"]) != "n1005 1005.5" {
 		t.Fatalf("item 5 = %v (the later row must win)", got)
 	}
-	if objs, _ := out.List(ctx, ""); len(objs) != 3 { // manifest, _SUCCESS, rejects
+	if objs, _ := out.List(ctx, ""); len(objs) != 4 { // manifest, profile, _SUCCESS, rejects
 		t.Fatalf("output bucket holds %v", objs)
 	}
 }

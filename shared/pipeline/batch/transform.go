@@ -2,6 +2,7 @@ package batch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/sluice-etl/sluice/shared/core/deadline"
 	"github.com/sluice-etl/sluice/shared/core/layout"
 	"github.com/sluice-etl/sluice/shared/core/plan"
+	"github.com/sluice-etl/sluice/shared/core/profile"
 	"github.com/sluice-etl/sluice/shared/core/spec"
 	"github.com/sluice-etl/sluice/shared/pipeline/output"
 )
@@ -33,6 +35,9 @@ type ChunkResult struct {
 	Parts    []output.Part     `json:"parts"`
 	Rejects  *output.Part      `json:"rejects,omitempty"`
 	Duration time.Duration     `json:"duration_ns"`
+	// ProfileKey is the staged profile of the chunk's output rows; Load
+	// merges the chunks' profiles into the run's, one at a time.
+	ProfileKey string `json:"profile_key,omitempty"`
 }
 
 // TransformOptions configure one Transform call.
@@ -47,6 +52,9 @@ type TransformOptions struct {
 	OnKeep func(*plan.Outcome)
 	// Clock times the chunk (default time.Now).
 	Clock func() time.Time
+	// ProfileValues keeps record values in the chunk's profile, as the
+	// spec's report.show_values does.
+	ProfileValues bool
 }
 
 // RejectError is returned under the fail reject policy.
@@ -69,9 +77,10 @@ func Transform(ctx context.Context, in, staging storage.Bucket, p *plan.Plan, jo
 		now = time.Now
 	}
 	began := now()
-	t := &chunkRun{ctx: ctx, p: p, job: job, chunk: chunk, opt: opt,
-		res: &ChunkResult{Index: chunk.Index, Start: chunk.Start}}
 	prefix := layout.ChunkPrefix(opt.StagingPrefix, job.RunID, chunk.Index)
+	t := &chunkRun{ctx: ctx, p: p, job: job, chunk: chunk, opt: opt, staging: staging, prefix: prefix,
+		res:  &ChunkResult{Index: chunk.Index, Start: chunk.Start},
+		prof: profile.New(&p.Out, profile.Options{Values: opt.ProfileValues || p.Spec.ShowValues()})}
 	if err := deletePrefix(ctx, staging, layout.Dir(prefix)); err != nil {
 		return nil, fmt.Errorf("transform: clear %s: %w", prefix, err)
 	}
@@ -111,6 +120,11 @@ type chunkRun struct {
 	closers []io.Closer
 	rows    *output.RowWriter
 	rejects *output.RejectWriter
+	// staging and prefix are where the chunk stages its outputs; prof
+	// profiles its kept rows as they are written.
+	staging storage.Bucket
+	prefix  string
+	prof    *profile.Profile
 }
 
 // open reads the source from the chunk's start, decompressing the first
@@ -206,6 +220,7 @@ func (t *chunkRun) route(rec *codec.RawRecord, out *plan.Outcome, failOnReject b
 		if err := t.rows.Write(out); err != nil {
 			return fmt.Errorf("transform: %w", err)
 		}
+		t.prof.Observe(out.Row)
 		if t.opt.OnKeep != nil {
 			t.opt.OnKeep(out)
 		}
@@ -238,10 +253,27 @@ func (t *chunkRun) finish() error {
 	if t.res.Rejects, err = t.rejects.Close(); err != nil {
 		return fmt.Errorf("transform: %w", err)
 	}
+	if err := t.stageProfile(); err != nil {
+		return fmt.Errorf("transform: %w", err)
+	}
 	t.res.End = t.dec.End()
 	t.res.Lines = t.dec.Lines()
 	t.res.Records = t.res.Counts.In
 	t.res.BytesIn = t.cr.n
+	return nil
+}
+
+// stageProfile writes the chunk's profile beside its staged rows.
+func (t *chunkRun) stageProfile() error {
+	data, err := json.Marshal(t.prof)
+	if err != nil {
+		return fmt.Errorf("encode profile: %w", err)
+	}
+	key := layout.StagedProfileKey(t.prefix)
+	if err := storage.WriteAll(t.ctx, t.staging, key, data); err != nil {
+		return fmt.Errorf("stage profile %s: %w", key, err)
+	}
+	t.res.ProfileKey = key
 	return nil
 }
 
