@@ -3,11 +3,11 @@
 // it opens offline) and its JSON twin, which holds the same figures.
 //
 // Record values are shown only when asked for (Options.ShowValues): the
-// top values of low-cardinality string columns, which the profile holds
-// only when the run kept them, and sample rejected rows. By default the
-// report holds counts, rules, reasons' names, partitions, sizes, timings,
-// and per column its null share, min and max (numbers and times) and
-// distinct estimate.
+// min and max of number and time columns (each is one record's value),
+// the top values of low-cardinality string columns, which the profile
+// holds only when the run kept them, and sample rejected rows. By default
+// the report holds counts, rules, reasons' names, partitions, sizes,
+// timings, and per column its null share and distinct estimate.
 package report
 
 import (
@@ -235,9 +235,9 @@ func (r *Report) profile(p *profile.Profile, showValues bool) {
 	}
 	r.Profile = &Profile{Rows: p.Rows, Columns: make([]Column, 0, len(p.Columns))}
 	for _, c := range p.Columns {
-		col := Column{Name: c.Name, Type: c.Kind.String(), Nulls: c.Nulls, NullShare: p.NullShare(c),
-			Min: c.Min(), Max: c.Max(), Distinct: c.Distinct()}
+		col := Column{Name: c.Name, Type: c.Kind.String(), Nulls: c.Nulls, NullShare: p.NullShare(c), Distinct: c.Distinct()}
 		if showValues {
+			col.Min, col.Max = c.Min(), c.Max()
 			col.HighCardinality, col.Top = c.HighCardinality, c.Top()
 		}
 		r.Profile.Columns = append(r.Profile.Columns, col)

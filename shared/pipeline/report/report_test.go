@@ -169,9 +169,9 @@ func render(t *testing.T, r *report.Report) (string, string) {
 // Record values appear only with show values, and top values only when
 // the run kept them.
 func TestValuesOnlyWhenShown(t *testing.T) {
-	// An output row's email, a low-cardinality column's value, and the
-	// raw text of a rejected row.
-	values := []string{"alice@example.com", "GBP", "not-an-email"}
+	// An output row's email, a low-cardinality column's value, the raw
+	// text of a rejected row, and the latest created_at (a column's max).
+	values := []string{"alice@example.com", "GBP", "not-an-email", "2026-11-03T15:00:00.000000Z"}
 	for _, tc := range []struct {
 		name         string
 		kept, shown  bool
