@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
+	pqzstd "github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/sluice-etl/sluice/shared/core/enum"
 	"github.com/sluice-etl/sluice/shared/core/record"
@@ -429,41 +430,50 @@ func (g orderedGroup) Fields() []parquet.Field {
 	return out
 }
 
+// parquetBatchRows is how many rows the Parquet encoder gathers before it
+// hands them to the writer: one call per batch, not per row, is what
+// keeps the writer's per-call cost off the per-row path.
+const parquetBatchRows = 1024
+
 type parquetEncoder struct {
 	w     *parquet.GenericWriter[any]
 	order []int // order[i]: parquet column index of schema field i
 	kinds []record.Kind
 	def   []int // definition level of a present value: 0 for required columns
-	row   parquet.Row
+	// rows is the batch gathered so far, values in one backing array;
+	// bytes holds copies of its strings, which the caller may reuse.
+	rows  []parquet.Row
+	n     int
+	bytes []byte
+	spans []strSpan // where each string of the batch is in bytes
 }
+
+// strSpan is one string of the batch: bytes[off:off+len] goes to rows[row][col].
+type strSpan struct{ row, col, def, off, len int32 }
 
 func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parquetEncoder, error) {
 	ps, err := parquetSchema(s, opt)
 	if err != nil {
 		return nil, err
 	}
-	var codec parquet.WriterOption
-	switch opt.ParquetCompression {
-	case "", Zstd:
-		codec = parquet.Compression(&parquet.Zstd)
-	case Snappy:
-		codec = parquet.Compression(&parquet.Snappy)
-	case Gzip:
-		codec = parquet.Compression(&parquet.Gzip)
-	case CompressionNone:
-		codec = parquet.Compression(&parquet.Uncompressed)
-	default:
-		return nil, fmt.Errorf("parquet: unknown compression %q", opt.ParquetCompression)
+	codec, err := parquetCodec(opt.ParquetCompression)
+	if err != nil {
+		return nil, err
 	}
 	rows := opt.ParquetRowGroupRows
 	if rows <= 0 {
 		rows = 128 << 10
 	}
 	e := &parquetEncoder{
-		w:     parquet.NewGenericWriter[any](w, ps, codec, parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "1", "")),
+		w: parquet.NewGenericWriter[any](w, ps, codec, parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "1", ""),
+			parquet.DictionaryMaxBytes(parquetDictionaryBytes)),
 		order: make([]int, len(s.Fields)),
-		row:   make(parquet.Row, len(s.Fields)),
 		def:   make([]int, len(s.Fields)),
+		rows:  make([]parquet.Row, parquetBatchRows),
+	}
+	values := make([]parquet.Value, parquetBatchRows*len(s.Fields))
+	for i := range e.rows {
+		e.rows[i] = values[i*len(s.Fields) : (i+1)*len(s.Fields) : (i+1)*len(s.Fields)]
 	}
 	cols := ps.Columns()
 	for i, f := range s.Fields {
@@ -481,20 +491,43 @@ func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parq
 	return e, nil
 }
 
+// zstdFastest is shared by every encoder: the codec pools its zstd
+// encoders, whose tables are costly to make.
+var zstdFastest = &pqzstd.Codec{Level: pqzstd.SpeedFastest}
+
+// parquetCodec is the page compression for c. Zstd runs at its fastest
+// level: the default level costs twice the time for a few per cent less.
+func parquetCodec(c Compression) (parquet.WriterOption, error) {
+	switch c {
+	case "", Zstd:
+		return parquet.Compression(zstdFastest), nil
+	case Snappy:
+		return parquet.Compression(&parquet.Snappy), nil
+	case Gzip:
+		return parquet.Compression(&parquet.Gzip), nil
+	case CompressionNone:
+		return parquet.Compression(&parquet.Uncompressed), nil
+	}
+	return nil, fmt.Errorf("parquet: unknown compression %q", c)
+}
+
 func (e *parquetEncoder) Encode(row []record.Value) error {
+	out := e.rows[e.n]
 	for i, v := range row {
 		col := e.order[i]
 		if v.Kind == record.Null {
 			if e.def[i] == 0 {
 				return fmt.Errorf("parquet: required column %d is null", i)
 			}
-			e.row[col] = parquet.NullValue().Level(0, 0, col)
+			out[col] = parquet.NullValue().Level(0, 0, col)
 			continue
 		}
 		var pv parquet.Value
 		switch e.kinds[i] {
 		case record.String:
-			pv = parquet.ByteArrayValue(v.Bytes)
+			e.spans = append(e.spans, strSpan{row: int32(e.n), col: int32(col), def: int32(e.def[i]), off: int32(len(e.bytes)), len: int32(len(v.Bytes))})
+			e.bytes = append(e.bytes, v.Bytes...)
+			continue
 		case record.Int, record.Decimal, record.Timestamp:
 			pv = parquet.Int64Value(v.Int)
 		case record.Date:
@@ -504,10 +537,42 @@ func (e *parquetEncoder) Encode(row []record.Value) error {
 		case record.Bool:
 			pv = parquet.BooleanValue(v.Int != 0)
 		}
-		e.row[col] = pv.Level(0, e.def[i], col)
+		out[col] = pv.Level(0, e.def[i], col)
 	}
-	_, err := e.w.WriteRows([]parquet.Row{e.row})
+	e.n++
+	if e.n == len(e.rows) || len(e.bytes) >= parquetBatchBytes {
+		return e.flush()
+	}
+	return nil
+}
+
+// parquetBatchBytes flushes a batch early when its strings grow large.
+const parquetBatchBytes = 1 << 20
+
+// flush writes the gathered batch, its strings pointing into bytes,
+// which is reused only after the writer has copied them.
+func (e *parquetEncoder) flush() error {
+	if e.n == 0 {
+		return nil
+	}
+	for _, sp := range e.spans {
+		col := int(sp.col)
+		e.rows[sp.row][col] = parquet.ByteArrayValue(e.bytes[sp.off:sp.off+sp.len:sp.off+sp.len]).Level(0, int(sp.def), col)
+	}
+	_, err := e.w.WriteRows(e.rows[:e.n])
+	e.n, e.bytes, e.spans = 0, e.bytes[:0], e.spans[:0]
 	return err
 }
 
-func (e *parquetEncoder) Close() error { return e.w.Close() }
+func (e *parquetEncoder) Close() error {
+	if err := e.flush(); err != nil {
+		return err
+	}
+	return e.w.Close()
+}
+
+// parquetDictionaryBytes bounds a string column's dictionary in a row
+// group: past it, the column's later pages are written plain, so that
+// columns of many distinct values (ids, e-mail addresses) do not pay for
+// a dictionary that saves nothing.
+const parquetDictionaryBytes = 256 << 10

@@ -14,11 +14,22 @@ import (
 type objectParser struct {
 	cols  map[string]int
 	names []string
-	dec   jsontext.Decoder
+	// fast reads flat objects, with the duplicate-name check done here;
+	// strict is jsontext's own, for objects holding objects or arrays.
+	fast, strict jsontext.Decoder
+	// src feeds obj to a decoder: jsontext reads a bytes.Buffer in
+	// place, so the values it returns alias obj.
+	src   bytes.Buffer
 	arena []byte
 	keys  keyChecks
 	// unknownKey is DecoderOptions.UnknownKey.
 	unknownKey func(key []byte)
+	// next is the column the next member most likely names: members
+	// usually come in the same order, record after record.
+	next int
+	// unknown holds the names of the object's members no column reads,
+	// to find duplicates among them.
+	unknown [][]byte
 }
 
 func newObjectParser(columns []string, o DecoderOptions) objectParser {
@@ -48,72 +59,183 @@ func (p *objectParser) decode(obj []byte, fields []RawField) (rec, fatal error) 
 	return rec, fatal
 }
 
+// errNested stops the fast parse of an object that holds an object or an
+// array: those are checked by the strict decoder, nested names and all.
+var errNested = errors.New("nested value")
+
+// fastOptions let the flat parse skip jsontext's name tracking, which
+// costs a set insert per member; parseMembers checks names itself.
+var fastOptions = []jsontext.Options{jsontext.AllowDuplicateNames(true)}
+
 func (p *objectParser) parseObject(obj []byte, fields []RawField) error {
-	p.arena = p.arena[:0]
-	p.dec.Reset(bytes.NewBuffer(obj))
-	tok, err := p.dec.ReadToken()
+	if p.scanFlat(obj, fields) {
+		return nil
+	}
+	clear(fields)
+	if p.keys.on {
+		p.keys.reset()
+	}
+	p.src = *bytes.NewBuffer(obj)
+	p.fast.Reset(&p.src, fastOptions...)
+	err := p.parseMembers(&p.fast, obj, fields, false)
+	if err != errNested {
+		return err
+	}
+	clear(fields)
+	if p.keys.on {
+		p.keys.reset()
+	}
+	p.src = *bytes.NewBuffer(obj)
+	p.strict.Reset(&p.src)
+	return p.parseMembers(&p.strict, obj, fields, true)
+}
+
+// parseMembers reads obj's members through dec. Unless strict, it
+// returns errNested at the first object or array value and finds
+// duplicate names itself, with jsontext's words and offsets.
+func (p *objectParser) parseMembers(dec *jsontext.Decoder, obj []byte, fields []RawField, strict bool) error {
+	p.arena, p.unknown, p.next = p.arena[:0], p.unknown[:0], 0
+	tok, err := dec.ReadToken()
 	if err != nil {
 		return recErr(ErrInvalidJSON, "%s", jsonReason(err))
 	}
 	if tok.Kind() != '{' {
 		return recErr(ErrNotObject, "got %s", kindName(tok.Kind()))
 	}
-	for p.dec.PeekKind() != '}' {
-		name, err := p.dec.ReadValue()
-		if err != nil {
-			return recErr(ErrInvalidJSON, "%s", jsonReason(err))
-		}
-		key := name[1 : len(name)-1]
-		if bytes.IndexByte(key, '\\') >= 0 {
-			start := len(p.arena)
-			if p.arena, err = jsontext.AppendUnquote(p.arena, name); err != nil {
-				return recErr(ErrInvalidJSON, "%s", jsonReason(err))
-			}
-			key = p.arena[start:]
-		}
-		idx, want := p.cols[string(key)]
-		if !want {
-			if p.unknownKey != nil {
-				p.unknownKey(key)
-			}
-			if p.keys.unknown != "" {
-				p.keys.sawUnknown(key)
-			}
-			if err := p.dec.SkipValue(); err != nil {
-				return recErr(ErrInvalidJSON, "%s", jsonReason(err))
-			}
-			continue
-		}
-		v, err := p.dec.ReadValue()
-		if err != nil {
-			return recErr(ErrInvalidJSON, "%s", jsonReason(err))
-		}
-		switch v.Kind() {
-		case '"':
-			s := v[1 : len(v)-1]
-			if bytes.IndexByte(s, '\\') >= 0 {
-				start := len(p.arena)
-				if p.arena, err = jsontext.AppendUnquote(p.arena, v); err != nil {
-					return recErr(ErrInvalidJSON, "%s", jsonReason(err))
-				}
-				s = p.arena[start:]
-			}
-			fields[idx] = RawField{Kind: RawString, Bytes: s}
-		case '0':
-			fields[idx] = RawField{Kind: RawNumber, Bytes: v}
-		case 't', 'f':
-			fields[idx] = RawField{Kind: RawBool, Bytes: v}
-		case 'n':
-			fields[idx] = RawField{Kind: RawNull}
-		default:
-			fields[idx] = RawField{Kind: RawJSON, Bytes: v}
+	for dec.PeekKind() != '}' {
+		if err := p.member(dec, fields, strict); err != nil {
+			return err
 		}
 	}
-	if _, err := p.dec.ReadToken(); err != nil {
+	if _, err := dec.ReadToken(); err != nil {
 		return recErr(ErrInvalidJSON, "%s", jsonReason(err))
 	}
-	if _, err := p.dec.ReadToken(); !errors.Is(err, io.EOF) {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return recErr(ErrInvalidJSON, "unexpected data after the object")
+	}
+	return nil
+}
+
+// member reads one name and its value into fields.
+func (p *objectParser) member(dec *jsontext.Decoder, fields []RawField, strict bool) error {
+	if !strict && dec.PeekKind() != '"' {
+		return errNested // a malformed name: the strict parse words it
+	}
+	name, err := dec.ReadValue()
+	if err != nil {
+		return recErr(ErrInvalidJSON, "%s", jsonReason(err))
+	}
+	nameAt := dec.InputOffset() - int64(len(name))
+	key, err := p.unquote(name)
+	if err != nil {
+		return err
+	}
+	idx, want := p.column(key)
+	if !strict {
+		if err := p.duplicate(fields, idx, want, key, nameAt); err != nil {
+			return err
+		}
+		if k := dec.PeekKind(); k == '{' || k == '[' {
+			return errNested
+		}
+	}
+	if !want {
+		return p.skip(dec, key)
+	}
+	v, err := dec.ReadValue()
+	if err != nil {
+		return recErr(ErrInvalidJSON, "%s", jsonReason(err))
+	}
+	return p.set(fields, idx, v)
+}
+
+// duplicate reports a name the object has had before: a column already
+// set, or an unknown name already seen.
+func (p *objectParser) duplicate(fields []RawField, idx int, want bool, key []byte, nameAt int64) error {
+	if want {
+		if fields[idx].Kind != RawMissing {
+			return duplicateName(nameAt)
+		}
+		return nil
+	}
+	for _, seen := range p.unknown {
+		if bytes.Equal(seen, key) {
+			return duplicateName(nameAt)
+		}
+	}
+	p.unknown = append(p.unknown, key)
+	return nil
+}
+
+// duplicateName is the error jsontext gives a repeated member name that
+// starts at offset at.
+func duplicateName(at int64) error {
+	return recErr(ErrInvalidJSON, "duplicate object member name at byte %d", at+1)
+}
+
+// unquote is a member name's text, unescaped into the arena if need be.
+func (p *objectParser) unquote(name jsontext.Value) ([]byte, error) {
+	key := name[1 : len(name)-1]
+	if bytes.IndexByte(key, '\\') < 0 {
+		return key, nil
+	}
+	start := len(p.arena)
+	var err error
+	if p.arena, err = jsontext.AppendUnquote(p.arena, name); err != nil {
+		return nil, recErr(ErrInvalidJSON, "%s", jsonReason(err))
+	}
+	return p.arena[start:], nil
+}
+
+// column is the column key names, trying the expected one first.
+func (p *objectParser) column(key []byte) (int, bool) {
+	if p.next < len(p.names) && string(key) == p.names[p.next] {
+		p.next++
+		return p.next - 1, true
+	}
+	idx, ok := p.cols[string(key)]
+	if ok {
+		p.next = idx + 1
+	}
+	return idx, ok
+}
+
+// skip passes over the value of a member no column reads.
+func (p *objectParser) skip(dec *jsontext.Decoder, key []byte) error {
+	if p.unknownKey != nil {
+		p.unknownKey(key)
+	}
+	if p.keys.unknown != "" {
+		p.keys.sawUnknown(key)
+	}
+	if err := dec.SkipValue(); err != nil {
+		return recErr(ErrInvalidJSON, "%s", jsonReason(err))
+	}
+	return nil
+}
+
+// set stores value v of column idx.
+func (p *objectParser) set(fields []RawField, idx int, v jsontext.Value) error {
+	switch v.Kind() {
+	case '"':
+		s := v[1 : len(v)-1]
+		if bytes.IndexByte(s, '\\') >= 0 {
+			start := len(p.arena)
+			var err error
+			if p.arena, err = jsontext.AppendUnquote(p.arena, v); err != nil {
+				return recErr(ErrInvalidJSON, "%s", jsonReason(err))
+			}
+			s = p.arena[start:]
+		}
+		fields[idx] = RawField{Kind: RawString, Bytes: s}
+	case '0':
+		fields[idx] = RawField{Kind: RawNumber, Bytes: v}
+	case 't', 'f':
+		fields[idx] = RawField{Kind: RawBool, Bytes: v}
+	case 'n':
+		fields[idx] = RawField{Kind: RawNull}
+	default:
+		fields[idx] = RawField{Kind: RawJSON, Bytes: v}
 	}
 	return nil
 }
