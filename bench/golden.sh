@@ -100,7 +100,7 @@ run_case() {
   done
   if [ "$ok" = 0 ]; then
     python3 bench/golden/compare.py "$name" "$tmp/out/base" "$tmp/out/new" "$tmp/pairs" || ok=1
-    if [ -s "$tmp/pairs" ]; then node bench/duck/job.mjs diff < "$tmp/pairs" | sed "s/^parquet:/$name: parquet:/" || ok=1; fi
+    if [ -s "$tmp/pairs" ]; then node bench/duck/job.mjs diff < "$tmp/pairs" | sed "s/^\(parquet:\|\.\.\. and\)/$name: \1/" || ok=1; fi
   fi
   rm -rf "$tmp/out" "$tmp/pairs"
   if [ "$ok" = 0 ]; then echo "$name: same"; else echo "$name: DIFFERS"; fi

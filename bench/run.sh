@@ -37,6 +37,7 @@ trap 'rm -rf "$OUT_DIR"' EXIT
 # --- tools -------------------------------------------------------------------
 [ -x bin/sluice ] || make build
 source bench/lib.sh
+source bench/report.sh
 go build -o "$DATA/verify" ./bench/verify
 go build -o "$DATA/jsondecode" ./bench/jsondecode
 duck_install
@@ -107,6 +108,7 @@ pair() {
   bench "d|$job|$t" "DuckDB $job, $t thread$([ "$t" = 1 ] || echo s)" "$bytes" "$to" \
     "${pin[@]}" "${duck[@]}" run --input "$in" --from "$from" --to "$to" --output "$OUT_DIR/duck.$to" --threads "$t"
   PAIRS+=("$job|$t")
+  echo "  sluice ÷ DuckDB: $(ratio "${MBS["s|$job|$t"]}" "${MBS["d|$job|$t"]}")×" >&2
 }
 
 # --- the runs ----------------------------------------------------------------
@@ -144,9 +146,9 @@ golden_met="—"
 if [ -n "$BASE_REF" ]; then
   if ./bench/golden.sh "$BASE_REF" > "$DATA/golden.txt" 2>&1; then golden_met=yes; else golden_met=no; fi
   golden="$(tail -n 1 "$DATA/golden.txt") (\`bench/golden.sh $BASE_REF\`)"
+  if [ "$golden_met" = no ]; then tail -n 30 "$DATA/golden.txt" >&2; echo "the golden comparison's output: $DATA/golden.txt" >&2; fi
 fi
 
-source bench/report.sh
 check_outputs
 report > "$DATA/section.md"
 python3 bench/splice.py "$OUT_MD" "$DATA/section.md" bench/NOTES.md

@@ -22,7 +22,8 @@ their path relative to the folder with the run id replaced by RUN. Then:
   and reject file's name (run id normalised) and records (and bytes, but
   for Parquet, whose encoding may change).
 
-Prints one line per difference and exits 1 if there is any.
+Prints the differences (of the first five files that differ, then how many
+more do) and exits 1 if there is any.
 """
 import json
 import os
@@ -31,6 +32,7 @@ import sys
 
 RUN = re.compile(r'part-[0-9a-f]{8,16}-')
 SKIP = re.compile(r'^(_manifest\.json|_SUCCESS|_sources/.*|_catalog\.db.*|warehouse/.*/metadata/.*)$')
+SHOW = 5  # files whose differences are printed, per case
 COUNTS = ('status', 'records_in', 'records_out', 'records_rejected', 'records_filtered',
           'rejected_by_rule', 'filtered_by_reason', 'chunks')
 
@@ -107,6 +109,8 @@ def main(case, base, new, pairs_path):
                 pairs.write(f'{case}:{rel}\t{fb[rel]}\t{fn[rel]}\n')
             else:
                 out += compare_bytes(case, rel, fb[rel], fn[rel])
+    if len(out) > SHOW:
+        out = out[:SHOW] + [f'{case}: ... and {len(out) - SHOW} more files differ']
     out += compare_manifests(case, base, new)
     for line in out:
         print(line)
