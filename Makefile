@@ -8,7 +8,7 @@ FUNCTIONS := extract transform load commit
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help build example lakeread lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-stream bench-iceberg bench-lambdas chaos bench-go lint fmt clean
+.PHONY: help build example lakeread lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-golden bench-stream bench-iceberg bench-lambdas chaos bench-go lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,9 +77,12 @@ bench-iceberg: ## the iceberg sink's commit cost (local, Glue on moto) and strea
 bench-lambdas: ## each bootstrap's size and cold init (BASE_REF=<commit> adds that revision's, side by side); rewrite their section
 	./bench/lambdas.sh
 
-bench: build ## the reference-job and stream benchmarks; rewrite BENCHMARKS.md
-	./bench/run.sh
+bench: build ## sluice against DuckDB on the reference job, and the stream benchmarks; rewrite their sections of BENCHMARKS.md (BASE_REF=<rev> adds the golden comparison)
+	BASE_REF="$(BASE_REF)" ./bench/run.sh
 	./bench/stream.sh
+
+bench-golden: ## outputs of the working tree against BASE_REF's (default: where this branch left main; HEAD~1 on main), byte for byte and Parquet by value
+	./bench/golden.sh $(BASE_REF)
 
 chaos: build ## every fault class against the offline stack; rewrites RELIABILITY.md (CHAOS_SEED=N replays)
 	./bench/chaos.sh

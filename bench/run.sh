@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
-# The reference-job benchmark. It generates the input, runs sluice (one
-# core and two), and Miller and DuckDB where installed, on the same job;
-# checks that every tool's output has the same row count and sum of
-# amount_cents; and rewrites BENCHMARKS.md with medians of RUNS runs.
+# The reference-job benchmark: sluice against DuckDB on the same job, in one
+# run on this machine. It generates the input (CSV, its gzip and zstd copies,
+# and the same rows as JSON Lines), installs DuckDB's Node API into
+# bench/duck/node_modules when missing, and runs, RUNS times each:
+#   CSV -> JSONL, JSONL -> JSONL, CSV -> Parquet (zstd) at 1 and 2 cores,
+#   CSV -> CSV at 1 core, each with DuckDB's run of the same job beside it
+#   (bench/duck/job.mjs; 1 core: both under `taskset -c 0`, --parallel 1
+#   against threads=1; 2 cores: --parallel 2 against threads=2);
+#   gzip and zstd CSV input at 1 core; Go's encoding/json decoding the
+#   JSON Lines into a struct at 1 core; Miller where installed;
+#   and, once each, BIG_ROWS rows into JSONL, CSV and Parquet (memory).
+# It checks that every output has the same rows and sum of amount_cents
+# (Parquet and CSV read back with DuckDB), and rewrites its sections of
+# BENCHMARKS.md (the other scripts' sections are kept). With BASE_REF set
+# it also runs bench/golden.sh BASE_REF and reports it in the targets.
 #
-#   ./bench/run.sh            # 5M rows (~560 MB) and 20M rows for memory
-#   ROWS=1000000 RUNS=1 BIG_ROWS=0 ./bench/run.sh   # a quick check
+#   ./bench/run.sh                                   # 5M rows, 20M for memory
+#   ROWS=200000 RUNS=1 BIG_ROWS=0 ./bench/run.sh     # a quick check
+#   BASE_REF=main ./bench/run.sh                     # plus the golden comparison
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-5000000}
 BIG_ROWS=${BIG_ROWS:-20000000}
 RUNS=${RUNS:-3}
 DATA=${BENCH_DIR:-.bench}
+BASE_REF=${BASE_REF:-}
 # Output goes to memory (tmpfs) when the machine has it, so the figures
 # measure the tools, not the disk's writeback; every tool writes there.
 if [ -z "${OUT_DIR:-}" ]; then
@@ -19,101 +32,127 @@ if [ -z "${OUT_DIR:-}" ]; then
 fi
 OUT_MD=${OUT_MD:-BENCHMARKS.md}
 mkdir -p "$DATA"
+trap 'rm -rf "$OUT_DIR"' EXIT
+
+# --- tools -------------------------------------------------------------------
 [ -x bin/sluice ] || make build
+source bench/lib.sh
+source bench/report.sh
 go build -o "$DATA/verify" ./bench/verify
+go build -o "$DATA/jsondecode" ./bench/jsondecode
+duck_install
+duck=(node bench/duck/job.mjs)
+one=(taskset -c 0)
 
-csv="$DATA/orders-$ROWS.csv"
-[ -s "$csv" ] || go run ./bench/gen -rows "$ROWS" -o "$csv"
-[ -s "$csv.gz" ] || go run ./bench/gen -rows "$ROWS" -o "$csv.gz" -gzip
-size=$(stat -c %s "$csv")
+# --- data and specs ----------------------------------------------------------
+gen_data "$ROWS"
+csv="$DATA/orders-$ROWS.csv" jsonl="$DATA/orders-$ROWS.jsonl"
+size=$(stat -c %s "$csv") jsize=$(stat -c %s "$jsonl")
+spec=bench/spec.yaml
+spec_parquet=$(variant "$spec" parquet "format: jsonl" "format: parquet" "$DATA")
+spec_csv=$(variant "$spec" csv "format: jsonl" "format: csv" "$DATA")
+spec_jsonl=$(variant "$spec" jsonl-in "format: csv" "format: jsonl" "$DATA")
 
-results=()   # "name|MB/s|RSS MB|rows|sum"
+# --- measuring ---------------------------------------------------------------
+declare -A NAME MBS RSS SEC NROWS SUM
+ORDER=()
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# measure NAME CMD... : runs CMD RUNS times under /usr/bin/time, prints the
-# median wall seconds and max RSS.
+# measure CMD...: runs CMD RUNS times under /usr/bin/time into an empty
+# OUT_DIR; prints the median wall seconds and the largest peak RSS in KB.
 measure() {
-  local name=$1; shift
-  local secs=() rss=0
+  local secs=() rss=0 t0 t1 m
   for _ in $(seq "$RUNS"); do
-    rm -rf "$OUT_DIR"
-    /usr/bin/time -f "%e %M" -o "$DATA/time.txt" "$@" > /dev/null
-    read -r s m < "$DATA/time.txt"
-    secs+=("$s"); [ "$m" -gt "$rss" ] && rss=$m
+    rm -rf "$OUT_DIR" && mkdir -p "$OUT_DIR"
+    t0=$(date +%s%N)
+    /usr/bin/time -f "%M" -o "$DATA/time.txt" "$@" > /dev/null
+    t1=$(date +%s%N)
+    m=$(tail -n 1 "$DATA/time.txt")
+    secs+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')")
+    [ "$m" -gt "$rss" ] && rss=$m
   done
-  local med; med=$(printf '%s\n' "${secs[@]}" | median)
-  echo "$med $rss"
+  echo "$(printf '%s\n' "${secs[@]}" | median) $rss"
 }
 
-verify_out() { "$DATA/verify" -field amount_cents $(find "$OUT_DIR" -name '*.jsonl' -not -path '*/rejects/*' | sort); }
-
-row() { # name, input size, cmd...
-  local name=$1 bytes=$2; shift 2
-  read -r sec rss < <(measure "$name" "$@")
-  read -r rows sum < <(verify_out)
-  local mbs; mbs=$(awk -v b="$bytes" -v s="$sec" 'BEGIN{printf "%.0f", b/1e6/s}')
-  echo "$name: $mbs MB/s, RSS $((rss/1024)) MB, $rows rows, sum $sum" >&2
-  results+=("$name|$mbs|$((rss/1024))|$rows|$sum|$sec")
+# count_out FORMAT: rows and sum of amount_cents of the data files in OUT_DIR.
+count_out() {
+  local files
+  [ "$1" = none ] && { echo "- -"; return; }
+  mapfile -t files < <(find "$OUT_DIR" -type f -name "*.$1" -not -path '*/rejects/*' | sort)
+  [ ${#files[@]} -gt 0 ] || { echo "0 0"; return; }
+  case $1 in
+    jsonl) "$DATA/verify" -field amount_cents "${files[@]}" ;;
+    *) "${duck[@]}" count --format "$1" --sum amount_cents "${files[@]}" ;;
+  esac
 }
 
-sl="bin/sluice run --spec bench/spec.yaml --output $OUT_DIR --quiet"
-row "sluice, 1 core (taskset -c 0, --parallel 1)" "$size" taskset -c 0 $sl --input "$csv"
-row "sluice, 2 cores (--parallel 2)" "$size" $sl --input "$csv" --parallel 2
-row "sluice, gzip input, 1 core" "$size" taskset -c 0 $sl --input "$csv.gz"
-row "sluice, gzip input, 2 cores" "$size" $sl --input "$csv.gz" --parallel 2
+# bench ID NAME BYTES FORMAT CMD...: measures CMD and checks its output.
+bench() {
+  local id=$1 name=$2 bytes=$3 fmt=$4 sec rss rows sum
+  shift 4
+  read -r sec rss < <(measure "$@")
+  read -r rows sum < <(count_out "$fmt")
+  NAME[$id]=$name SEC[$id]=$sec RSS[$id]=$((rss / 1024)) NROWS[$id]=$rows SUM[$id]=$sum
+  MBS[$id]=$(awk -v b="$bytes" -v s="$sec" 'BEGIN {printf "%.0f", b / 1e6 / s}')
+  ORDER+=("$id")
+  printf '%-52s %6s MB/s %5s MB RSS %6ss  %s rows, sum %s\n' "$name" "${MBS[$id]}" "${RSS[$id]}" "$sec" "$rows" "$sum" >&2
+}
 
-if command -v mlr >/dev/null; then
-  row "Miller $(mlr --version | awk '{print $2}')" "$size" sh -c "mkdir -p $OUT_DIR && mlr --icsv --ojsonl rename user_id,customer_id then filter '\$email =~ \"@\" && is_numeric(\$amount)' then put '\$email = tolower(\$email); \$amount_cents = round(\$amount * 100)' $csv > $OUT_DIR/mlr.jsonl"
-fi
-if command -v duckdb >/dev/null; then
-  row "DuckDB $(duckdb --version | awk '{print $1}'), 2 threads" "$size" sh -c "mkdir -p $OUT_DIR && duckdb -c \"SET threads=2; COPY (SELECT order_id, user_id AS customer_id, lower(email) AS email, TRY_CAST(amount AS DOUBLE) AS amount, currency, status, country, created_at, product, CAST(round(TRY_CAST(amount AS DOUBLE)*100) AS BIGINT) AS amount_cents FROM read_csv('$csv', all_varchar=true) WHERE email LIKE '%@%' AND TRY_CAST(amount AS DOUBLE) IS NOT NULL) TO '$OUT_DIR/duck.jsonl' (FORMAT json)\""
+# pair JOB CORES SPEC INPUT BYTES FROM TO: sluice and DuckDB on one job.
+PAIRS=()
+pair() {
+  local job=$1 t=$2 spec=$3 in=$4 bytes=$5 from=$6 to=$7 pin=()
+  [ "$t" = 1 ] && pin=("${one[@]}")
+  bench "s|$job|$t" "sluice $job, $t core$([ "$t" = 1 ] || echo s)" "$bytes" "$to" \
+    "${pin[@]}" bin/sluice run --quiet --spec "$spec" --input "$in" --output "$OUT_DIR" --parallel "$t"
+  bench "d|$job|$t" "DuckDB $job, $t thread$([ "$t" = 1 ] || echo s)" "$bytes" "$to" \
+    "${pin[@]}" "${duck[@]}" run --input "$in" --from "$from" --to "$to" --output "$OUT_DIR/duck.$to" --threads "$t"
+  PAIRS+=("$job|$t")
+  echo "  sluice ÷ DuckDB: $(ratio "${MBS["s|$job|$t"]}" "${MBS["d|$job|$t"]}")×" >&2
+}
+
+# --- the runs ----------------------------------------------------------------
+# DuckDB's start-up alone (Node, the module, an empty database), which its
+# wall times include.
+read -r DUCK_START _ < <(measure "${duck[@]}" version)
+for t in 1 2; do pair "CSV → JSONL" "$t" "$spec" "$csv" "$size" csv jsonl; done
+for t in 1 2; do pair "JSONL → JSONL" "$t" "$spec_jsonl" "$jsonl" "$jsize" jsonl jsonl; done
+for t in 1 2; do pair "CSV → Parquet (zstd)" "$t" "$spec_parquet" "$csv" "$size" csv parquet; done
+pair "CSV → CSV" 1 "$spec_csv" "$csv" "$size" csv csv
+
+sl1=("${one[@]}" bin/sluice run --quiet --spec "$spec" --output "$OUT_DIR" --parallel 1)
+bench gzip "sluice CSV (gzip) → JSONL, 1 core" "$size" jsonl "${sl1[@]}" --input "$csv.gz"
+bench zstd "sluice CSV (zstd) → JSONL, 1 core" "$size" jsonl "${sl1[@]}" --input "$csv.zst"
+bench encjson "Go encoding/json into a struct, 1 core" "$jsize" none "${one[@]}" "$DATA/jsondecode" "$jsonl"
+if command -v mlr > /dev/null; then
+  bench mlr "Miller $(mlr --version | awk '{print $2}') CSV → JSONL" "$size" jsonl sh -c "mlr --icsv --ojsonl rename user_id,customer_id then filter '\$email =~ \"@\" && is_numeric(\$amount)' then put '\$email = tolower(\$email); \$amount_cents = round(\$amount * 100)' $csv > $OUT_DIR/mlr.jsonl"
 fi
 
 if [ "$BIG_ROWS" -gt 0 ]; then
-  big="$DATA/orders-$BIG_ROWS.csv"
-  [ -s "$big" ] || go run ./bench/gen -rows "$BIG_ROWS" -o "$big"
-  bsize=$(stat -c %s "$big")
-  # One chunk of the whole file: what a transform Lambda holds at most.
-  RUNS=1 row "sluice, $((BIG_ROWS/1000000))M rows ($((bsize/1000000)) MB) as one chunk, 1 core" "$bsize" taskset -c 0 $sl --input "$big"
-  RUNS=1 row "sluice, $((BIG_ROWS/1000000))M rows, 2 cores" "$bsize" $sl --input "$big" --parallel 2
+  gen_data "$BIG_ROWS" csv
+  big="$DATA/orders-$BIG_ROWS.csv" bsize=$(stat -c %s "$DATA/orders-$BIG_ROWS.csv")
+  for sink in "jsonl|JSONL|$spec" "csv|CSV|$spec_csv" "parquet|Parquet (zstd)|$spec_parquet"; do
+    IFS='|' read -r ext label sp <<< "$sink"
+    RUNS=1 bench "big|$ext|1" "sluice $(human_rows "$BIG_ROWS") rows CSV → $label, 1 core" "$bsize" "$ext" \
+      "${one[@]}" bin/sluice run --quiet --spec "$sp" --input "$big" --output "$OUT_DIR" --parallel 1
+    RUNS=1 bench "big|$ext|2" "sluice $(human_rows "$BIG_ROWS") rows CSV → $label, 2 cores" "$bsize" "$ext" \
+      bin/sluice run --quiet --spec "$sp" --input "$big" --output "$OUT_DIR" --parallel 2
+  done
 fi
-
-
-# Every tool must agree with sluice's first run on rows and the sum.
-ref_rows=$(echo "${results[0]}" | cut -d'|' -f4); ref_sum=$(echo "${results[0]}" | cut -d'|' -f5)
-status="all outputs agree: $ref_rows rows, sum of amount_cents $ref_sum"
-for r in "${results[@]}"; do
-  IFS='|' read -r name mbs rss rows sum sec <<< "$r"
-  case "$name" in *"M rows"*) continue;; esac
-  if [ "$rows" != "$ref_rows" ] || [ "$sum" != "$ref_sum" ]; then
-    status="MISMATCH: $name has $rows rows, sum $sum; sluice has $ref_rows, $ref_sum"
-  fi
-done
-echo "$status" >&2
 rm -rf "$OUT_DIR"
 
-cpu=$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)
-{
-  echo "# Benchmarks"
-  echo
-  echo "Written by \`make bench\` (bench/run.sh) on $(date -u +%Y-%m-%d). Do not edit by hand."
-  echo
-  echo "- Machine: $(nproc) cores ($cpu), $(free -g | awk '/Mem:/{print $2}') GiB RAM, Linux $(uname -r)"
-  echo "- $(go version | cut -d' ' -f3-)"
-  echo "- Job: the reference job in \`bench/spec.yaml\` over \`bench/gen\` output: $ROWS rows, $size bytes of CSV ($(stat -c %s "$csv.gz") gzipped)."
-  echo "  Input in the page cache, output to $OUT_DIR; median wall time of $RUNS runs; RSS is the maximum seen."
-  echo "- MB/s is uncompressed CSV bytes divided by wall time, for every row."
-  echo "- Check: $status."
-  echo
-  echo "| run | MB/s | peak RSS (MB) | rows out | sum of amount_cents | seconds |"
-  echo "|---|---:|---:|---:|---:|---:|"
-  for r in "${results[@]}"; do
-    IFS='|' read -r name mbs rss rows sum sec <<< "$r"
-    echo "| $name | $mbs | $rss | $rows | $sum | $sec |"
-  done
-  echo
-  if [ -f bench/NOTES.md ]; then echo; cat bench/NOTES.md; fi
-} > "$OUT_MD"
+golden="not run: make bench BASE_REF=<revision> runs it (or make bench-golden)"
+golden_met="—"
+if [ -n "$BASE_REF" ]; then
+  if ./bench/golden.sh "$BASE_REF" > "$DATA/golden.txt" 2>&1; then golden_met=yes; else golden_met=no; fi
+  golden="$(tail -n 1 "$DATA/golden.txt") (\`bench/golden.sh $BASE_REF\`)"
+  if [ "$golden_met" = no ]; then tail -n 30 "$DATA/golden.txt" >&2; echo "the golden comparison's output: $DATA/golden.txt" >&2; fi
+fi
+
+check_outputs
+report > "$DATA/section.md"
+python3 bench/splice.py "$OUT_MD" "$DATA/section.md" bench/NOTES.md
+cat "$DATA/section.md"
 echo "wrote $OUT_MD" >&2
-OUT_MD="$OUT_MD" ./bench/lambdas.sh
-case "$status" in MISMATCH*) exit 1;; esac
+case "$status" in MISMATCH*) exit 1 ;; esac
+[ "$golden_met" != no ] || exit 1
