@@ -272,7 +272,7 @@ func runRound(t *testing.T, name string, plan *offline.Chaos, uploads []chaosUpl
 }
 
 // finishedWithin is finished with a longer deadline.
-func finishedWithin(t *testing.T, before map[string]bool, n int, limit time.Duration) []sfntypes.ExecutionListItem {
+func finishedWithin(t testing.TB, before map[string]bool, n int, limit time.Duration) []sfntypes.ExecutionListItem {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -667,7 +667,7 @@ func failureQueueDepth(t *testing.T) int {
 
 // failureCause finds the error that sent an execution to its Catch: the
 // last task failure in its history, and how many task failures it had.
-func failureCause(t *testing.T, arn *string) string {
+func failureCause(t testing.TB, arn *string) string {
 	t.Helper()
 	var last string
 	failures := 0

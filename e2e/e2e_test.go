@@ -115,7 +115,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func needStack(t *testing.T) {
+func needStack(t testing.TB) {
 	t.Helper()
 	motoserver.Need(t, upErr)
 }
@@ -212,7 +212,7 @@ func TestOrdersUploadRunsThroughTheStateMachine(t *testing.T) {
 	}
 }
 
-func put(t *testing.T, key string, body []byte) {
+func put(t testing.TB, key string, body []byte) {
 	t.Helper()
 	if _, err := s3c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String("sluice-input-bucket"), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func put(t *testing.T, key string, body []byte) {
 }
 
 // seen lists the executions that exist now.
-func seen(t *testing.T) map[string]bool {
+func seen(t testing.TB) map[string]bool {
 	t.Helper()
 	m := map[string]bool{}
 	p := sfn.NewListExecutionsPaginator(sfnc, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn)})
@@ -237,7 +237,7 @@ func seen(t *testing.T) map[string]bool {
 }
 
 // finished waits for n executions not in before to end, and returns them.
-func finished(t *testing.T, before map[string]bool, n int) []sfntypes.ExecutionListItem {
+func finished(t testing.TB, before map[string]bool, n int) []sfntypes.ExecutionListItem {
 	t.Helper()
 	return finishedWithin(t, before, n, 180*time.Second)
 }

@@ -15,11 +15,13 @@ import (
 	"time"
 )
 
-// Limits of what a deployment may upload, as Lambda's: a 50 MB zip in
-// the request (base64 in JSON), 250 MB unzipped.
+// Limits of what a deployment may upload. The unzipped limit is
+// Lambda's, 250 MB. The request's is larger than Lambda's 50 MB of zip in
+// the request: SAM uploads through S3, while local deploys send the
+// bootstrap stored, not deflated, in the request, base64 in JSON.
 const (
-	maxControlBody   = 70 << 20
 	maxUnzippedBytes = 250 << 20
+	maxControlBody   = maxUnzippedBytes*4/3 + 1<<20
 )
 
 // functionRequest is the part of a CreateFunction, UpdateFunctionCode or

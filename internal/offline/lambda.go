@@ -396,8 +396,33 @@ func (l *Lambda) run(ctx context.Context, c *invocation, payload []byte) (*Resul
 func (c *invocation) logs(p *proc) []byte {
 	id := c.res.RequestID
 	b := append([]byte("START RequestId: "+id+" Version: $LATEST\n"), p.logs.take()...)
-	return fmt.Appendf(b, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB\n",
+	b = fmt.Appendf(b, "END RequestId: %s\nREPORT RequestId: %s\tDuration: %.2f ms\tMemory Size: %d MB",
 		id, id, float64(c.res.Duration)/1e6, c.f.Config().Memory)
+	if mb, ok := maxMemoryUsed(p); ok {
+		b = fmt.Appendf(b, "\tMax Memory Used: %d MB", mb)
+	}
+	return append(b, '\n')
+}
+
+// maxMemoryUsed is the process's peak resident memory so far, in MB, as
+// Lambda's REPORT line gives it (VmHWM of /proc/PID/status on Linux).
+func maxMemoryUsed(p *proc) (int64, bool) {
+	if p.Cmd == nil || p.Cmd.Process == nil {
+		return 0, false
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), &kb); err == nil {
+				return (kb + 1023) / 1024, true
+			}
+		}
+	}
+	return 0, false
 }
 
 // settle sets the result from the invocation's outcome, and keeps the

@@ -1,12 +1,14 @@
 package offline
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,6 +77,12 @@ func TestInvokeAPI(t *testing.T) {
 			resp.Header.Get("X-Amz-Function-Error") != "" || resp.Header.Get("X-Amz-Log-Result") == "" {
 			t.Fatalf("%s: %d %s %v", ref, resp.StatusCode, body, resp.Header)
 		}
+	}
+	// The REPORT line gives the process's peak memory, as Lambda's does.
+	resp, _ := call(t, srv, "sluice-extract-function", `{"Event":"s3:TestEvent"}`, map[string]string{"X-Amz-Log-Type": "Tail"})
+	logTail, _ := base64.StdEncoding.DecodeString(resp.Header.Get("X-Amz-Log-Result"))
+	if m := regexp.MustCompile(`\tMemory Size: [0-9]+ MB\tMax Memory Used: ([1-9][0-9]*) MB\n$`).FindSubmatch(logTail); m == nil {
+		t.Fatalf("REPORT line without the peak memory:\n%s", logTail)
 	}
 	f, _ := l.Function("sluice-extract-function")
 	if len(f.idle) != 1 {

@@ -41,7 +41,7 @@ type env struct {
 	s       handler.Settings
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	e := &env{buckets: map[string]*memblob.Bucket{}, metrics: &metrics.MemStore{}, starter: &fakeStarter{names: map[string]string{}}}
 	e.s = handler.Settings{
 		Specs:           map[string]string{"incoming/orders/": "bundled:orders"},
@@ -86,7 +86,7 @@ func (e *env) deps() handler.Deps {
 	}
 }
 
-func put(t *testing.T, b storage.Bucket, key string, data []byte) {
+func put(t testing.TB, b storage.Bucket, key string, data []byte) {
 	t.Helper()
 	if err := storage.WriteAll(ctx, b, key, data); err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func (f *fakeStarter) StartExecution(_ context.Context, in *sfn.StartExecutionIn
 
 // invoke sends a fixture through the aws-lambda-go handler machinery,
 // as the runtime does, and decodes the answer into out.
-func invoke(t *testing.T, h any, payload []byte, out any) error {
+func invoke(t testing.TB, h any, payload []byte, out any) error {
 	t.Helper()
 	resp, err := lambda.NewHandler(h).Invoke(ctx, payload)
 	if err != nil {
