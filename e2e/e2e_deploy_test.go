@@ -101,8 +101,15 @@ func TestRedeployWithANewSpecTakesEffect(t *testing.T) {
 		t.Fatalf("the failure's record: status %q, error %q", st, er)
 	}
 
+	// The user's own spec: the orders example under another name, so its
+	// output goes to a folder of its own.
+	spec, err := os.ReadFile("../examples/orders/spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, "specs/mine.yaml", bytes.Replace(spec, []byte("\nname: orders\n"), []byte("\nname: mine\n"), 1))
 	params := maps.Clone(stackParams)
-	params["Specs"] = strings.Replace(params["Specs"], `{`, `{"incoming/mine/":"bundled:orders",`, 1)
+	params["Specs"] = strings.Replace(params["Specs"], `{`, `{"incoming/mine/":"s3://sluice-input-bucket/specs/mine.yaml",`, 1)
 	redeploy(t, params)
 	cfg, err := lambda.NewFromConfig(awsCfg).GetFunctionConfiguration(context.Background(),
 		&lambda.GetFunctionConfigurationInput{FunctionName: aws.String("sluice-extract-function")})
@@ -117,5 +124,8 @@ func TestRedeployWithANewSpecTakesEffect(t *testing.T) {
 	}
 	if m := manifestsFor(t, "incoming/mine/second.csv"); len(m) != 1 || !strings.HasPrefix(counts(m[0]), "25/10/12/3 succeeded") {
 		t.Fatalf("after the redeploy: manifests %v", m)
+	}
+	if objs := listAll(t, "tables/mine/dt="); len(objs) != 3 {
+		t.Fatalf("after the redeploy: %d data files under tables/mine/, want 3", len(objs))
 	}
 }
