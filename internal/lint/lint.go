@@ -325,7 +325,7 @@ func checkFunctionEnv(p problems, name string, res *yaml.Node, globalEnv map[str
 
 var (
 	subRE    = regexp.MustCompile(`\$\{[A-Za-z0-9_:.]+\}`)
-	searchRE = regexp.MustCompile(`\{([^,}]+)[^}]*\}\s+MetricName="([^"]+)"`)
+	searchRE = regexp.MustCompile(`\{([^,}]+)((?:,[^,}]+)*)\}[^']*?MetricName="([^"]+)"`)
 )
 
 // checkDashboard checks that a dashboard's body is JSON once its !Sub
@@ -349,29 +349,41 @@ func checkDashboard(p problems, body *yaml.Node) {
 	}
 	for i, w := range doc.Widgets {
 		for _, m := range w.Properties.Metrics {
-			for _, name := range sluiceMetrics(m) {
-				if !slices.Contains(metrics.MetricNames(), name) {
-					p.add(fmt.Sprintf("DashboardBody.widgets[%d]", i), "metric %s/%s is not one the functions emit (%s)", metrics.Namespace, name, strings.Join(metrics.MetricNames(), ", "))
+			for _, sm := range sluiceMetrics(m) {
+				at := fmt.Sprintf("DashboardBody.widgets[%d]", i)
+				if !slices.Contains(metrics.MetricNames(), sm.name) {
+					p.add(at, "metric %s/%s is not one the functions emit (%s)", metrics.Namespace, sm.name, strings.Join(metrics.MetricNames(), ", "))
+				}
+				if sm.dims != nil && !slices.ContainsFunc(metrics.DimensionSets(true), func(d []string) bool { return slices.Equal(d, sm.dims) }) {
+					p.add(at, "SEARCH on dimensions %v: the functions emit %s with %v", sm.dims, sm.name, metrics.DimensionSets(true))
 				}
 			}
 		}
 	}
 }
 
-// sluiceMetrics are the names of sluice's metrics one dashboard metric
-// row shows: [namespace, name, ...] or a SEARCH expression.
-func sluiceMetrics(row []any) []string {
+// sluiceMetric is a metric of sluice's namespace a dashboard shows, and
+// the dimension set a SEARCH expression asks for (nil for a plain row).
+type sluiceMetric struct {
+	name string
+	dims []string
+}
+
+// sluiceMetrics are the metrics of sluice's namespace one dashboard row
+// shows: [namespace, name, ...] or SEARCH expressions.
+func sluiceMetrics(row []any) []sluiceMetric {
 	if len(row) >= 2 && row[0] == metrics.Namespace {
 		name, _ := row[1].(string)
-		return []string{name}
+		return []sluiceMetric{{name: name}}
 	}
-	var out []string
+	var out []sluiceMetric
 	for _, cell := range row {
 		opts, _ := cell.(map[string]any)
 		expr, _ := opts["expression"].(string)
 		for _, m := range searchRE.FindAllStringSubmatch(expr, -1) {
 			if m[1] == metrics.Namespace {
-				out = append(out, m[2])
+				dims := strings.Split(strings.TrimPrefix(m[2], ","), ",")
+				out = append(out, sluiceMetric{name: m[3], dims: dims})
 			}
 		}
 	}

@@ -121,6 +121,8 @@ func TestTemplateProblems(t *testing.T) {
 			"template.yaml: Resources.InputBucket.Properties.PublicAccessBlockConfiguration: BlockPublicAcls is not true"},
 		{"dashboard metric sluice does not emit", `MetricName=\"RecordsRejected\"`, `MetricName=\"RecordsQuarantined\"`,
 			"template.yaml: Resources.Dashboard.Properties.DashboardBody.widgets[1]: metric sluice/RecordsQuarantined is not one the functions emit (RecordsIn, RecordsOut, RecordsRejected, RecordsFiltered, BytesIn, BytesOut, DurationMs, RunFailed)"},
+		{"dashboard SEARCH on dimensions sluice does not emit", `{sluice,Stack,Pipeline} Stack=\"${AWS::StackName}\" MetricName=\"RecordsOut\"`, `{sluice,Pipeline,Stack} Stack=\"${AWS::StackName}\" MetricName=\"RecordsOut\"`,
+			"template.yaml: Resources.Dashboard.Properties.DashboardBody.widgets[0]: SEARCH on dimensions [Pipeline Stack]: the functions emit RecordsOut with [[Stack Pipeline] [Stack Pipeline Status]]"},
 		{"dashboard body not JSON", `"widgets": [`, `"widgets": [[`,
 			"template.yaml: Resources.Dashboard.Properties.DashboardBody: is not JSON: invalid character '}' after array element"},
 	} {

@@ -45,16 +45,18 @@ const (
 	EnvCommitFunction   = "SLUICE_COMMIT_FUNCTION"
 	EnvWarehouse        = "SLUICE_WAREHOUSE"
 	EnvGlueDatabase     = "SLUICE_GLUE_DATABASE"
+	// EnvStack names the deployment in the EMF metrics' dimensions.
+	EnvStack = "SLUICE_STACK"
 )
 
 // EnvByFunction lists, per function, the variables it requires (true) or
 // reads when set (false).
 var EnvByFunction = map[string]map[string]bool{
 	"extract": {EnvSpecs: true, EnvStagingBucket: true, EnvStateMachineArn: false, EnvChunkBytes: false, EnvMaxInlineChunks: false, EnvMaxConcurrency: false, EnvIdempotencyTable: false,
-		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false, EnvDebugSample: false, EnvCommitFunction: false, EnvWarehouse: false},
+		EnvStreamSpecs: false, EnvWindowTable: false, EnvOutputBucket: false, EnvOutputPrefix: false, EnvDebugSample: false, EnvCommitFunction: false, EnvWarehouse: false, EnvStack: false},
 	"transform": {EnvSpecs: true, EnvStagingBucket: true, EnvIdempotencyTable: false, EnvDebugSample: false},
 	"load": {EnvSpecs: true, EnvStagingBucket: true, EnvOutputBucket: true, EnvOutputPrefix: false, EnvMetricsTable: true, EnvIdempotencyTable: false,
-		EnvCommitFunction: false, EnvWarehouse: false},
+		EnvCommitFunction: false, EnvWarehouse: false, EnvStack: false},
 	"commit": {EnvSpecs: true, EnvStagingBucket: false, EnvStreamSpecs: false, EnvWarehouse: true, EnvGlueDatabase: true, EnvOutputBucket: false,
 		EnvOutputPrefix: false},
 }
@@ -87,6 +89,8 @@ type Settings struct {
 	// contents are logged, for debugging. 0, the default, logs none:
 	// logs never hold record values otherwise.
 	DebugSample float64
+	// Stack names the deployment: a dimension of the EMF metrics.
+	Stack string
 	// CommitFunction is the function that commits to iceberg tables
 	// (extract and load call it for a spec with an iceberg sink).
 	CommitFunction string
@@ -117,6 +121,7 @@ func SettingsFromEnv(fn string, getenv func(string) string) (Settings, error) {
 	}
 	s := Settings{
 		StagingBucket:    getenv(EnvStagingBucket),
+		Stack:            getenv(EnvStack),
 		OutputBucket:     getenv(EnvOutputBucket),
 		OutputPrefix:     getenv(EnvOutputPrefix),
 		StateMachineArn:  getenv(EnvStateMachineArn),

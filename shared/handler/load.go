@@ -336,7 +336,7 @@ func (l *Loader) fail(ctx context.Context, in LoadInput) (*LoadOutput, error) {
 func (l *Loader) record(ctx context.Context, pipeline string, m *output.Manifest, emf bool) error {
 	r := metrics.FromManifest(pipeline, m, l.d.Now())
 	if l.d.EMF != nil && emf {
-		if err := metrics.WriteEMF(l.d.EMF, r); err != nil {
+		if err := metrics.WriteEMF(l.d.EMF, l.s.Stack, r); err != nil {
 			return err
 		}
 	}

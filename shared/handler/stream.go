@@ -433,7 +433,7 @@ func (e *Extractor) streamMetrics(pipeline, scope string, began time.Time, r str
 	if err != nil {
 		run.Status, run.Error = output.StatusFailed, err.Error()
 	}
-	if werr := metrics.WriteEMF(e.d.EMF, run); werr != nil {
+	if werr := metrics.WriteEMF(e.d.EMF, e.s.Stack, run); werr != nil {
 		e.d.Log.Warn("emf", "err", werr)
 	}
 }

@@ -92,16 +92,28 @@ func MetricNames() []string {
 	return names
 }
 
+// DimensionSets are the dimension sets of WriteEMF's metrics, with the
+// stack's dimension or without.
+func DimensionSets(stack bool) [][]string {
+	if stack {
+		return [][]string{{"Stack", "Pipeline"}, {"Stack", "Pipeline", "Status"}}
+	}
+	return [][]string{{"Pipeline"}, {"Pipeline", "Status"}}
+}
+
 // WriteEMF writes one CloudWatch Embedded Metric Format line for r, with
-// the pipeline and status as dimensions. It holds counts only, never
-// record contents.
-func WriteEMF(w io.Writer, r Run) error {
+// the stack (the deployment), the pipeline and the status as dimensions,
+// so that two deployments in one account and region keep their figures
+// apart. It holds counts only, never record contents. With no stack the
+// dimensions are the pipeline and the status alone.
+func WriteEMF(w io.Writer, stack string, r Run) error {
+	dims := DimensionSets(stack != "")
 	doc := map[string]any{
 		"_aws": map[string]any{
 			"Timestamp": r.FinishedAt.UnixMilli(),
 			"CloudWatchMetrics": []map[string]any{{
 				"Namespace":  Namespace,
-				"Dimensions": [][]string{{"Pipeline"}, {"Pipeline", "Status"}},
+				"Dimensions": dims,
 				"Metrics":    emfMetrics,
 			}},
 		},
@@ -109,6 +121,9 @@ func WriteEMF(w io.Writer, r Run) error {
 		"RecordsIn": r.In, "RecordsOut": r.Out, "RecordsRejected": r.Rejected, "RecordsFiltered": r.Filtered,
 		"BytesIn": r.BytesIn, "BytesOut": r.BytesOut, "DurationMs": r.DurationMS,
 		"RunFailed": boolInt(r.Status != output.StatusSucceeded),
+	}
+	if stack != "" {
+		doc["Stack"] = stack
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
