@@ -8,7 +8,7 @@ FUNCTIONS := extract transform load commit
 LAMBDA_ENV := GOOS=linux GOARCH=arm64 CGO_ENABLED=0
 LAMBDA_FLAGS := -tags lambda.norpc -trimpath -ldflags "-s -w"
 
-.PHONY: help build example lakeread lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-golden bench-stream bench-iceberg bench-lambdas chaos bench-go lint fmt clean
+.PHONY: help build example lakeread lambdas cfn-lint e2e local-up local-down test test-short fuzz-seeds fuzz bench bench-golden bench-transform bench-stream bench-iceberg bench-lambdas chaos bench-go lint fmt clean
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -73,6 +73,9 @@ bench-go: ## Go micro and stage benchmarks
 
 bench-iceberg: ## the iceberg sink's commit cost (local, Glue on moto) and stream commit rate; rewrite its section of BENCHMARKS.md
 	./bench/iceberg.sh
+
+bench-transform: ## the transform function on one 64 MiB chunk: in memory (BASE_REF=<rev> adds that revision's) and on the offline stack; rewrite its section
+	./bench/transform.sh
 
 bench-lambdas: ## each bootstrap's size and cold init (BASE_REF=<commit> adds that revision's, side by side); rewrite their section
 	./bench/lambdas.sh
