@@ -90,6 +90,8 @@ type derivePlan struct {
 	exprPlan
 	kind  record.Kind
 	scale int
+	// lowered computes the expression without the VM, when it can.
+	lowered lowered
 }
 
 type exprPlan struct {
@@ -355,7 +357,7 @@ func (c *compiler) derives() {
 			c.add(key+".expr", "expression gives %v, which cannot be stored as %s", typeName(out), kind)
 			continue
 		}
-		c.p.derives = append(c.p.derives, derivePlan{exprPlan: *e, kind: kind, scale: d.Scale})
+		c.p.derives = append(c.p.derives, derivePlan{exprPlan: *e, kind: kind, scale: d.Scale, lowered: lower(prog.Node(), c.p.Full.Fields)})
 		c.p.Full.Fields = append(c.p.Full.Fields, record.Field{Name: d.Name, Kind: kind, Scale: d.Scale})
 		c.env[d.Name] = zeroOf(kind)
 	}

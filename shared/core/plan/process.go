@@ -66,6 +66,9 @@ type Processor struct {
 	// stops an expression when ctx is done.
 	budget budget
 	env    map[string]any
+	// vmOnly has the VM evaluate every expression, lowered or not (tests
+	// compare the two).
+	vmOnly bool
 	row    []record.Value
 	out    []record.Value
 	arena  []byte
@@ -256,8 +259,7 @@ func (pr *Processor) derive() *Outcome {
 	nf := len(p.fields)
 	for j := range p.derives {
 		d := &p.derives[j]
-		pr.readyEnv()
-		res, err := pr.run(&d.exprPlan)
+		res, err := pr.evalDerive(d)
 		if err != nil {
 			return pr.reject("", "derive:"+d.name, "expression failed: "+err.Error())
 		}
@@ -267,10 +269,23 @@ func (pr *Processor) derive() *Outcome {
 		}
 		pr.row[nf+j] = v
 		if p.inEnv[nf+j] {
+			pr.readyEnv()
 			pr.env[d.name] = toAny(v, d.scale)
 		}
 	}
 	return nil
+}
+
+// evalDerive evaluates a derived field's expression: lowered when it has
+// a lowered form and the row is in its case, else by the VM.
+func (pr *Processor) evalDerive(d *derivePlan) (any, error) {
+	if d.lowered != nil && !pr.vmOnly {
+		if res, ok := d.lowered(pr.row); ok {
+			return res, nil
+		}
+	}
+	pr.readyEnv()
+	return pr.run(&d.exprPlan)
 }
 
 // runChecks runs the record-level checks.
