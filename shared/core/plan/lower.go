@@ -9,7 +9,7 @@ import (
 )
 
 // A lowered expression computes what expr's VM would, for the common
-// case, straight from the row: arithmetic (+, -, *, unary -) over int,
+// case, straight from the row: arithmetic (+, -, *, /, unary -) over int,
 // float and decimal fields and number constants, and round, floor, ceil
 // and abs. It reports false when the row is outside that case (a field
 // is null), and the VM evaluates the expression instead; so its results,
@@ -130,6 +130,9 @@ func lowerBinary(n *ast.BinaryNode, fields []record.Field) numFn {
 		ints, floats = func(a, b int) int { return a - b }, func(a, b float64) float64 { return a - b }
 	case "*":
 		ints, floats = func(a, b int) int { return a * b }, func(a, b float64) float64 { return a * b }
+	case "/":
+		// expr divides as float64 whatever the operands.
+		floats = func(a, b float64) float64 { return a / b }
 	default:
 		return nil
 	}
@@ -139,7 +142,7 @@ func lowerBinary(n *ast.BinaryNode, fields []record.Field) numFn {
 		if !ok1 || !ok2 {
 			return number{}, false
 		}
-		if a.isInt && b.isInt {
+		if a.isInt && b.isInt && ints != nil {
 			return number{i: ints(a.i, b.i), isInt: true}, true
 		}
 		return number{f: floats(a.float(), b.float())}, true
