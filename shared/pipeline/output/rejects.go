@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -72,6 +73,7 @@ type RejectWriter struct {
 	b    storage.Bucket
 	key  string
 	w    storage.Writer
+	buf  *bufio.Writer
 	cw   *countWriter
 	n    int64
 	line []byte
@@ -110,7 +112,10 @@ func (w *RejectWriter) write(rr *RejectRecord) error {
 		if err != nil {
 			return fmt.Errorf("create %s: %w", w.key, err)
 		}
-		w.w, w.cw = ow, &countWriter{w: ow}
+		// One write per reject would be one system call per reject on a
+		// local file; the records are buffered and flushed on Close.
+		w.buf = bufio.NewWriterSize(ow, 64<<10)
+		w.w, w.cw = ow, &countWriter{w: w.buf}
 	}
 	if len(rr.Raw) > MaxRawInReject || !utf8.ValidString(rr.Raw) {
 		rr.Raw = clipRaw([]byte(rr.Raw))
@@ -125,6 +130,10 @@ func (w *RejectWriter) write(rr *RejectRecord) error {
 func (w *RejectWriter) Close() (*Part, error) {
 	if w.w == nil {
 		return nil, nil
+	}
+	if err := w.buf.Flush(); err != nil {
+		_ = w.w.Abort()
+		return nil, fmt.Errorf("write %s: %w", w.key, err)
 	}
 	if err := w.w.Close(); err != nil {
 		return nil, fmt.Errorf("commit %s: %w", w.key, err)
