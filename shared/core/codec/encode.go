@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
-	pqzstd "github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/sluice-etl/sluice/shared/core/enum"
 	"github.com/sluice-etl/sluice/shared/core/record"
@@ -491,9 +490,9 @@ func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parq
 	return e, nil
 }
 
-// zstdFastest is shared by every encoder: the codec pools its zstd
+// zstdFastest is shared by every encoder: the codec keeps its zstd
 // encoders, whose tables are costly to make.
-var zstdFastest = &pqzstd.Codec{Level: pqzstd.SpeedFastest}
+var zstdFastest = &pageZstd{}
 
 // parquetCodec is the page compression for c. Zstd runs at its fastest
 // level: the default level costs twice the time for a few per cent less.

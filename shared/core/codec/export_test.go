@@ -15,3 +15,9 @@ func ParseObjectBothWays(columns []string, obj []byte) (fast, strict []RawField,
 	strictErr = q.parseMembers(&q.strict, obj, strict, true)
 	return fast, strict, fastErr, strictErr
 }
+
+// PageCodec is the zstd codec of Parquet pages.
+type PageCodec = pageZstd
+
+// PageWindow is its zstd window.
+const PageWindow = pageWindow
