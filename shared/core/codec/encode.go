@@ -430,24 +430,32 @@ func (g orderedGroup) Fields() []parquet.Field {
 }
 
 // parquetBatchRows is how many rows the Parquet encoder gathers before it
-// hands them to the writer: one call per batch, not per row, is what
-// keeps the writer's per-call cost off the per-row path.
+// hands them to the writer, a column at a time: one call per column and
+// batch, not per row, keeps the writer's per-call cost off the per-row
+// path.
 const parquetBatchRows = 1024
 
+// parquetEncoder gathers rows into column vectors and writes each vector
+// straight to its column writer (parquet-go's columnar write path), with
+// no rows to take apart again. It ends a row group every groupRows rows.
 type parquetEncoder struct {
-	w     *parquet.GenericWriter[any]
-	order []int // order[i]: parquet column index of schema field i
-	kinds []record.Kind
-	def   []int // definition level of a present value: 0 for required columns
-	// rows is the batch gathered so far, values in one backing array;
-	// bytes holds copies of its strings, which the caller may reuse.
-	rows  []parquet.Row
+	w         *parquet.GenericWriter[any]
+	order     []int // order[i]: parquet column index of schema field i
+	kinds     []record.Kind
+	def       []int // definition level of a present value: 0 for required columns
+	groupRows int   // rows in a row group
+	inGroup   int   // rows written to the current row group
+	// cols[c] is parquet column c's values of the batch gathered so far,
+	// n rows; bytes holds copies of its strings, which the caller may
+	// reuse, and spans says where each is.
+	cols  [][]parquet.Value
 	n     int
 	bytes []byte
-	spans []strSpan // where each string of the batch is in bytes
+	spans []strSpan
 }
 
-// strSpan is one string of the batch: bytes[off:off+len] goes to rows[row][col].
+// strSpan is one string of the batch: bytes[off:off+len] is the value of
+// parquet column col in the batch's row row.
 type strSpan struct{ row, col, def, off, len int32 }
 
 func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parquetEncoder, error) {
@@ -466,13 +474,14 @@ func newParquetEncoder(w io.Writer, s *record.Schema, opt EncoderOptions) (*parq
 	e := &parquetEncoder{
 		w: parquet.NewGenericWriter[any](w, ps, codec, parquet.MaxRowsPerRowGroup(rows), parquet.CreatedBy("sluice", "1", ""),
 			parquet.DictionaryMaxBytes(parquetDictionaryBytes)),
-		order: make([]int, len(s.Fields)),
-		def:   make([]int, len(s.Fields)),
-		rows:  make([]parquet.Row, parquetBatchRows),
+		order:     make([]int, len(s.Fields)),
+		def:       make([]int, len(s.Fields)),
+		groupRows: int(rows),
+		cols:      make([][]parquet.Value, len(s.Fields)),
 	}
 	values := make([]parquet.Value, parquetBatchRows*len(s.Fields))
-	for i := range e.rows {
-		e.rows[i] = values[i*len(s.Fields) : (i+1)*len(s.Fields) : (i+1)*len(s.Fields)]
+	for c := range e.cols {
+		e.cols[c] = values[c*parquetBatchRows : (c+1)*parquetBatchRows : (c+1)*parquetBatchRows]
 	}
 	cols := ps.Columns()
 	for i, f := range s.Fields {
@@ -511,20 +520,20 @@ func parquetCodec(c Compression) (parquet.WriterOption, error) {
 }
 
 func (e *parquetEncoder) Encode(row []record.Value) error {
-	out := e.rows[e.n]
+	r := e.n
 	for i, v := range row {
 		col := e.order[i]
 		if v.Kind == record.Null {
 			if e.def[i] == 0 {
 				return fmt.Errorf("parquet: required column %d is null", i)
 			}
-			out[col] = parquet.NullValue().Level(0, 0, col)
+			e.cols[col][r] = parquet.NullValue().Level(0, 0, col)
 			continue
 		}
 		var pv parquet.Value
 		switch e.kinds[i] {
 		case record.String:
-			e.spans = append(e.spans, strSpan{row: int32(e.n), col: int32(col), def: int32(e.def[i]), off: int32(len(e.bytes)), len: int32(len(v.Bytes))})
+			e.spans = append(e.spans, strSpan{row: int32(r), col: int32(col), def: int32(e.def[i]), off: int32(len(e.bytes)), len: int32(len(v.Bytes))})
 			e.bytes = append(e.bytes, v.Bytes...)
 			continue
 		case record.Int, record.Decimal, record.Timestamp:
@@ -536,10 +545,10 @@ func (e *parquetEncoder) Encode(row []record.Value) error {
 		case record.Bool:
 			pv = parquet.BooleanValue(v.Int != 0)
 		}
-		out[col] = pv.Level(0, e.def[i], col)
+		e.cols[col][r] = pv.Level(0, e.def[i], col)
 	}
 	e.n++
-	if e.n == len(e.rows) || len(e.bytes) >= parquetBatchBytes {
+	if e.n == parquetBatchRows || e.inGroup+e.n == e.groupRows || len(e.bytes) >= parquetBatchBytes {
 		return e.flush()
 	}
 	return nil
@@ -548,19 +557,29 @@ func (e *parquetEncoder) Encode(row []record.Value) error {
 // parquetBatchBytes flushes a batch early when its strings grow large.
 const parquetBatchBytes = 1 << 20
 
-// flush writes the gathered batch, its strings pointing into bytes,
-// which is reused only after the writer has copied them.
+// flush writes the gathered batch a column at a time, its strings
+// pointing into bytes, which is reused only after the column writers have
+// copied them; it ends the row group when the group is full.
 func (e *parquetEncoder) flush() error {
 	if e.n == 0 {
 		return nil
 	}
 	for _, sp := range e.spans {
 		col := int(sp.col)
-		e.rows[sp.row][col] = parquet.ByteArrayValue(e.bytes[sp.off:sp.off+sp.len:sp.off+sp.len]).Level(0, int(sp.def), col)
+		e.cols[col][sp.row] = parquet.ByteArrayValue(e.bytes[sp.off:sp.off+sp.len:sp.off+sp.len]).Level(0, int(sp.def), col)
 	}
-	_, err := e.w.WriteRows(e.rows[:e.n])
+	for c, w := range e.w.ColumnWriters() {
+		if _, err := w.WriteRowValues(e.cols[c][:e.n]); err != nil {
+			return fmt.Errorf("parquet: column %d: %w", c, err)
+		}
+	}
+	e.inGroup += e.n
 	e.n, e.bytes, e.spans = 0, e.bytes[:0], e.spans[:0]
-	return err
+	if e.inGroup >= e.groupRows {
+		e.inGroup = 0
+		return e.w.Flush()
+	}
+	return nil
 }
 
 func (e *parquetEncoder) Close() error {
