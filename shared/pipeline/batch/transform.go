@@ -148,7 +148,7 @@ func (t *chunkRun) open(in storage.Bucket) error {
 		src = dr
 		if t.job.Compression != codec.CompressionNone {
 			// Decompress on another core while this one parses.
-			ra := codec.ReadAhead(dr, 1<<20, 4)
+			ra := codec.ReadAhead(dr, 256<<10, 4)
 			t.closers = append(t.closers, ra)
 			src = ra
 		}
