@@ -7,7 +7,9 @@
 //
 // prints {"count": N, "sum": "S", "columns": [...]} (sum as text: BIGINT
 // and DECIMAL sums would lose digits as JS numbers; "" when every value
-// is null; columns in the order DuckDB shows them). With
+// is null; columns in the order DuckDB shows them), and for Parquet
+// "encodings": {COLUMN: "RLE, PLAIN", ...} from parquet_metadata (the
+// first file's first row group). With
 // "nulls": "COLUMN" in the request, the files are read by column name,
 // a column a file lacks being null (as Athena reads the files of a table
 // whose later columns older files lack), and it also prints "nulls": the
@@ -47,4 +49,9 @@ const [row] = reader.getRowObjects()
 const desc = await conn.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)
 const out = { count: Number(row.n), sum: row.s ?? '', columns: desc.getRowObjects().map((r) => r.column_name) }
 if (req.nulls) out.nulls = Number(row.z)
+if (req.format === 'parquet') {
+  const meta = await conn.runAndReadAll(
+    `SELECT path_in_schema AS c, encodings AS e FROM parquet_metadata(${quote(req.files[0])}) WHERE row_group_id = 0`)
+  out.encodings = Object.fromEntries(meta.getRowObjects().map((r) => [r.c, String(r.e)]))
+}
 process.stdout.write(JSON.stringify(out) + '\n')

@@ -32,6 +32,10 @@ type GlueResult struct {
 	Keys []string
 	// Columns are the files' columns in the order DuckDB shows them.
 	Columns []string `json:"columns"`
+	// Encodings are, for Parquet files, each column's encodings as
+	// DuckDB's parquet_metadata lists them in the first file's first row
+	// group ("RLE, DELTA_BINARY_PACKED").
+	Encodings map[string]string `json:"encodings"`
 }
 
 // DuckDBInstalled reports whether @duckdb/node-api is installed beside
