@@ -138,3 +138,47 @@ func BenchmarkNewProcessor(b *testing.B) {
 		p.NewProcessor()
 	}
 }
+
+// checksSpec has the checks, filters and boolean derived field of the
+// orders example's kind, all in the lowered case.
+const checksSpec = `version: 1
+fields:
+  - {name: order_id, type: int}
+  - {name: email}
+  - {name: amount, type: float}
+  - {name: currency}
+  - {name: country}
+  - {name: product}
+derive:
+  - {name: large, expr: 'amount >= 500', type: bool}
+validate:
+  - {name: positive, expr: 'currency != "XXX" || amount > 0'}
+  - {name: known, expr: 'country in ["DE", "FR", "US", "GB"]'}
+filter:
+  - {name: not_test, expr: '!(email startsWith "test-") && order_id > 0'}
+`
+
+// BenchmarkProcessChecks measures a record through checks, filters and a
+// boolean derived field: lowered, and by the VM alone.
+func BenchmarkProcessChecks(b *testing.B) {
+	for _, vmOnly := range []bool{false, true} {
+		b.Run(map[bool]string{false: "lowered", true: "vm"}[vmOnly], func(b *testing.B) {
+			p, err := plan.FromBytes("bench.yaml", []byte(checksSpec))
+			if err != nil {
+				b.Fatal(err)
+			}
+			rec := exprRecord()
+			proc := p.NewProcessor()
+			if vmOnly {
+				plan.VMOnly(proc)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := proc.Process(rec)
+				if err != nil || out.Verdict != plan.Keep {
+					b.Fatal(err, out.Rule, out.Reason)
+				}
+			}
+		})
+	}
+}

@@ -12,3 +12,15 @@ func (p *Plan) Lowered() []bool {
 	}
 	return out
 }
+
+// LoweredChecks reports which of the plan's checks, then its filters,
+// have a lowered form.
+func (p *Plan) LoweredChecks() []bool {
+	var out []bool
+	for _, list := range [][]exprPlan{p.checks, p.filters} {
+		for _, e := range list {
+			out = append(out, e.lowBool != nil)
+		}
+	}
+	return out
+}

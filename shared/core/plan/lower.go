@@ -39,11 +39,15 @@ func (n number) value() any {
 
 type numFn func(row []record.Value) (number, bool)
 
-// lower gives the lowered form of a derived field's expression, or nil
-// when it has a node outside the lowered case.
+// lower gives the lowered form of a derived field's expression, a
+// number or a boolean, or nil when it has a node outside the lowered
+// case.
 func lower(node ast.Node, fields []record.Field) lowered {
 	f := lowerNum(node, fields)
 	if f == nil {
+		if b := lowerBool(node, fields); b != nil {
+			return func(row []record.Value) (any, bool) { return b(row) }
+		}
 		return nil
 	}
 	return func(row []record.Value) (any, bool) {

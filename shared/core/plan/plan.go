@@ -97,6 +97,8 @@ type derivePlan struct {
 type exprPlan struct {
 	name string
 	id   int // index in Plan.exprs and in a Processor's programs
+	// lowBool computes a check or a filter without the VM, when it can.
+	lowBool loweredBool
 }
 
 var defaultLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02"}
@@ -366,12 +368,14 @@ func (c *compiler) derives() {
 // boolExprs compiles the record-level checks and the filters.
 func (c *compiler) boolExprs() {
 	for i, ck := range c.s.Validate {
-		if e, _ := c.compile(fmt.Sprintf("validate[%d].expr", i), ck.Name, ck.Expr, c.env, true); e != nil {
+		if e, prog := c.compile(fmt.Sprintf("validate[%d].expr", i), ck.Name, ck.Expr, c.env, true); e != nil {
+			e.lowBool = lowerBool(prog.Node(), c.p.Full.Fields)
 			c.p.checks = append(c.p.checks, *e)
 		}
 	}
 	for i, f := range c.s.Filter {
-		if e, _ := c.compile(fmt.Sprintf("filter[%d].expr", i), f.Name, f.Expr, c.env, true); e != nil {
+		if e, prog := c.compile(fmt.Sprintf("filter[%d].expr", i), f.Name, f.Expr, c.env, true); e != nil {
+			e.lowBool = lowerBool(prog.Node(), c.p.Full.Fields)
 			c.p.filters = append(c.p.filters, *e)
 		}
 	}

@@ -288,6 +288,18 @@ func (pr *Processor) evalDerive(d *derivePlan) (any, error) {
 	return pr.run(&d.exprPlan)
 }
 
+// evalBool evaluates a check or a filter: lowered when it has a lowered
+// form and the row is in its case, else by the VM.
+func (pr *Processor) evalBool(e *exprPlan) (bool, error) {
+	if e.lowBool != nil && !pr.vmOnly {
+		if v, ok := e.lowBool(pr.row); ok {
+			return v, nil
+		}
+	}
+	pr.readyEnv()
+	return pr.runBool(e)
+}
+
 // runChecks runs the record-level checks.
 func (pr *Processor) runChecks() *Outcome {
 	c, o := pr.firstFalse(pr.p.checks, "check:")
@@ -313,8 +325,7 @@ func (pr *Processor) runFilters() *Outcome {
 func (pr *Processor) firstFalse(list []exprPlan, prefix string) (*exprPlan, *Outcome) {
 	for j := range list {
 		e := &list[j]
-		pr.readyEnv()
-		ok, err := pr.runBool(e)
+		ok, err := pr.evalBool(e)
 		if err != nil {
 			return nil, pr.reject("", prefix+e.name, "expression failed: "+err.Error())
 		}

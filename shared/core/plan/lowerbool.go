@@ -1,0 +1,282 @@
+package plan
+
+import (
+	"bytes"
+
+	"github.com/expr-lang/expr/ast"
+
+	"github.com/sluice-etl/sluice/shared/core/record"
+)
+
+// A loweredBool computes a boolean expression (a check, a filter, a
+// boolean derived field) straight from the row, for the common case:
+// comparisons of numbers and of strings, contains, startsWith, endsWith,
+// in over a list of constants, and, or and not, over fields and
+// constants. Like a lowered number it reports false when the row is
+// outside that case (a field it reads is null), and the VM evaluates the
+// expression instead; when it reports true, its value is the VM's.
+type loweredBool func(row []record.Value) (value, ok bool)
+
+// strFn reads a string operand: a string field, or a constant.
+type strFn func(row []record.Value) ([]byte, bool)
+
+// boolLowerer lowers the boolean expression of one check, filter or
+// derived field.
+type boolLowerer struct {
+	fields []record.Field
+	// scanMax is the longest string a lowered contains scans: longer,
+	// and the VM evaluates the expression, charging its work budget.
+	// With every scan at most this long, the expression's scans together
+	// cost at most half of MaxExprWork, which the VM would not exceed
+	// either.
+	scanMax int
+}
+
+// lowerBool gives the lowered form of a boolean expression, or nil when
+// it has a node outside the lowered case.
+func lowerBool(node ast.Node, fields []record.Field) loweredBool {
+	var sites scanSites
+	ast.Walk(&node, &sites)
+	return (&boolLowerer{fields: fields, scanMax: MaxExprWork / 2 / max(1, int(sites))}).boolean(node)
+}
+
+// scanSites counts the strings an expression scans, charging the budget
+// (the budget's sluiceScanText calls).
+type scanSites int
+
+func (c *scanSites) Visit(n *ast.Node) {
+	if call, ok := (*n).(*ast.CallNode); ok && isCall(call, "sluiceScanText") {
+		*c++
+	}
+}
+
+func isCall(n *ast.CallNode, name string) bool {
+	id, ok := n.Callee.(*ast.IdentifierNode)
+	return ok && id.Value == name && len(n.Arguments) == 1
+}
+
+func (lo *boolLowerer) boolean(node ast.Node) loweredBool {
+	fields := lo.fields
+	switch n := node.(type) {
+	case *ast.BoolNode:
+		v := n.Value
+		return func([]record.Value) (bool, bool) { return v, true }
+	case *ast.IdentifierNode:
+		return boolField(n.Value, fields)
+	case *ast.UnaryNode:
+		if n.Operator != "!" && n.Operator != "not" {
+			return nil
+		}
+		x := lo.boolean(n.Node)
+		if x == nil {
+			return nil
+		}
+		return func(row []record.Value) (bool, bool) {
+			v, ok := x(row)
+			return !v, ok
+		}
+	case *ast.BinaryNode:
+		return lo.binary(n)
+	}
+	return nil
+}
+
+// boolField reads a bool field.
+func boolField(name string, fields []record.Field) loweredBool {
+	i := fieldIndex(name, fields)
+	if i < 0 || fields[i].Kind != record.Bool {
+		return nil
+	}
+	return func(row []record.Value) (bool, bool) {
+		v := &row[i]
+		return v.Int != 0, v.Kind == record.Bool
+	}
+}
+
+func fieldIndex(name string, fields []record.Field) int {
+	for i, f := range fields {
+		if f.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func (lo *boolLowerer) binary(n *ast.BinaryNode) loweredBool {
+	switch n.Operator {
+	case "&&", "and", "||", "or":
+		return lo.logic(n)
+	case "in":
+		return lo.in(n)
+	case "==", "!=", "<", "<=", ">", ">=":
+		if f := lowerNumCompare(n, lo.fields); f != nil {
+			return f
+		}
+	case "contains", "startsWith", "endsWith":
+	default:
+		return nil
+	}
+	return lo.strCompare(n)
+}
+
+// lowerLogic lowers and and or, evaluating the right side only when the
+// VM would.
+func (lo *boolLowerer) logic(n *ast.BinaryNode) loweredBool {
+	l, r := lo.boolean(n.Left), lo.boolean(n.Right)
+	if l == nil || r == nil {
+		return nil
+	}
+	stopOn := n.Operator == "||" || n.Operator == "or" // the left value that decides
+	return func(row []record.Value) (bool, bool) {
+		a, ok := l(row)
+		if !ok || a == stopOn {
+			return a, ok
+		}
+		return r(row)
+	}
+}
+
+// lowerNumCompare compares two numbers as expr does: two ints as ints,
+// otherwise as float64.
+func lowerNumCompare(n *ast.BinaryNode, fields []record.Field) loweredBool {
+	l, r := lowerNum(n.Left, fields), lowerNum(n.Right, fields)
+	if l == nil || r == nil {
+		return nil
+	}
+	var ints func(a, b int) bool
+	var floats func(a, b float64) bool
+	switch n.Operator {
+	case "==":
+		ints, floats = func(a, b int) bool { return a == b }, func(a, b float64) bool { return a == b }
+	case "!=":
+		ints, floats = func(a, b int) bool { return a != b }, func(a, b float64) bool { return a != b }
+	case "<":
+		ints, floats = func(a, b int) bool { return a < b }, func(a, b float64) bool { return a < b }
+	case "<=":
+		ints, floats = func(a, b int) bool { return a <= b }, func(a, b float64) bool { return a <= b }
+	case ">":
+		ints, floats = func(a, b int) bool { return a > b }, func(a, b float64) bool { return a > b }
+	case ">=":
+		ints, floats = func(a, b int) bool { return a >= b }, func(a, b float64) bool { return a >= b }
+	}
+	return func(row []record.Value) (bool, bool) {
+		a, ok1 := l(row)
+		b, ok2 := r(row)
+		if !ok1 || !ok2 {
+			return false, false
+		}
+		if a.isInt && b.isInt {
+			return ints(a.i, b.i), true
+		}
+		return floats(a.float(), b.float()), true
+	}
+}
+
+// str reads a string field or a string constant, or a string the VM
+// would charge its budget for scanning, when it is at most scanMax long.
+func (lo *boolLowerer) str(node ast.Node) strFn {
+	fields := lo.fields
+	switch n := node.(type) {
+	case *ast.CallNode:
+		if !isCall(n, "sluiceScanText") {
+			return nil
+		}
+		x, limit := lo.str(n.Arguments[0]), lo.scanMax
+		if x == nil {
+			return nil
+		}
+		return func(row []record.Value) ([]byte, bool) {
+			b, ok := x(row)
+			return b, ok && len(b) <= limit
+		}
+	case *ast.StringNode:
+		c := []byte(n.Value)
+		return func([]record.Value) ([]byte, bool) { return c, true }
+	case *ast.IdentifierNode:
+		i := fieldIndex(n.Value, fields)
+		if i < 0 || fields[i].Kind != record.String {
+			return nil
+		}
+		return func(row []record.Value) ([]byte, bool) {
+			v := &row[i]
+			return v.Bytes, v.Kind == record.String
+		}
+	}
+	return nil
+}
+
+// lowerStrCompare compares two strings byte by byte, as Go compares
+// strings, or tests one for the other with contains, startsWith or
+// endsWith.
+func (lo *boolLowerer) strCompare(n *ast.BinaryNode) loweredBool {
+	l, r := lo.str(n.Left), lo.str(n.Right)
+	if l == nil || r == nil {
+		return nil
+	}
+	var test func(a, b []byte) bool
+	switch n.Operator {
+	case "==":
+		test = bytes.Equal
+	case "!=":
+		test = func(a, b []byte) bool { return !bytes.Equal(a, b) }
+	case "<":
+		test = func(a, b []byte) bool { return bytes.Compare(a, b) < 0 }
+	case "<=":
+		test = func(a, b []byte) bool { return bytes.Compare(a, b) <= 0 }
+	case ">":
+		test = func(a, b []byte) bool { return bytes.Compare(a, b) > 0 }
+	case ">=":
+		test = func(a, b []byte) bool { return bytes.Compare(a, b) >= 0 }
+	case "contains":
+		test = bytes.Contains
+	case "startsWith":
+		test = bytes.HasPrefix
+	case "endsWith":
+		test = bytes.HasSuffix
+	default:
+		return nil
+	}
+	return func(row []record.Value) (bool, bool) {
+		a, ok1 := l(row)
+		b, ok2 := r(row)
+		if !ok1 || !ok2 {
+			return false, false
+		}
+		return test(a, b), true
+	}
+}
+
+// lowerIn lowers field in [constants], which expr's optimizer has turned
+// into a set: of strings for a string field, of ints for an int field.
+func (lo *boolLowerer) in(n *ast.BinaryNode) loweredBool {
+	c, ok := n.Right.(*ast.ConstantNode)
+	if !ok {
+		return nil
+	}
+	switch set := c.Value.(type) {
+	case map[string]struct{}:
+		x := lo.str(n.Left)
+		if x == nil {
+			return nil
+		}
+		return func(row []record.Value) (bool, bool) {
+			b, ok := x(row)
+			_, in := set[string(b)]
+			return in, ok
+		}
+	case map[int]struct{}:
+		x := lowerNum(n.Left, lo.fields)
+		if x == nil {
+			return nil
+		}
+		return func(row []record.Value) (bool, bool) {
+			a, ok := x(row)
+			if !a.isInt {
+				return false, false
+			}
+			_, in := set[a.i]
+			return in, ok
+		}
+	}
+	return nil
+}
