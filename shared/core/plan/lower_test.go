@@ -29,6 +29,8 @@ derive:
   - {name: chained, expr: 'ints - cents', type: int}
   - {name: whole, expr: 'round(f)', type: int}
   - {name: ratio, expr: 'i / 4 + f / d', type: float}
+  - {name: dflt, expr: 'i ?? 7', type: int}
+  - {name: pick, expr: 'i > 3 ? f : d', type: float}
   - {name: text, expr: 'string(i)', type: string}
 `
 
@@ -36,7 +38,7 @@ derive:
 // lowered case, and on a row of ordinary values they give the VM's.
 func TestLoweredExpressions(t *testing.T) {
 	p := compile(t, lowerSpec)
-	if got, want := p.Lowered(), []bool{true, true, true, true, true, true, true, true, false}; !slices.Equal(got, want) {
+	if got, want := p.Lowered(), []bool{true, true, true, true, true, true, true, true, true, true, false}; !slices.Equal(got, want) {
 		t.Fatalf("lowered %v, want %v", got, want)
 	}
 	compareLowered(t, p, []string{"12", "2.5", "19.99"})

@@ -11,8 +11,8 @@ import (
 // A loweredBool computes a boolean expression (a check, a filter, a
 // boolean derived field) straight from the row, for the common case:
 // comparisons of numbers and of strings, contains, startsWith, endsWith,
-// in over a list of constants, and, or and not, over fields and
-// constants. Like a lowered number it reports false when the row is
+// in over a list of constants, and, or and not, field ?? value and
+// cond ? a : b, over fields and constants. Like a lowered number it reports false when the row is
 // outside that case (a field it reads is null), and the VM evaluates the
 // expression instead; when it reports true, its value is the VM's.
 type loweredBool func(row []record.Value) (value, ok bool)
@@ -20,42 +20,13 @@ type loweredBool func(row []record.Value) (value, ok bool)
 // strFn reads a string operand: a string field, or a constant.
 type strFn func(row []record.Value) ([]byte, bool)
 
-// boolLowerer lowers the boolean expression of one check, filter or
-// derived field.
-type boolLowerer struct {
-	fields []record.Field
-	// scanMax is the longest string a lowered contains scans: longer,
-	// and the VM evaluates the expression, charging its work budget.
-	// With every scan at most this long, the expression's scans together
-	// cost at most half of MaxExprWork, which the VM would not exceed
-	// either.
-	scanMax int
-}
-
 // lowerBool gives the lowered form of a boolean expression, or nil when
 // it has a node outside the lowered case.
 func lowerBool(node ast.Node, fields []record.Field) loweredBool {
-	var sites scanSites
-	ast.Walk(&node, &sites)
-	return (&boolLowerer{fields: fields, scanMax: MaxExprWork / 2 / max(1, int(sites))}).boolean(node)
+	return newLowerer(node, fields).boolean(node)
 }
 
-// scanSites counts the strings an expression scans, charging the budget
-// (the budget's sluiceScanText calls).
-type scanSites int
-
-func (c *scanSites) Visit(n *ast.Node) {
-	if call, ok := (*n).(*ast.CallNode); ok && isCall(call, "sluiceScanText") {
-		*c++
-	}
-}
-
-func isCall(n *ast.CallNode, name string) bool {
-	id, ok := n.Callee.(*ast.IdentifierNode)
-	return ok && id.Value == name && len(n.Arguments) == 1
-}
-
-func (lo *boolLowerer) boolean(node ast.Node) loweredBool {
+func (lo *lowerer) boolean(node ast.Node) loweredBool {
 	fields := lo.fields
 	switch n := node.(type) {
 	case *ast.BoolNode:
@@ -77,6 +48,21 @@ func (lo *boolLowerer) boolean(node ast.Node) loweredBool {
 		}
 	case *ast.BinaryNode:
 		return lo.binary(n)
+	case *ast.ConditionalNode:
+		c, a, b := lo.boolean(n.Cond), lo.boolean(n.Exp1), lo.boolean(n.Exp2)
+		if c == nil || a == nil || b == nil {
+			return nil
+		}
+		return func(row []record.Value) (bool, bool) {
+			v, ok := c(row)
+			switch {
+			case !ok:
+				return false, false
+			case v:
+				return a(row)
+			}
+			return b(row)
+		}
 	}
 	return nil
 }
@@ -93,23 +79,16 @@ func boolField(name string, fields []record.Field) loweredBool {
 	}
 }
 
-func fieldIndex(name string, fields []record.Field) int {
-	for i, f := range fields {
-		if f.Name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func (lo *boolLowerer) binary(n *ast.BinaryNode) loweredBool {
+func (lo *lowerer) binary(n *ast.BinaryNode) loweredBool {
 	switch n.Operator {
 	case "&&", "and", "||", "or":
 		return lo.logic(n)
+	case "??":
+		return lo.boolDefault(n)
 	case "in":
 		return lo.in(n)
 	case "==", "!=", "<", "<=", ">", ">=":
-		if f := lowerNumCompare(n, lo.fields); f != nil {
+		if f := lo.numCompare(n); f != nil {
 			return f
 		}
 	case "contains", "startsWith", "endsWith":
@@ -119,9 +98,34 @@ func (lo *boolLowerer) binary(n *ast.BinaryNode) loweredBool {
 	return lo.strCompare(n)
 }
 
-// lowerLogic lowers and and or, evaluating the right side only when the
+// boolDefault lowers field ?? boolean, as numDefault does numbers.
+func (lo *lowerer) boolDefault(n *ast.BinaryNode) loweredBool {
+	i, l, r := lo.defaulted(n), lo.boolean(n.Left), lo.boolean(n.Right)
+	if i < 0 || l == nil || r == nil {
+		return nil
+	}
+	return func(row []record.Value) (bool, bool) {
+		if row[i].Kind == record.Null {
+			return r(row)
+		}
+		return l(row)
+	}
+}
+
+// defaulted is the index of the field on the left of ??, or -1 when the
+// left is not a field: any other null there is an error in the VM, not
+// nil.
+func (lo *lowerer) defaulted(n *ast.BinaryNode) int {
+	id, ok := n.Left.(*ast.IdentifierNode)
+	if !ok {
+		return -1
+	}
+	return fieldIndex(id.Value, lo.fields)
+}
+
+// logic lowers and and or, evaluating the right side only when the
 // VM would.
-func (lo *boolLowerer) logic(n *ast.BinaryNode) loweredBool {
+func (lo *lowerer) logic(n *ast.BinaryNode) loweredBool {
 	l, r := lo.boolean(n.Left), lo.boolean(n.Right)
 	if l == nil || r == nil {
 		return nil
@@ -138,8 +142,8 @@ func (lo *boolLowerer) logic(n *ast.BinaryNode) loweredBool {
 
 // lowerNumCompare compares two numbers as expr does: two ints as ints,
 // otherwise as float64.
-func lowerNumCompare(n *ast.BinaryNode, fields []record.Field) loweredBool {
-	l, r := lowerNum(n.Left, fields), lowerNum(n.Right, fields)
+func (lo *lowerer) numCompare(n *ast.BinaryNode) loweredBool {
+	l, r := lo.num(n.Left), lo.num(n.Right)
 	if l == nil || r == nil {
 		return nil
 	}
@@ -174,7 +178,7 @@ func lowerNumCompare(n *ast.BinaryNode, fields []record.Field) loweredBool {
 
 // str reads a string field or a string constant, or a string the VM
 // would charge its budget for scanning, when it is at most scanMax long.
-func (lo *boolLowerer) str(node ast.Node) strFn {
+func (lo *lowerer) str(node ast.Node) strFn {
 	fields := lo.fields
 	switch n := node.(type) {
 	case *ast.CallNode:
@@ -201,14 +205,48 @@ func (lo *boolLowerer) str(node ast.Node) strFn {
 			v := &row[i]
 			return v.Bytes, v.Kind == record.String
 		}
+	case *ast.BinaryNode:
+		return lo.strDefault(n)
+	case *ast.ConditionalNode:
+		c, a, b := lo.boolean(n.Cond), lo.str(n.Exp1), lo.str(n.Exp2)
+		if c == nil || a == nil || b == nil {
+			return nil
+		}
+		return func(row []record.Value) ([]byte, bool) {
+			v, ok := c(row)
+			switch {
+			case !ok:
+				return nil, false
+			case v:
+				return a(row)
+			}
+			return b(row)
+		}
 	}
 	return nil
+}
+
+// strDefault lowers field ?? string, as numDefault does numbers.
+func (lo *lowerer) strDefault(n *ast.BinaryNode) strFn {
+	if n.Operator != "??" {
+		return nil
+	}
+	i, l, r := lo.defaulted(n), lo.str(n.Left), lo.str(n.Right)
+	if i < 0 || l == nil || r == nil {
+		return nil
+	}
+	return func(row []record.Value) ([]byte, bool) {
+		if row[i].Kind == record.Null {
+			return r(row)
+		}
+		return l(row)
+	}
 }
 
 // lowerStrCompare compares two strings byte by byte, as Go compares
 // strings, or tests one for the other with contains, startsWith or
 // endsWith.
-func (lo *boolLowerer) strCompare(n *ast.BinaryNode) loweredBool {
+func (lo *lowerer) strCompare(n *ast.BinaryNode) loweredBool {
 	l, r := lo.str(n.Left), lo.str(n.Right)
 	if l == nil || r == nil {
 		return nil
@@ -248,7 +286,7 @@ func (lo *boolLowerer) strCompare(n *ast.BinaryNode) loweredBool {
 
 // lowerIn lowers field in [constants], which expr's optimizer has turned
 // into a set: of strings for a string field, of ints for an int field.
-func (lo *boolLowerer) in(n *ast.BinaryNode) loweredBool {
+func (lo *lowerer) in(n *ast.BinaryNode) loweredBool {
 	c, ok := n.Right.(*ast.ConstantNode)
 	if !ok {
 		return nil
@@ -265,7 +303,7 @@ func (lo *boolLowerer) in(n *ast.BinaryNode) loweredBool {
 			return in, ok
 		}
 	case map[int]struct{}:
-		x := lowerNum(n.Left, lo.fields)
+		x := lo.num(n.Left)
 		if x == nil {
 			return nil
 		}

@@ -24,6 +24,8 @@ derive:
   - {name: big, expr: 'd >= 500', type: bool}
   - {name: mixed, expr: 'i > f || s == "x"', type: bool}
   - {name: both, expr: 'big and not mixed', type: bool}
+  - {name: tern, expr: '(b ?? false) ? (i > 0) : (s == "x")', type: bool}
+  - {name: count, expr: '(i ?? 7) + (f > 1 ? len(s) : len(t))', type: float}
 validate:
   - {name: refunds, expr: 's != "refunded" || d > 0'}
   - {name: bots, expr: 'not (s startsWith "bot-") and i <= 100 or b'}
@@ -33,6 +35,7 @@ filter:
   - {name: strings, expr: 't contains s && s < t && i != 7 && f == 2.5 || d != 1.5 && !(big)'}
   - {name: order, expr: 's <= t or s >= "m" or s > t and i >= -3 and f < 1e9 and d <= 2 and i == d'}
   - {name: bools, expr: 'big == true || mixed'}
+  - {name: defaults, expr: '(s ?? "none") != "skip" && (t == "" ? true : len(t) >= 1) && (s ?? "") < "zz" && (i > 2 ? s : t) <= "zz"'}
 `
 
 // TestLoweredBool: the checks and filters in the lowered case are
@@ -40,10 +43,10 @@ filter:
 // outcome.
 func TestLoweredBool(t *testing.T) {
 	p := compile(t, lowerBoolSpec)
-	if got, want := p.LoweredChecks(), []bool{true, true, false, true, true, true, false}; !slices.Equal(got, want) {
+	if got, want := p.LoweredChecks(), []bool{true, true, true, true, true, true, false, true}; !slices.Equal(got, want) {
 		t.Fatalf("lowered %v, want %v", got, want)
 	}
-	if got, want := p.Lowered(), []bool{true, true, true}; !slices.Equal(got, want) {
+	if got, want := p.Lowered(), []bool{true, true, true, true, true}; !slices.Equal(got, want) {
 		t.Fatalf("lowered derived fields %v, want %v", got, want)
 	}
 	for _, row := range [][]string{
