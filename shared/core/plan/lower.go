@@ -201,14 +201,38 @@ func (lo *lowerer) arith(n *ast.BinaryNode) numFn {
 }
 
 // numDefault lowers field ?? number: the field's value, or the other
-// side when the field is null. Only a field: any other null on the left
-// is an error in the VM, not nil.
+// side when the field is null.
 func (lo *lowerer) numDefault(n *ast.BinaryNode) numFn {
 	i, l, r := lo.defaulted(n), lo.num(n.Left), lo.num(n.Right)
 	if i < 0 || l == nil || r == nil {
 		return nil
 	}
-	return func(row []record.Value) (number, bool) {
+	return orDefault(i, l, r)
+}
+
+// numCond lowers cond ? a : b over numbers.
+func (lo *lowerer) numCond(n *ast.ConditionalNode) numFn {
+	c, a, b := lo.boolean(n.Cond), lo.num(n.Exp1), lo.num(n.Exp2)
+	if c == nil || a == nil || b == nil {
+		return nil
+	}
+	return choose(c, a, b)
+}
+
+// defaulted is the index of the field on the left of ??, or -1 when the
+// left is not a field: any other null there is an error in the VM, not
+// nil.
+func (lo *lowerer) defaulted(n *ast.BinaryNode) int {
+	id, ok := n.Left.(*ast.IdentifierNode)
+	if !ok {
+		return -1
+	}
+	return fieldIndex(id.Value, lo.fields)
+}
+
+// orDefault is field i ?? r, l reading the field.
+func orDefault[T any](i int, l, r func([]record.Value) (T, bool)) func([]record.Value) (T, bool) {
+	return func(row []record.Value) (T, bool) {
 		if row[i].Kind == record.Null {
 			return r(row)
 		}
@@ -216,18 +240,14 @@ func (lo *lowerer) numDefault(n *ast.BinaryNode) numFn {
 	}
 }
 
-// numCond lowers cond ? a : b over numbers, evaluating the branch the VM
-// would.
-func (lo *lowerer) numCond(n *ast.ConditionalNode) numFn {
-	c, a, b := lo.boolean(n.Cond), lo.num(n.Exp1), lo.num(n.Exp2)
-	if c == nil || a == nil || b == nil {
-		return nil
-	}
-	return func(row []record.Value) (number, bool) {
+// choose is cond ? a : b, evaluating only the branch the VM would.
+func choose[T any](c loweredBool, a, b func([]record.Value) (T, bool)) func([]record.Value) (T, bool) {
+	return func(row []record.Value) (T, bool) {
 		v, ok := c(row)
 		switch {
 		case !ok:
-			return number{}, false
+			var zero T
+			return zero, false
 		case v:
 			return a(row)
 		}

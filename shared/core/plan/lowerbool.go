@@ -12,9 +12,10 @@ import (
 // boolean derived field) straight from the row, for the common case:
 // comparisons of numbers and of strings, contains, startsWith, endsWith,
 // in over a list of constants, and, or and not, field ?? value and
-// cond ? a : b, over fields and constants. Like a lowered number it reports false when the row is
-// outside that case (a field it reads is null), and the VM evaluates the
-// expression instead; when it reports true, its value is the VM's.
+// cond ? a : b, over fields and constants. Like a lowered number it
+// reports false when the row is outside that case (a field it reads is
+// null), and the VM evaluates the expression instead; when it reports
+// true, its value is the VM's.
 type loweredBool func(row []record.Value) (value, ok bool)
 
 // strFn reads a string operand: a string field, or a constant.
@@ -27,25 +28,14 @@ func lowerBool(node ast.Node, fields []record.Field) loweredBool {
 }
 
 func (lo *lowerer) boolean(node ast.Node) loweredBool {
-	fields := lo.fields
 	switch n := node.(type) {
 	case *ast.BoolNode:
 		v := n.Value
 		return func([]record.Value) (bool, bool) { return v, true }
 	case *ast.IdentifierNode:
-		return boolField(n.Value, fields)
+		return boolField(n.Value, lo.fields)
 	case *ast.UnaryNode:
-		if n.Operator != "!" && n.Operator != "not" {
-			return nil
-		}
-		x := lo.boolean(n.Node)
-		if x == nil {
-			return nil
-		}
-		return func(row []record.Value) (bool, bool) {
-			v, ok := x(row)
-			return !v, ok
-		}
+		return lo.not(n)
 	case *ast.BinaryNode:
 		return lo.binary(n)
 	case *ast.ConditionalNode:
@@ -53,18 +43,23 @@ func (lo *lowerer) boolean(node ast.Node) loweredBool {
 		if c == nil || a == nil || b == nil {
 			return nil
 		}
-		return func(row []record.Value) (bool, bool) {
-			v, ok := c(row)
-			switch {
-			case !ok:
-				return false, false
-			case v:
-				return a(row)
-			}
-			return b(row)
-		}
+		return choose(c, a, b)
 	}
 	return nil
+}
+
+func (lo *lowerer) not(n *ast.UnaryNode) loweredBool {
+	if n.Operator != "!" && n.Operator != "not" {
+		return nil
+	}
+	x := lo.boolean(n.Node)
+	if x == nil {
+		return nil
+	}
+	return func(row []record.Value) (bool, bool) {
+		v, ok := x(row)
+		return !v, ok
+	}
 }
 
 // boolField reads a bool field.
@@ -104,23 +99,7 @@ func (lo *lowerer) boolDefault(n *ast.BinaryNode) loweredBool {
 	if i < 0 || l == nil || r == nil {
 		return nil
 	}
-	return func(row []record.Value) (bool, bool) {
-		if row[i].Kind == record.Null {
-			return r(row)
-		}
-		return l(row)
-	}
-}
-
-// defaulted is the index of the field on the left of ??, or -1 when the
-// left is not a field: any other null there is an error in the VM, not
-// nil.
-func (lo *lowerer) defaulted(n *ast.BinaryNode) int {
-	id, ok := n.Left.(*ast.IdentifierNode)
-	if !ok {
-		return -1
-	}
-	return fieldIndex(id.Value, lo.fields)
+	return orDefault(i, l, r)
 }
 
 // logic lowers and and or, evaluating the right side only when the
@@ -212,16 +191,7 @@ func (lo *lowerer) str(node ast.Node) strFn {
 		if c == nil || a == nil || b == nil {
 			return nil
 		}
-		return func(row []record.Value) ([]byte, bool) {
-			v, ok := c(row)
-			switch {
-			case !ok:
-				return nil, false
-			case v:
-				return a(row)
-			}
-			return b(row)
-		}
+		return choose(c, a, b)
 	}
 	return nil
 }
@@ -235,12 +205,7 @@ func (lo *lowerer) strDefault(n *ast.BinaryNode) strFn {
 	if i < 0 || l == nil || r == nil {
 		return nil
 	}
-	return func(row []record.Value) ([]byte, bool) {
-		if row[i].Kind == record.Null {
-			return r(row)
-		}
-		return l(row)
-	}
+	return orDefault(i, l, r)
 }
 
 // lowerStrCompare compares two strings byte by byte, as Go compares
