@@ -20,9 +20,8 @@ const pageWindow = 1 << 20
 // at the fastest level, with a window sized to a page, its encoders and
 // decoders kept for reuse, one for each page being compressed at once.
 type pageZstd struct {
-	mu   sync.Mutex
-	encs []*zstd.Encoder
-	decs []*zstd.Decoder
+	encs freeList[*zstd.Encoder]
+	decs freeList[*zstd.Decoder]
 }
 
 func (*pageZstd) String() string { return "ZSTD" }
@@ -31,42 +30,30 @@ func (*pageZstd) CompressionCodec() format.CompressionCodec { return format.Zstd
 
 // Encode appends the compressed src to dst[:0].
 func (c *pageZstd) Encode(dst, src []byte) ([]byte, error) {
-	e, err := c.encoder()
+	e, err := c.encs.get(newPageEncoder)
 	if err != nil {
 		return nil, err
 	}
 	out := e.EncodeAll(src, dst[:0])
-	c.mu.Lock()
-	c.encs = append(c.encs, e)
-	c.mu.Unlock()
+	c.encs.put(e)
 	return out, nil
 }
 
 // Decode appends the decompressed src to dst[:0].
 func (c *pageZstd) Decode(dst, src []byte) ([]byte, error) {
-	d, err := c.decoder()
+	d, err := c.decs.get(newPageDecoder)
 	if err != nil {
 		return nil, err
 	}
 	out, err := d.DecodeAll(src, dst[:0])
-	c.mu.Lock()
-	c.decs = append(c.decs, d)
-	c.mu.Unlock()
+	c.decs.put(d)
 	if err != nil {
 		return nil, fmt.Errorf("zstd page: %w", err)
 	}
 	return out, nil
 }
 
-func (c *pageZstd) encoder() (*zstd.Encoder, error) {
-	c.mu.Lock()
-	if n := len(c.encs); n > 0 {
-		e := c.encs[n-1]
-		c.encs = c.encs[:n-1]
-		c.mu.Unlock()
-		return e, nil
-	}
-	c.mu.Unlock()
+func newPageEncoder() (*zstd.Encoder, error) {
 	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
 		zstd.WithWindowSize(pageWindow), zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
 	if err != nil {
@@ -75,18 +62,38 @@ func (c *pageZstd) encoder() (*zstd.Encoder, error) {
 	return e, nil
 }
 
-func (c *pageZstd) decoder() (*zstd.Decoder, error) {
-	c.mu.Lock()
-	if n := len(c.decs); n > 0 {
-		d := c.decs[n-1]
-		c.decs = c.decs[:n-1]
-		c.mu.Unlock()
-		return d, nil
-	}
-	c.mu.Unlock()
+func newPageDecoder() (*zstd.Decoder, error) {
 	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 	if err != nil {
 		return nil, fmt.Errorf("zstd page decoder: %w", err)
 	}
 	return d, nil
+}
+
+// freeList keeps values for reuse: as many as were in use at once, and
+// never dropped, unlike a sync.Pool's at each collection (a zstd
+// encoder's tables are costly to make).
+type freeList[T any] struct {
+	mu   sync.Mutex
+	free []T
+}
+
+// get takes a kept value, or makes one.
+func (l *freeList[T]) get(newT func() (T, error)) (T, error) {
+	l.mu.Lock()
+	if n := len(l.free); n > 0 {
+		v := l.free[n-1]
+		l.free = l.free[:n-1]
+		l.mu.Unlock()
+		return v, nil
+	}
+	l.mu.Unlock()
+	return newT()
+}
+
+// put keeps v for the next get.
+func (l *freeList[T]) put(v T) {
+	l.mu.Lock()
+	l.free = append(l.free, v)
+	l.mu.Unlock()
 }

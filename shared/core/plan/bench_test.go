@@ -71,9 +71,8 @@ func BenchmarkDecodeProcessEncode(b *testing.B) {
 	}
 }
 
-// exprSpec is the reference job with expressions that exercise the
-// charged paths: strings built, split, a predicate, contains.
-const exprSpec = `version: 1
+// exprFields are the fields of exprRecord.
+const exprFields = `version: 1
 fields:
   - {name: order_id, type: int}
   - {name: email}
@@ -81,7 +80,11 @@ fields:
   - {name: currency}
   - {name: country}
   - {name: product}
-derive:
+`
+
+// exprSpec is the reference job with expressions that exercise the
+// charged paths: strings built, split, a predicate, contains.
+const exprSpec = exprFields + `derive:
   - {name: label, expr: 'upper(currency) + "-" + country'}
   - {name: words, expr: 'len(split(product, " "))'}
 validate:
@@ -141,15 +144,7 @@ func BenchmarkNewProcessor(b *testing.B) {
 
 // checksSpec has the checks, filters and boolean derived field of the
 // orders example's kind, all in the lowered case.
-const checksSpec = `version: 1
-fields:
-  - {name: order_id, type: int}
-  - {name: email}
-  - {name: amount, type: float}
-  - {name: currency}
-  - {name: country}
-  - {name: product}
-derive:
+const checksSpec = exprFields + `derive:
   - {name: large, expr: 'amount >= 500', type: bool}
 validate:
   - {name: positive, expr: 'currency != "XXX" || amount > 0'}
